@@ -1,0 +1,31 @@
+"""Traffic Light Protocol labels (FIRST TLP 2.0), ordered from most to least shareable."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Tlp(enum.IntEnum):
+    CLEAR = 0
+    GREEN = 1
+    AMBER = 2
+    AMBER_STRICT = 3
+    RED = 4
+
+    @property
+    def label(self) -> str:
+        return "TLP:" + self.name.replace("_", "+")
+
+    @classmethod
+    def parse(cls, text: str) -> Tlp:
+        """Parse `TLP:AMBER+STRICT`, `amber`, or TLP 1.0's `WHITE`; raise ValueError otherwise."""
+        word = text.strip().upper().removeprefix("TLP:").removeprefix("TLP ").strip()
+        word = word.replace("+", "_").replace(" ", "_")
+        if word == "WHITE":
+            return cls.CLEAR
+        try:
+            return cls[word]
+        except KeyError:
+            raise ValueError(
+                f"unknown TLP label {text!r}; use CLEAR, GREEN, AMBER, AMBER+STRICT or RED"
+            ) from None
