@@ -1,0 +1,179 @@
+"""Which registered products an advisory concerns, found in one pass over its text.
+
+All product and vendor names are folded (see `text`) and put in one Aho-Corasick automaton, so
+the cost of matching an advisory grows with its length, not with the number of products.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from bot.domain.products import RegisteredProduct, product_names, vendor_names
+from bot.domain.text import Token, spelling_variants, tokens
+
+# Tokens never contain this, so no name can match across the title/summary boundary.
+_FIELD_BREAK = "\u2016"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A registered product found in an advisory, with the words that made it match."""
+
+    product: RegisteredProduct
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    name_id: int
+    first: int  # token index, inclusive
+    last: int  # token index, inclusive
+
+
+@dataclass
+class _Name:
+    words: tuple[str, ...]
+    product_keys: list[int]  # products called this
+    vendor_keys: list[int]  # vendors called this
+
+
+class AdvisoryMatcher:
+    """Matches advisories against every registered product at once."""
+
+    def __init__(self, products: Iterable[RegisteredProduct]) -> None:
+        self._names: list[_Name] = []
+        name_ids: dict[tuple[str, ...], int] = {}
+        # Members registering the same product share one product key, so a popular product
+        # costs one automaton entry, not one per member.
+        self._product_members: list[list[RegisteredProduct]] = []
+        self._product_vendor: list[int] = []
+        self._product_distinctive: list[bool] = []
+        product_key_of: dict[tuple[object, ...], int] = {}
+        vendor_key_of: dict[frozenset[tuple[str, ...]], int] = {}
+
+        def name_id(words: tuple[str, ...]) -> int:
+            if words not in name_ids:
+                name_ids[words] = len(self._names)
+                self._names.append(_Name(words, [], []))
+            return name_ids[words]
+
+        for registered in products:
+            spec = registered.spec
+            vnames = frozenset(vendor_names(spec.vendor, spec.vendor_aliases))
+            pnames = frozenset(product_names(spec))
+            if vnames not in vendor_key_of:
+                vendor_key_of[vnames] = len(vendor_key_of)
+                for words in vnames:
+                    self._names[name_id(words)].vendor_keys.append(vendor_key_of[vnames])
+            identity = (vnames, pnames, spec.distinctive)
+            if identity in product_key_of:
+                self._product_members[product_key_of[identity]].append(registered)
+                continue
+            key = len(self._product_members)
+            product_key_of[identity] = key
+            self._product_members.append([registered])
+            self._product_vendor.append(vendor_key_of[vnames])
+            self._product_distinctive.append(spec.distinctive)
+            variants = set().union(*(spelling_variants(n) for n in pnames))
+            for words in variants:
+                self._names[name_id(words)].product_keys.append(key)
+
+        self._automaton: ahocorasick.Automaton | None = None
+        if self._names:
+            automaton = ahocorasick.Automaton()
+            for i, name in enumerate(self._names):
+                automaton.add_word(" " + " ".join(name.words) + " ", i)
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    @property
+    def product_count(self) -> int:
+        return sum(len(m) for m in self._product_members)
+
+    def match(self, title: str, summary: str) -> list[Match]:
+        """Registered products named in the title or summary, each with its reason."""
+        if self._automaton is None:
+            return []
+        text = f"{title}\n{summary}"
+        toks = tokens(title) + [Token(_FIELD_BREAK, len(title), len(title))] + [
+            Token(t.folded, t.start + len(title) + 1, t.end + len(title) + 1)
+            for t in tokens(summary)
+        ]
+        occurrences = self._occurrences(toks)
+        vendors_seen: dict[int, _Occurrence] = {}
+        product_hits: list[_Occurrence] = []
+        for occ in occurrences:
+            name = self._names[occ.name_id]
+            for vkey in name.vendor_keys:
+                vendors_seen.setdefault(vkey, occ)
+            if name.product_keys:
+                product_hits.append(occ)
+
+        found: dict[int, tuple[_Occurrence, _Occurrence | None]] = {}
+        for occ in _outermost(product_hits):
+            for key in self._names[occ.name_id].product_keys:
+                if key in found:
+                    continue
+                vendor_occ = vendors_seen.get(self._product_vendor[key])
+                if vendor_occ is None and not self._product_distinctive[key]:
+                    continue
+                found[key] = (occ, vendor_occ)
+
+        matches: list[Match] = []
+        for key, (occ, vendor_occ) in found.items():
+            why = _reason(text, toks, len(title), occ, vendor_occ)
+            matches.extend(Match(p, why) for p in self._product_members[key])
+        return matches
+
+    def _occurrences(self, toks: list[Token]) -> list[_Occurrence]:
+        assert self._automaton is not None
+        haystack = " " + " ".join(t.folded for t in toks) + " "
+        starts: list[int] = []  # offset of each token in the haystack
+        offset = 1
+        for t in toks:
+            starts.append(offset)
+            offset += len(t.folded) + 1
+        result = []
+        for end, name_id in self._automaton.iter(haystack):
+            length = len(self._names[name_id].words)
+            last = bisect_right(starts, end - 1) - 1
+            result.append(_Occurrence(name_id, last - length + 1, last))
+        return result
+
+
+def _outermost(hits: list[_Occurrence]) -> list[_Occurrence]:
+    """Drop a name found only inside a longer registered name.
+
+    "SIMATIC WinCC" inside "SIMATIC WinCC OA", or "Pulse" inside "Pulse Connect Secure", is
+    another product; the shorter name still matches wherever it stands on its own.
+    """
+    spans = sorted({(o.first, o.last) for o in hits}, key=lambda s: (s[0], -s[1]))
+    inside: set[tuple[int, int]] = set()
+    furthest = -1
+    for first, last in spans:
+        if last <= furthest:
+            inside.add((first, last))
+        furthest = max(furthest, last)
+    return [o for o in hits if (o.first, o.last) not in inside]
+
+
+def _reason(
+    text: str,
+    toks: list[Token],
+    title_length: int,
+    product: _Occurrence,
+    vendor: _Occurrence | None,
+) -> str:
+    def quote(occ: _Occurrence) -> str:
+        start, end = toks[occ.first].start, toks[occ.last].end
+        where = "title" if start < title_length else "summary"
+        return f'"{text[start:end]}" in the {where}'
+
+    reason = f"product {quote(product)}"
+    if vendor is None:
+        return reason + " (distinctive: no vendor needed)"
+    return reason + f", vendor {quote(vendor)}"

@@ -1,0 +1,139 @@
+"""Members' registered products and the names under which vendors and products appear."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.domain.text import folded_words, repair_mojibake
+
+# Words that say what kind of company it is, not which one.
+_LEGAL_SUFFIXES = frozenset(
+    """
+    ab ag as asa bv b v co company corp corporation gmbh inc incorporated kg kgaa limited llc
+    ltd nv n v oy oyj plc pty s a sa sas se spa s p a srl kk k k ulc lp llp mbh sarl
+    """.split()
+)
+# Vendor words too common to identify a vendor on their own.
+_GENERIC_VENDOR_WORDS = frozenset(
+    """
+    the and of general international digital electric electronics systems system technology
+    technologies software solutions group industries industrial automation medical healthcare
+    health networks network security products global advanced universal smart data control
+    controls energy power multiple various unknown
+    """.split()
+)
+# Words around a product name that say nothing about which product it is
+# ("RTU500 series CMU Firmware", "RT ToolBox3: Versions", "All Metasys servers").
+_NOISE_WORDS = frozenset(
+    """
+    all and or firmware software version versions ver fw sw prior earlier later before the
+    series family
+    """.split()
+)
+# A name made only of such words would match nearly every advisory.
+_GENERIC_PRODUCT_WORDS = _NOISE_WORDS | frozenset(
+    """
+    update updates product products device devices system systems server servers client
+    controller controllers module modules application applications component components
+    multiple unknown various other others affected n a na none
+    """.split()
+)
+_PARENTHESISED = re.compile(r"\(([^()]*)\)")
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """What a member registers: a vendor, a product, and other names for either."""
+
+    vendor: str
+    product: str
+    aliases: tuple[str, ...] = ()
+    vendor_aliases: tuple[str, ...] = ()
+    distinctive: bool = False
+
+    def __post_init__(self) -> None:
+        if not folded_words(self.product):
+            raise ValueError("a product needs a name with at least one letter or digit")
+        if not self.distinctive and not folded_words(self.vendor):
+            raise ValueError(
+                "a product needs a vendor with at least one letter or digit, "
+                "unless it is marked distinctive"
+            )
+
+
+@dataclass(frozen=True)
+class RegisteredProduct:
+    """A member's product as stored: `id` is the store's key, `member` the member's name."""
+
+    id: int
+    member: str
+    spec: ProductSpec
+
+
+def vendor_names(vendor: str, aliases: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every word sequence that identifies the vendor in a text.
+
+    "Becton, Dickinson and Company (BD)" gives: the full name, "Becton Dickinson" (legal form
+    dropped), "BD" (the abbreviation in brackets), and "Becton" (a distinctive first word).
+    """
+    names: set[tuple[str, ...]] = set()
+    for raw in (vendor, *aliases):
+        raw = repair_mojibake(raw)
+        bracketed = _PARENTHESISED.findall(raw)
+        bare = _PARENTHESISED.sub(" ", raw)
+        for candidate in (raw, bare, *bracketed, *bare.split(",")):
+            words = _without_legal_form(folded_words(candidate))
+            if not words:
+                continue
+            names.add(words)
+            if words[0] not in _GENERIC_VENDOR_WORDS and len(words[0]) >= 3:
+                names.add(words[:1])
+    return {n for n in names if not all(w in _GENERIC_VENDOR_WORDS for w in n)}
+
+
+def product_names(spec: ProductSpec) -> set[tuple[str, ...]]:
+    """Every word sequence that names the product: its name and its aliases.
+
+    A leading vendor name is dropped ("Siemens SINEMA Server" is "SINEMA Server" of Siemens):
+    the vendor is checked on its own, and so both spellings are one product.
+    """
+    vendors = vendor_names(spec.vendor, spec.vendor_aliases)
+    names = set()
+    for raw in (spec.product, *spec.aliases):
+        words = folded_words(repair_mojibake(raw))
+        words = _without_vendor_prefix(words, vendors)
+        if all(w in _GENERIC_PRODUCT_WORDS for w in words):
+            continue
+        names.add(_trimmed(words))
+    return {n for n in names if n}
+
+
+def is_generic_product_name(name: str) -> bool:
+    """True when the name has no word that identifies a product ("Firmware", "Version")."""
+    return all(w in _GENERIC_PRODUCT_WORDS for w in folded_words(name))
+
+
+def _trimmed(words: tuple[str, ...]) -> tuple[str, ...]:
+    start, end = 0, len(words)
+    while end > start + 1 and words[end - 1] in _NOISE_WORDS:
+        end -= 1
+    while start < end - 1 and words[start] in _NOISE_WORDS:
+        start += 1
+    return words[start:end]
+
+
+def _without_vendor_prefix(
+    words: tuple[str, ...], vendors: set[tuple[str, ...]]
+) -> tuple[str, ...]:
+    for vendor in sorted(vendors, key=len, reverse=True):
+        if len(words) > len(vendor) and words[: len(vendor)] == vendor:
+            return words[len(vendor) :]
+    return words
+
+
+def _without_legal_form(words: tuple[str, ...]) -> tuple[str, ...]:
+    end = len(words)
+    while end > 0 and (words[end - 1] in _LEGAL_SUFFIXES or words[end - 1] == "and"):
+        end -= 1
+    return words[:end]
