@@ -1,0 +1,132 @@
+"""Alerts: what a member is told about an advisory, and who is told."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.advisory import Advisory
+from bot.domain.matching import Match
+from bot.domain.members import Contact, Member, Network
+from bot.domain.severity import Severity
+from bot.domain.tlp import Tlp
+
+
+@dataclass(frozen=True)
+class MatchedProduct:
+    vendor: str
+    product: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One advisory as one member sees it: the advisory and which of their products it names."""
+
+    advisory: Advisory
+    member: str
+    products: tuple[MatchedProduct, ...]
+
+    @property
+    def priority(self) -> int:
+        """Higher goes first: critical before high before the rest."""
+        return int(self.advisory.severity or 0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to send: an alert to one contact."""
+
+    alert: Alert
+    network: Network
+    address: str
+
+
+def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, Member]) -> list[
+    Alert
+]:
+    """One alert per member whose products matched and whose severity threshold is met.
+
+    An advisory without a known severity reaches every matched member: not knowing is no reason
+    to stay silent.
+    """
+    by_member: dict[str, list[MatchedProduct]] = defaultdict(list)
+    for m in matches:
+        spec = m.product.spec
+        by_member[m.product.member].append(MatchedProduct(spec.vendor, spec.product, m.why))
+    alerts = []
+    for name, products in sorted(by_member.items()):
+        member = members.get(name)
+        if member is None or not _severe_enough(advisory.severity, member.min_severity):
+            continue
+        alerts.append(Alert(advisory, name, tuple(products)))
+    return alerts
+
+
+def deliveries_for(
+    alerts: Iterable[Alert], contacts: Iterable[Contact], console: bool
+) -> list[Delivery]:
+    """One delivery per (alert, active contact of its member); plus the console if it is on."""
+    by_member: dict[str, list[Contact]] = defaultdict(list)
+    for c in contacts:
+        if c.active:
+            by_member[c.member].append(c)
+    deliveries = []
+    for alert in alerts:
+        for contact in by_member.get(alert.member, []):
+            deliveries.append(Delivery(alert, contact.network, contact.address))
+        if console:
+            deliveries.append(Delivery(alert, Network.CONSOLE, alert.member))
+    return deliveries
+
+
+def _severe_enough(severity: Severity | None, threshold: Severity | None) -> bool:
+    return severity is None or threshold is None or severity >= threshold
+
+
+def alert_payload(alert: Alert) -> dict[str, object]:
+    """The alert as JSON-ready data, kept in the outbox so a send needs nothing else."""
+    a = alert.advisory
+    return {
+        "kind": "alert",
+        "member": alert.member,
+        "advisory": {
+            "id": a.id,
+            "title": a.title,
+            "summary": a.summary,
+            "link": a.link,
+            "source": a.source,
+            "published": a.published.isoformat() if a.published else None,
+            "cves": list(a.cves),
+            "cvss": a.cvss,
+            "severity": a.severity.label if a.severity else None,
+            "tlp": a.tlp.name,
+            "tags": list(a.tags),
+        },
+        "products": [
+            {"vendor": p.vendor, "product": p.product, "why": p.why} for p in alert.products
+        ],
+    }
+
+
+def alert_from_payload(data: dict[str, Any]) -> Alert:
+    """Inverse of `alert_payload`."""
+    a = data["advisory"]
+    advisory = Advisory(
+        id=a["id"],
+        title=a["title"],
+        summary=a["summary"],
+        link=a["link"],
+        source=a["source"],
+        published=datetime.fromisoformat(a["published"]) if a["published"] else None,
+        cves=tuple(a["cves"]),
+        cvss=a["cvss"],
+        severity=Severity[a["severity"].upper()] if a["severity"] else None,
+        tlp=Tlp[a["tlp"]],
+        tags=tuple(a["tags"]),
+    )
+    products = tuple(MatchedProduct(p["vendor"], p["product"], p["why"]) for p in data["products"])
+    return Alert(advisory, data["member"], products)

@@ -1,0 +1,56 @@
+"""Member organisations and the chat addresses that receive their alerts."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from bot.domain.severity import Severity
+
+_MEMBER_NAME = re.compile(r"^[\w][\w .&'()/-]{0,99}$")
+
+
+class Network(enum.StrEnum):
+    CONSOLE = "console"
+    TELEGRAM = "telegram"
+    MATRIX = "matrix"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    min_severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where a member receives messages: a network and an address on it."""
+
+    member: str
+    network: Network
+    address: str
+    active: bool = True
+
+
+def check_member_name(name: str) -> str:
+    """Return the name stripped, or raise ValueError saying what a name may contain."""
+    name = name.strip()
+    if not _MEMBER_NAME.match(name):
+        raise ValueError(
+            f"invalid member name {name!r}: use 1-100 letters, digits, spaces or . & ' ( ) / -"
+        )
+    return name
+
+
+def check_address(network: Network, address: str) -> str:
+    """Validate a contact address for its network; raise ValueError with the expected form."""
+    address = address.strip()
+    if network is Network.TELEGRAM and not re.fullmatch(r"-?\d{1,20}", address):
+        raise ValueError(f"invalid Telegram id {address!r}: expected a number like 123456789")
+    if network is Network.MATRIX and not re.fullmatch(r"@[^:\s]+:[^\s]+", address):
+        raise ValueError(f"invalid Matrix id {address!r}: expected @user:server")
+    if not address:
+        raise ValueError("an address must not be empty")
+    return address

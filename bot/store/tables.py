@@ -1,0 +1,129 @@
+"""SQLModel tables: the schema that Alembic's migrations create."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class FeedStateRow(SQLModel, table=True):
+    __tablename__ = "feed_state"
+
+    feed: str = Field(primary_key=True, max_length=100)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    entries_seen: int = 0
+
+
+class AdvisoryRow(SQLModel, table=True):
+    __tablename__ = "advisory"
+    __table_args__ = (Index("ix_advisory_cve_key", "cve_key"),)
+
+    id: str = Field(primary_key=True, max_length=700)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(max_length=100)
+    published: datetime | None = None
+    cves: str = Field(default="", sa_column=Column(Text, nullable=False))
+    cve_key: str = Field(default="", max_length=700)
+    cvss: float | None = None
+    severity: int | None = None
+    tlp: int = 0
+    tags: str = Field(default="", max_length=1000)
+    first_seen_at: datetime
+
+
+class AdvisorySourceRow(SQLModel, table=True):
+    """A feed entry that was recognised as this advisory (its first feed or a later one)."""
+
+    __tablename__ = "advisory_source"
+
+    entry_id: str = Field(primary_key=True, max_length=700)
+    advisory_id: str = Field(foreign_key="advisory.id", index=True, max_length=700)
+    feed: str = Field(max_length=100)
+    seen_at: datetime
+
+
+class MemberRow(SQLModel, table=True):
+    __tablename__ = "member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    min_severity: int | None = None
+    created_at: datetime
+
+
+class ContactRow(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("network", "address", name="uq_contact_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    active: bool = True
+    created_at: datetime
+
+
+class ProductRow(SQLModel, table=True):
+    __tablename__ = "product"
+    __table_args__ = (
+        UniqueConstraint("member_id", "vendor", "product", name="uq_product_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    vendor: str = Field(max_length=200)
+    product: str = Field(max_length=300)
+    aliases: str = Field(default="", sa_column=Column(Text, nullable=False))
+    vendor_aliases: str = Field(default="", sa_column=Column(Text, nullable=False))
+    distinctive: bool = False
+    created_at: datetime
+
+
+class MatchRow(SQLModel, table=True):
+    __tablename__ = "advisory_match"
+    __table_args__ = (
+        UniqueConstraint("advisory_id", "product_id", name="uq_match_advisory_product"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    advisory_id: str = Field(foreign_key="advisory.id", index=True, max_length=700)
+    product_id: int = Field(index=True)
+    member_id: int = Field(index=True)
+    why: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_outbox_dedup"),
+        Index("ix_outbox_due", "network", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    kind: str = Field(max_length=30)
+    # The same fact never queues the same message twice for one address.
+    dedup_key: str = Field(max_length=900)
+    advisory_id: str | None = Field(default=None, max_length=700)
+    member_id: int | None = None
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    priority: int = 0
+    state: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = Field(default=None, max_length=1000)
+    sent_at: datetime | None = None
+    receipt: str | None = Field(default=None, max_length=255)

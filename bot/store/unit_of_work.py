@@ -1,0 +1,59 @@
+"""The unit of work: one session, one transaction, every repository."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.store.repositories import (
+    SqlAdvisories,
+    SqlFeedStates,
+    SqlMatches,
+    SqlMembers,
+    SqlOutbox,
+    SqlProducts,
+)
+
+
+class SqlUnitOfWork:
+    """Use as `with uow: ...; uow.commit()`; leaving without commit rolls back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._session = Session(self._engine, expire_on_commit=False)
+        self.feeds = SqlFeedStates(self._session)
+        self.advisories = SqlAdvisories(self._session)
+        self.members = SqlMembers(self._session)
+        self.products = SqlProducts(self._session)
+        self.matches = SqlMatches(self._session)
+        self.outbox = SqlOutbox(self._session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._session.rollback()
+        self._session.close()
+
+    def commit(self) -> None:
+        self._session.commit()
+
+    def rollback(self) -> None:
+        self._session.rollback()
+
+
+class SqlStore:
+    """Makes units of work on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
