@@ -55,6 +55,10 @@ class ProductSpec:
     def __post_init__(self) -> None:
         if not folded_words(self.product):
             raise ValueError("a product needs a name with at least one letter or digit")
+        if is_generic_product_name(self.product):
+            raise ValueError(
+                f"product {self.product!r} is too generic to match on; give its real name"
+            )
         if not self.distinctive and not folded_words(self.vendor):
             raise ValueError(
                 "a product needs a vendor with at least one letter or digit, "

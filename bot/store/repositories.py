@@ -290,6 +290,14 @@ class SqlMatches:
         self._s = session
 
     def add(self, advisory_id: str, product: RegisteredProduct, why: str, now: datetime) -> None:
+        """Record that the product matched; a second match of the same pair is ignored."""
+        exists = self._s.exec(
+            select(MatchRow.id).where(
+                MatchRow.advisory_id == advisory_id, MatchRow.product_id == product.id
+            )
+        ).first()
+        if exists is not None:
+            return
         member_id = self._s.exec(
             select(ProductRow.member_id).where(ProductRow.id == product.id)
         ).one()

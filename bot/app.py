@@ -1,0 +1,113 @@
+"""Bootstrap: the one place that builds adapters and wires them into the services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.channels.channel import Channel
+from bot.channels.console import ConsoleChannel
+from bot.feeds.config import FeedConfig, load_feeds
+from bot.feeds.fetch import FeedFetcher, FetchLimits
+from bot.feeds.parse import parse_feed
+from bot.outbox import OutboxDispatcher, utc_now
+from bot.scheduler import build_scheduler
+from bot.services.polling import FeedPoller, PollOutcome
+from bot.settings import Settings
+from bot.store.database import create_db_engine, safe_url, upgrade
+from bot.store.unit_of_work import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings, migrate: bool = True) -> SqlStore:
+    """Connect to the configured database and apply pending migrations."""
+    engine = create_db_engine(settings.db_url)
+    if migrate:
+        log.debug("database %s: applying migrations", safe_url(settings.db_url))
+        upgrade(engine)
+    return SqlStore(engine)
+
+
+@dataclass
+class Bot:
+    store: SqlStore
+    feeds: list[FeedConfig]
+    poller: FeedPoller
+    dispatchers: list[OutboxDispatcher]
+    channels: list[Channel]
+    fetcher: FeedFetcher
+
+    async def poll_all(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollOutcome]:
+        """Poll every enabled feed now, concurrently."""
+        chosen = [f for f in (feeds or self.feeds) if f.enabled]
+        return list(await asyncio.gather(*(self.poller.poll(f, force=True) for f in chosen)))
+
+    async def drain(self) -> int:
+        """Send everything that is due now, network by network."""
+        return sum([await d.drain() for d in self.dispatchers])
+
+
+async def build_bot(
+    settings: Settings,
+    stack: AsyncExitStack,
+    feeds: list[FeedConfig] | None = None,
+    console_stream: TextIO | None = None,
+) -> Bot:
+    """Build the bot's parts; `stack` closes them in reverse order."""
+    feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
+    store = open_store(settings)
+    fetcher = FeedFetcher(
+        limits=FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+    )
+    stack.push_async_callback(fetcher.aclose)
+    channels: list[Channel] = []
+    if settings.console_enabled:
+        channels.append(ConsoleChannel(settings.alerts_file, console_stream))
+    for channel in channels:
+        await channel.start()
+        stack.push_async_callback(channel.stop)
+    dispatchers = [OutboxDispatcher(store, c) for c in channels]
+
+    def wake() -> None:
+        for d in dispatchers:
+            d.wake()
+
+    poller = FeedPoller(
+        store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
+        on_queued=wake,
+    )
+    return Bot(store, feeds, poller, dispatchers, channels, fetcher)
+
+
+async def run_forever(settings: Settings) -> None:
+    """`hubbot run`: poll on schedule and deliver until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        bot = await build_bot(settings, stack)
+        enabled = [f for f in bot.feeds if f.enabled]
+        log.info(
+            "hubbot running: %d feeds, database %s, channels: %s",
+            len(enabled), safe_url(settings.db_url),
+            ", ".join(c.network.value for c in bot.channels) or "none",
+        )
+        scheduler = build_scheduler(enabled, bot.poller.poll, utc_now())
+        scheduler.start()
+        tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")
+                 for d in bot.dispatchers]
+        try:
+            await stop.wait()
+            log.info("stopping: no new polls; finishing the sends in flight")
+        finally:
+            scheduler.shutdown(wait=False)
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=8)
+    log.info("hubbot stopped")

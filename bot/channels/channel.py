@@ -1,0 +1,30 @@
+"""The one interface every chat network adapter offers the outbox dispatcher."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.domain.members import Network
+from bot.domain.outbox import OutboxItem
+
+
+class DeliveryError(Exception):
+    """A send that did not go through; `transient` ones are retried, others fail for good."""
+
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    network: Network
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, item: OutboxItem) -> str | None:
+        """Deliver one outbox message; return the network's message id, raise DeliveryError."""
+        ...

@@ -1,0 +1,63 @@
+"""The console channel: alerts printed for a person and appended as JSON lines for a program."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.channels.channel import DeliveryError
+from bot.domain.alerts import alert_from_payload
+from bot.domain.members import Network
+from bot.domain.outbox import OutboxItem
+from bot.domain.rendering import render_alert_text
+
+_RULE = "─" * 78
+
+
+class ConsoleChannel:
+    network = Network.CONSOLE
+
+    def __init__(self, jsonl_path: Path | None, stream: TextIO | None = None) -> None:
+        self._path = jsonl_path
+        self._stream = stream
+
+    async def start(self) -> None:
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, item: OutboxItem) -> str | None:
+        if item.kind != "alert":
+            raise DeliveryError(f"console cannot show {item.kind!r} messages", transient=False)
+        alert = alert_from_payload(item.payload)
+        if self._path is not None:
+            record = {
+                "delivered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "outbox_id": item.id,
+                "member": alert.member,
+                "advisory_id": alert.advisory.id,
+                "title": alert.advisory.title,
+                "severity": alert.advisory.severity.label if alert.advisory.severity else None,
+                "cvss": alert.advisory.cvss,
+                "cves": list(alert.advisory.cves),
+                "tlp": alert.advisory.tlp.label,
+                "link": alert.advisory.link,
+                "products": [
+                    {"vendor": p.vendor, "product": p.product, "why": p.why}
+                    for p in alert.products
+                ],
+            }
+            try:
+                with self._path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                raise DeliveryError(f"cannot write {self._path}: {exc}", transient=True) from exc
+        # Printed after the file is written: a failed write is retried, and must not print twice.
+        stream = self._stream or sys.stdout
+        print(f"{_RULE}\n{render_alert_text(alert)}", file=stream, flush=True)
+        return f"console:{item.id}"

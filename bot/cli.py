@@ -1,0 +1,294 @@
+"""The `hubbot` command line (typer): run the bot, poll, manage members and products."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from bot.domain.members import Network
+from bot.domain.product_csv import ProductCsvError, parse_product_csv
+from bot.domain.products import ProductSpec
+from bot.feeds.config import FeedsFileError, load_feeds
+from bot.outbox import utc_now
+from bot.services import catalogue
+from bot.settings import Settings
+
+app = typer.Typer(help="hubbot: security advisories matched to members' products, as alerts.",
+                  no_args_is_help=True, add_completion=False)
+member_app = typer.Typer(help="Member organisations and their contacts.", no_args_is_help=True)
+product_app = typer.Typer(help="Members' registered products.", no_args_is_help=True)
+feeds_app = typer.Typer(help="The advisory feeds in feeds.yaml.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
+app.add_typer(product_app, name="product")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HUBBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        _fail(f"bad configuration: {problems}")
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL at INFO; a feed URL may carry a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.app import open_store
+
+    return open_store(settings)
+
+
+def _feeds(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        return load_feeds(settings.feeds_file)
+    except FeedsFileError as exc:
+        _fail(f"{exc}\nhubbot does not start on an invalid feeds file.")
+
+
+@app.command()
+def run() -> None:
+    """Poll the feeds on schedule and deliver alerts until Ctrl-C or SIGTERM."""
+    from bot.app import run_forever
+
+    settings = _settings()
+    _feeds(settings)
+    asyncio.run(run_forever(settings))
+
+
+@app.command()
+def poll(
+    once: Annotated[bool, typer.Option("--once", help="poll every feed once, deliver, exit")],
+    feed: Annotated[list[str] | None, typer.Option(help="only this feed (repeatable)")] = None,
+) -> None:
+    """Poll the feeds once now and deliver what matched."""
+    if not once:
+        _fail("use `hubbot poll --once`, or `hubbot run` to poll on schedule", 2)
+    settings = _settings()
+    feeds = _feeds(settings)
+    if feed:
+        unknown = set(feed) - {f.name for f in feeds}
+        if unknown:
+            _fail(f"no feed named {', '.join(sorted(unknown))} in {settings.feeds_file}")
+        feeds = [f for f in feeds if f.name in feed]
+    failed = asyncio.run(_poll_once(settings, feeds))
+    raise typer.Exit(1 if failed and failed == len([f for f in feeds if f.enabled]) else 0)
+
+
+async def _poll_once(settings: Settings, feeds: list) -> int:  # type: ignore[type-arg]
+    from bot.app import build_bot
+
+    async with AsyncExitStack() as stack:
+        bot = await build_bot(settings, stack, feeds=feeds)
+        outcomes = await bot.poll_all()
+        sent = await bot.drain()
+    for o in outcomes:
+        detail = o.error or f"{o.new} new, {o.merged} merged, {o.messages} messages queued"
+        typer.echo(f"{o.feed:<28} {o.status:<13} {detail}", err=True)
+    typer.echo(f"{sent} messages delivered", err=True)
+    return sum(1 for o in outcomes if o.status == "failed")
+
+
+@app.command()
+def demo() -> None:
+    """Offline demo: example feeds on a loopback server, sample members, one poll, the alerts."""
+    from bot.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    raise typer.Exit(asyncio.run(run_demo()))
+
+
+@app.command()
+def match(
+    products: Annotated[Path, typer.Option(help="CSV: member,vendor,product[,aliases]")],
+    advisories: Annotated[Path, typer.Option(help="JSON lines with id, title, summary")],
+) -> None:
+    """Match advisories against products offline; print one JSON line per match."""
+    from bot.offline_match import match_files
+
+    try:
+        for line in match_files(products, advisories):
+            typer.echo(json.dumps(line, ensure_ascii=False))
+    except (ProductCsvError, ValueError, OSError) as exc:
+        _fail(str(exc))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (hubbot run does this itself)."""
+    from bot.store.database import safe_url
+
+    settings = _settings()
+    _store(settings)
+    typer.echo(f"database {safe_url(settings.db_url)} is up to date")
+
+
+@member_app.command("add")
+def member_add(
+    name: str,
+    telegram: Annotated[list[str] | None, typer.Option(help="Telegram user or chat id")] = None,
+    matrix: Annotated[list[str] | None, typer.Option(help="Matrix id, @user:server")] = None,
+) -> None:
+    """Add a member organisation, optionally with its chat contacts."""
+    contacts = [(Network.TELEGRAM, t) for t in telegram or []]
+    contacts += [(Network.MATRIX, m) for m in matrix or []]
+    store = _store(_settings())
+    try:
+        member = catalogue.add_member(store, name, contacts, utc_now())
+    except catalogue.CatalogueError as exc:
+        _fail(str(exc))
+    typer.echo(f"added member {member.name} with {len(contacts)} contact(s)")
+
+
+@member_app.command("list")
+def member_list() -> None:
+    """List members with their contacts and number of products."""
+    store = _store(_settings())
+    with store() as uow:
+        members = uow.members.all()
+        contacts = uow.members.contacts()
+        products = uow.products.all()
+    if not members:
+        typer.echo("no members yet; add one with `hubbot member add NAME`")
+    for m in members:
+        own = [f"{c.network.value}:{c.address}" + ("" if c.active else " (inactive)")
+               for c in contacts if c.member == m.name]
+        count = sum(1 for p in products if p.member == m.name)
+        typer.echo(f"{m.name}\t{count} products\t{', '.join(own) or 'no contacts'}")
+
+
+@member_app.command("remove")
+def member_remove(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Remove a member, its contacts and products; nothing queued for it is sent."""
+    if not yes:
+        typer.confirm(f"Remove member {name} with all its products and contacts?", abort=True)
+    try:
+        catalogue.remove_member(_store(_settings()), name)
+    except catalogue.CatalogueError as exc:
+        _fail(str(exc))
+    typer.echo(f"removed member {name}")
+
+
+@product_app.command("add")
+def product_add(
+    member: str,
+    vendor: str,
+    product: str,
+    alias: Annotated[list[str] | None, typer.Option(help="another name (repeatable)")] = None,
+    vendor_alias: Annotated[list[str] | None, typer.Option(help="another vendor name")] = None,
+    distinctive: Annotated[
+        bool, typer.Option(help="match the product name even without the vendor's")
+    ] = False,
+) -> None:
+    """Register a product for a member."""
+    try:
+        spec = ProductSpec(vendor, product, tuple(alias or ()), tuple(vendor_alias or ()),
+                           distinctive)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        registered = catalogue.add_product(_store(_settings()), member, spec, utc_now())
+    except catalogue.CatalogueError as exc:
+        _fail(str(exc))
+    typer.echo(f"added product #{registered.id}: {member}: {vendor} | {product}")
+
+
+@product_app.command("list")
+def product_list(
+    member: Annotated[str | None, typer.Option(help="only this member's products")] = None,
+) -> None:
+    """List registered products (confidential: each maps a member's attack surface)."""
+    store = _store(_settings())
+    with store() as uow:
+        products = uow.products.all(member)
+    for p in products:
+        extra = f"\taliases: {'; '.join(p.spec.aliases)}" if p.spec.aliases else ""
+        flag = "\tdistinctive" if p.spec.distinctive else ""
+        typer.echo(f"#{p.id}\t{p.member}\t{p.spec.vendor} | {p.spec.product}{extra}{flag}")
+
+
+@product_app.command("remove")
+def product_remove(product_id: int) -> None:
+    """Remove a registered product by its id (see `hubbot product list`)."""
+    try:
+        catalogue.remove_product(_store(_settings()), product_id)
+    except catalogue.CatalogueError as exc:
+        _fail(str(exc))
+    typer.echo(f"removed product #{product_id}")
+
+
+@product_app.command("import")
+def product_import(
+    csv_file: Path,
+    create_members: Annotated[
+        bool, typer.Option(help="create members named in the file that do not exist yet")
+    ] = False,
+) -> None:
+    """Import products from CSV (member,vendor,product[,aliases]); all rows or none."""
+    try:
+        lines = parse_product_csv(csv_file.read_text(encoding="utf-8-sig"), csv_file.name)
+    except (OSError, UnicodeDecodeError, ProductCsvError) as exc:
+        _fail(str(exc))
+    try:
+        added, skipped, created = catalogue.import_products(
+            _store(_settings()), lines, utc_now(), create_members
+        )
+    except catalogue.CatalogueError as exc:
+        _fail(str(exc))
+    typer.echo(f"imported {added} products ({skipped} already registered)"
+               + (f"; new members: {', '.join(created)}" if created else ""))
+
+
+@feeds_app.command("check")
+def feeds_check(
+    name: Annotated[str | None, typer.Argument(help="fetch this feed now")] = None,
+    entries: Annotated[int, typer.Option(help="how many parsed entries to show")] = 10,
+) -> None:
+    """Validate feeds.yaml; with NAME, fetch that feed now and show what was parsed."""
+    settings = _settings()
+    feeds = _feeds(settings)
+    if name is None:
+        for f in feeds:
+            state = "" if f.enabled else "  (disabled)"
+            typer.echo(f"{f.name:<28} every {f.interval}  {f.tlp.label:<10} {f.url}{state}")
+        typer.echo(f"{settings.feeds_file}: {len(feeds)} feeds, valid")
+        return
+    chosen = next((f for f in feeds if f.name == name), None)
+    if chosen is None:
+        _fail(f"no feed named {name!r} in {settings.feeds_file}")
+    from bot.feed_check import check_feed
+
+    ok = asyncio.run(check_feed(chosen, settings, entries, typer.echo))
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,39 @@
+"""`hubbot feeds check NAME`: fetch one feed now and show what hubbot makes of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.feeds.config import FeedConfig
+from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits
+from bot.feeds.parse import parse_feed
+from bot.settings import Settings
+
+
+async def check_feed(
+    feed: FeedConfig, settings: Settings, show: int, echo: Callable[[str], None]
+) -> bool:
+    """Fetch without validators (always a full answer); True when entries were parsed."""
+    limits = FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+    async with FeedFetcher(limits=limits) as fetcher:
+        result = await fetcher.fetch(feed)
+    if isinstance(result, FetchFailed):
+        kind = "temporary" if result.transient else "permanent"
+        echo(f"{feed.name}: fetch failed ({kind}): {result.reason}")
+        return False
+    if not isinstance(result, Fetched):
+        echo(f"{feed.name}: server answered 304 Not Modified to an unconditional request")
+        return False
+    parsed = parse_feed(feed, result.body, result.headers)
+    echo(f"{feed.name}: {len(result.body):,} bytes, {len(parsed.advisories)} entries, "
+         f"ETag {'yes' if result.etag else 'no'}, Last-Modified "
+         f"{'yes' if result.last_modified else 'no'}")
+    for problem in parsed.problems:
+        echo(f"  problem: {problem}")
+    for a in parsed.advisories[:show]:
+        severity = a.severity.label if a.severity else "-"
+        published = a.published.isoformat() if a.published else "no date"
+        echo(f"- {a.title}\n    id {a.id}\n    {published}  severity {severity}  "
+             f"cvss {a.cvss if a.cvss is not None else '-'}  {a.tlp.label}  "
+             f"CVEs {', '.join(a.cves[:5]) or '-'}\n    {a.link}")
+    return bool(parsed.advisories)

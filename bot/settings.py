@@ -1,0 +1,51 @@
+"""Configuration from `HUBBOT_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the admin can set; each field is `HUBBOT_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HUBBOT_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("hubbot-data"), description="database, alert log")
+    database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
+    feeds_file: Path = Path("feeds.yaml")
+    console: bool | None = Field(
+        default=None, description="print alerts on the console; default: when no chat network"
+    )
+    console_file: Path | None = Field(default=None, description="default: data_dir/alerts.jsonl")
+    log_level: str = "INFO"
+    fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    telegram_token: SecretStr | None = None
+    matrix_homeserver: str | None = None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hubbot.db').resolve()}"
+
+    @property
+    def chat_configured(self) -> bool:
+        return self.telegram_token is not None or self.matrix_homeserver is not None
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.console if self.console is not None else not self.chat_configured
+
+    @property
+    def alerts_file(self) -> Path:
+        return self.console_file or self.data_dir / "alerts.jsonl"
