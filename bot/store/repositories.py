@@ -131,12 +131,14 @@ class SqlAdvisories:
         )
 
     def sources(self, advisory_id: str) -> list[str]:
+        """Feeds that carried the advisory: the first one, then the others as they came."""
+        first = self._s.exec(select(AdvisoryRow.source).where(AdvisoryRow.id == advisory_id))
         stmt = (
             select(AdvisorySourceRow.feed)
             .where(AdvisorySourceRow.advisory_id == advisory_id)
             .order_by(AdvisorySourceRow.seen_at, AdvisorySourceRow.feed)
         )
-        return list(dict.fromkeys(self._s.exec(stmt).all()))
+        return list(dict.fromkeys([*first.all(), *self._s.exec(stmt).all()]))
 
     def count(self) -> int:
         return self._s.exec(select(func.count()).select_from(AdvisoryRow)).one()
