@@ -188,6 +188,15 @@ class SqlMembers:
         self._s.flush()
         return True
 
+    def set_min_severity(self, name: str, severity: Severity | None) -> bool:
+        row = self._row(name)
+        if row is None:
+            return False
+        row.min_severity = int(severity) if severity else None
+        self._s.add(row)
+        self._s.flush()
+        return True
+
     def add_contact(self, member: str, network: Network, address: str, now: datetime) -> None:
         row = self._row(member)
         if row is None:

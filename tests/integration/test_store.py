@@ -120,10 +120,7 @@ def test_merged_advisory_still_alerts_a_member_only_the_later_entry_names(
 def test_member_below_its_severity_threshold_gets_no_alert(store: SqlStore) -> None:
     charite(store)
     with store() as uow:
-        from bot.store.tables import MemberRow
-        from sqlmodel import select
-        row = uow._session.exec(select(MemberRow)).one()  # noqa: SLF001
-        row.min_severity = int(Severity.CRITICAL)
+        assert uow.members.set_min_severity("Charité", Severity.CRITICAL)
         uow.commit()
     ingest(store, advisory("a1", "Dräger Infinity Delta", severity=Severity.MEDIUM))
     ingest(store, advisory("a2", "Dräger Infinity Delta again", severity=Severity.CRITICAL))
