@@ -358,30 +358,22 @@ class SqlOutbox:
     def claim_due(self, network: Network, now: datetime, limit: int) -> list[OutboxItem]:
         """Mark up to `limit` due messages as sending and return them, most urgent first.
 
-        Messages to one address leave in the order they were queued: an address is skipped
-        while an older message to it is not yet sent.
+        Each address has one queue: its most urgent, then oldest, unsent message goes first,
+        so a critical alert overtakes routine ones but equal messages keep their order.
         """
         stmt = (
             select(OutboxRow)
             .where(
                 OutboxRow.network == network.value,
-                col(OutboxRow.state).in_([OutboxState.PENDING.value]),
+                col(OutboxRow.state) == OutboxState.PENDING.value,
                 col(OutboxRow.next_attempt_at) <= now,
             )
             .order_by(col(OutboxRow.priority).desc(), col(OutboxRow.id))
             .limit(limit * 4)
         )
         rows = list(self._s.exec(stmt))
-        blocked = self._addresses_with_older_unsent(network, rows)
-        claimed: list[OutboxRow] = []
-        addresses: set[str] = set()
-        for row in rows:
-            if len(claimed) >= limit:
-                break
-            if (row.address, row.id) in blocked or row.address in addresses:
-                continue
-            addresses.add(row.address)
-            claimed.append(row)
+        heads = self._queue_heads(network, {r.address for r in rows})
+        claimed = [r for r in rows if heads.get(r.address) == r.id][:limit]
         for row in claimed:
             row.state = OutboxState.SENDING.value
             row.attempts += 1
@@ -401,26 +393,23 @@ class SqlOutbox:
             for r in claimed
         ]
 
-    def _addresses_with_older_unsent(
-        self, network: Network, rows: list[OutboxRow]
-    ) -> set[tuple[str, int | None]]:
-        if not rows:
-            return set()
-        addresses = list({r.address for r in rows})
-        oldest = dict(
-            self._s.exec(
-                select(OutboxRow.address, func.min(OutboxRow.id))
-                .where(
-                    OutboxRow.network == network.value,
-                    col(OutboxRow.address).in_(addresses),
-                    col(OutboxRow.state).in_(
-                        [OutboxState.PENDING.value, OutboxState.SENDING.value]
-                    ),
-                )
-                .group_by(OutboxRow.address)
-            ).all()
+    def _queue_heads(self, network: Network, addresses: set[str]) -> dict[str, int]:
+        """The id of the message each address must get next (pending or being sent)."""
+        heads: dict[str, tuple[int, int]] = {}
+        if not addresses:
+            return {}
+        unsent = self._s.exec(
+            select(OutboxRow.address, OutboxRow.priority, OutboxRow.id).where(
+                OutboxRow.network == network.value,
+                col(OutboxRow.address).in_(sorted(addresses)),
+                col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            )
         )
-        return {(r.address, r.id) for r in rows if oldest.get(r.address, r.id) != r.id}
+        for address, priority, row_id in unsent:
+            key = (priority, -(row_id or 0))
+            if address not in heads or key > heads[address]:
+                heads[address] = key
+        return {address: -key[1] for address, key in heads.items()}
 
     def mark_sent(self, item_id: int, receipt: str | None, now: datetime) -> None:
         self._s.exec(

@@ -147,18 +147,24 @@ def _message(address: str, key: str, priority: int = 0) -> NewMessage:
     return NewMessage(Network.TELEGRAM, address, "alert", key, {"n": key}, priority)
 
 
-def test_outbox_sends_critical_first_but_keeps_order_per_address(store: SqlStore) -> None:
+def test_outbox_sends_critical_first_and_equal_messages_in_order(store: SqlStore) -> None:
     with store() as uow:
-        uow.outbox.add(_message("A", "a-low"), NOW)
-        uow.outbox.add(_message("B", "b-low"), NOW)
-        uow.outbox.add(_message("A", "a-critical", priority=4), NOW)
-        uow.outbox.add(_message("C", "c-critical", priority=4), NOW)
+        for key, address, priority in [("a-low-1", "A", 0), ("b-low", "B", 0), ("a-low-2", "A", 0),
+                                       ("a-critical", "A", 4), ("c-critical", "C", 4)]:
+            uow.outbox.add(_message(address, key, priority), NOW)
         uow.commit()
-    with store() as uow:
-        first = [i.payload["n"] for i in uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)]
-        uow.commit()
-    # A's critical waits behind A's older message; C's critical goes first of all.
-    assert first == ["c-critical", "a-low", "b-low"]
+    order = []
+    while True:
+        with store() as uow:
+            batch = uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)
+            for item in batch:
+                uow.outbox.mark_sent(item.id, None, NOW)
+            uow.commit()
+        if not batch:
+            break
+        order.append([i.payload["n"] for i in batch])
+    # One message per address at a time; per address: most urgent first, then oldest first.
+    assert order == [["a-critical", "c-critical", "b-low"], ["a-low-1"], ["a-low-2"]]
 
 
 def test_outbox_ignores_a_second_message_with_the_same_key(store: SqlStore) -> None:
