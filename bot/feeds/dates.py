@@ -21,9 +21,11 @@ _TRAILING_ZONE = re.compile(r"^(?P<stamp>.*\d)\s+(?P<zone>[A-Za-z]{3,5})\s*$")
 
 def published_utc(entry: Mapping[str, Any]) -> datetime | None:
     """When the entry was published (else updated), as an aware UTC datetime; None if unknown."""
+    # dict.get: feedparser's own get() maps a missing "updated" to "published", with a warning.
+    get = dict.get if isinstance(entry, dict) else type(entry).get
     for key in ("published", "updated", "created"):
-        raw = entry.get(key)
-        parsed = entry.get(f"{key}_parsed")
+        raw = get(entry, key)
+        parsed = get(entry, f"{key}_parsed")
         if isinstance(raw, str) and (fixed := _with_known_zone(raw)) is not None:
             return fixed
         if isinstance(parsed, time.struct_time):

@@ -120,7 +120,7 @@ class FeedFetcher:
             result = FetchFailed(f"unusable URL: {_safe_message(exc)}", transient=False)
         except httpx.TransportError as exc:
             result = FetchFailed(f"network error ({_kind(exc)}): {_safe_message(exc)}", True)
-        except zlib.error as exc:
+        except (zlib.error, httpx.DecodingError) as exc:
             result = FetchFailed(f"compressed body is corrupt: {exc}", transient=False)
         except UnsupportedEncoding as exc:
             result = FetchFailed(str(exc), transient=False)
@@ -199,6 +199,11 @@ class FeedFetcher:
 
     async def _read_body(self, response: httpx.Response, url: str) -> FetchResult:
         cap = self.limits.max_bytes
+        if response.is_stream_consumed:
+            # Built in memory and already decoded (httpx.MockTransport in tests does this).
+            if len(response.content) > cap:
+                return _oversize(cap, "body")
+            return _fetched(response, response.content, url)
         decoder = BoundedDecoder(response.headers.get("content-encoding"))
         declared = response.headers.get("content-length", "")
         identity = not response.headers.get("content-encoding")
@@ -217,14 +222,7 @@ class FeedFetcher:
             if size > cap:
                 return _oversize(cap, "body")
             chunks.append(piece)
-        headers = {key.lower(): value for key, value in response.headers.items()}
-        return Fetched(
-            body=b"".join(chunks),
-            headers=headers,
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
-            final_url=url,
-        )
+        return _fetched(response, b"".join(chunks), url)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -241,6 +239,16 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _fetched(response: httpx.Response, body: bytes, url: str) -> Fetched:
+    return Fetched(
+        body=body,
+        headers={key.lower(): value for key, value in response.headers.items()},
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        final_url=url,
+    )
 
 
 def _oversize(cap: int, what: str) -> FetchFailed:

@@ -65,6 +65,11 @@ def parse_feed(
     response_headers = {
         key.lower(): value for key, value in headers.items() if key.lower() != "content-location"
     }
+    content_type = response_headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() == "text/xml" and "charset" not in content_type:
+        # RFC 3023 made charset-less text/xml US-ASCII and feedparser still follows it; RFC 7303
+        # says the XML declaration decides, which is what publishers mean.
+        response_headers["content-type"] = "application/xml"
     # A BytesIO, never bytes or str: feedparser opens a bytes/str that names a file or URL.
     result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     problems = _document_problems(result)
