@@ -21,11 +21,9 @@ _TRAILING_ZONE = re.compile(r"^(?P<stamp>.*\d)\s+(?P<zone>[A-Za-z]{3,5})\s*$")
 
 def published_utc(entry: Mapping[str, Any]) -> datetime | None:
     """When the entry was published (else updated), as an aware UTC datetime; None if unknown."""
-    # dict.get: feedparser's own get() maps a missing "updated" to "published", with a warning.
-    get = dict.get if isinstance(entry, dict) else type(entry).get
     for key in ("published", "updated", "created"):
-        raw = get(entry, key)
-        parsed = get(entry, f"{key}_parsed")
+        raw = _plain_get(entry, key)
+        parsed = _plain_get(entry, f"{key}_parsed")
         if isinstance(raw, str) and (fixed := _with_known_zone(raw)) is not None:
             return fixed
         if isinstance(parsed, time.struct_time):
@@ -34,6 +32,11 @@ def published_utc(entry: Mapping[str, Any]) -> datetime | None:
             except ValueError:
                 continue
     return None
+
+
+def _plain_get(entry: Mapping[str, Any], key: str) -> Any:
+    # feedparser's own get() maps a missing "updated" to "published", with a warning.
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
 
 
 def _with_known_zone(raw: str) -> datetime | None:

@@ -128,7 +128,8 @@ class FeedFetcher:
             result = FetchFailed(f"HTTP error ({_kind(exc)}): {_safe_message(exc)}", True)
         elapsed = time.monotonic() - started
         if isinstance(result, FetchFailed):
-            log.warning(
+            # INFO: the poller decides when a failure streak deserves a warning.
+            log.info(
                 "feed %s (%s): fetch failed after %.1f s: %s",
                 feed.name,
                 feed.host,

@@ -143,8 +143,11 @@ def _document_problems(result: Any) -> list[str]:
         return [f"wrong character encoding: {exc}"]
     line = getattr(exc, "getLineNumber", lambda: None)()
     where = f" at line {line}" if line else ""
+    what = exc.getMessage() if hasattr(exc, "getMessage") else str(exc)
     kept = len(result.entries)
-    return [f"malformed XML{where}: {exc}; kept the {kept} entries read before and after it"]
+    if not kept:
+        return [f"malformed XML{where}: {what}"]
+    return [f"malformed XML{where}: {what}; kept the {kept} entries that could be read"]
 
 
 def _base_url(channel: Mapping[str, Any], feed_url: str) -> str:
