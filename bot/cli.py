@@ -50,6 +50,7 @@ def _settings() -> Settings:
     # httpx logs every request URL at INFO; a feed URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return settings
 
 

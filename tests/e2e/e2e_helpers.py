@@ -1,0 +1,8 @@
+"""Feed entries shared by the end-to-end tests."""
+
+ALERT_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
+<link>https://advisories.example.org/icsma-26-1</link>
+<guid>https://advisories.example.org/icsma-26-1</guid>
+<description>&lt;p&gt;Dräger Infinity Delta VF10.1 and prior: CVE-2026-90001.
+CVSS v3.1 base score 8.1&lt;/p&gt;</description>
+<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>"""
