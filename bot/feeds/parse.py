@@ -156,14 +156,14 @@ def _base_url(channel: Mapping[str, Any], feed_url: str) -> str:
 
 
 def _advisory(feed: FeedConfig, entry: Mapping[str, Any], base: str) -> Advisory | None:
-    raw_title = _text_of(entry.get("title_detail"), entry.get("title"))
+    raw_title = " ".join(_text_of(entry.get("title_detail"), entry.get("title")).split())
     title, title_tags = _split_title_tags(raw_title)
     summary_full = _summary(entry)
     link = _absolute_link(str(entry.get("link") or ""), base)
     if not title and not summary_full:
         return None
     if not title:
-        title = _shorten(summary_full.split("\n", 1)[0], _UNTITLED_CHARS)
+        title = _shorten(" ".join(summary_full.split()), _UNTITLED_CHARS)
     guid = _absolute_path(str(entry.get("id") or ""), base)
     categories = [str(tag.get("term") or "") for tag in entry.get("tags") or []]
     text = f"{title}\n{summary_full}"
