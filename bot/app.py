@@ -99,6 +99,7 @@ async def run_forever(settings: Settings) -> None:
             len(enabled), safe_url(settings.db_url),
             ", ".join(c.network.value for c in bot.channels) or "none",
         )
+        _warn_of_undeliverable_backlog(bot)
         scheduler = build_scheduler(enabled, bot.poller.poll, utc_now())
         scheduler.start()
         tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")
@@ -111,3 +112,14 @@ async def run_forever(settings: Settings) -> None:
             stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=8)
     log.info("hubbot stopped")
+
+
+def _warn_of_undeliverable_backlog(bot: Bot) -> None:
+    """Say so when messages wait for a network this process does not serve."""
+    served = {c.network.value for c in bot.channels}
+    with bot.store() as uow:
+        backlog = uow.outbox.backlog()
+    for (network, state), count in sorted(backlog.items()):
+        if state == "pending" and network not in served:
+            log.warning("%d messages wait for %s, which is not configured; they are kept and "
+                        "sent once it is", count, network)

@@ -15,6 +15,7 @@ from bot.domain.feed_state import FeedState
 from bot.feeds.backoff import next_poll_delay
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
+from bot.feeds.parse import FeedRejected
 from bot.services.ingest import MatcherCache, ingest_advisories
 from bot.services.ports import UnitOfWorkFactory
 
@@ -95,6 +96,8 @@ class FeedPoller:
     def _ingest(self, feed: FeedConfig, state: FeedState, fetched: Fetched) -> PollOutcome:
         try:
             parsed = self._parse(feed, fetched.body, fetched.headers)
+        except FeedRejected as exc:
+            return self._failed(feed, state, f"rejected: {exc}", None)
         except Exception as exc:
             log.exception("feed %s: parser raised", feed.name)
             return self._failed(feed, state, f"cannot parse: {type(exc).__name__}", None)

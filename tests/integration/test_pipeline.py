@@ -177,3 +177,27 @@ async def _drain_until_alert(bot: Bot) -> float:
         await bot.drain()
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<rss version="2.0"><channel><title>&lol3;</title><item><title>Draeger Infinity Delta &lol3;</title>
+<link>https://evil.example/1</link></item></channel></rss>"""
+
+
+async def test_hostile_feed_is_refused_and_nothing_stored_is_lost(
+    hub: Bot, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed_server.serve("/cisa.xml", rss([DRAEGER_ITEM]))
+    feed_server.serve("/certbund.xml", rss([]))
+    feed_server.serve("/broken.xml", rss([]))
+    await hub.poll_all()
+    feed_server.serve("/broken.xml", BILLION_LAUGHS)
+    outcomes = {o.feed: o for o in await hub.poll_all()}
+    assert outcomes["broken"].status == "failed"
+    assert "rejected" in (outcomes["broken"].error or "")
+    assert "feed broken: poll failed" in caplog.text and "lollol" not in caplog.text
+    with hub.store() as uow:
+        assert uow.advisories.count() == 1
+    assert await hub.drain() == 1
