@@ -24,10 +24,13 @@ class MatchedProduct:
 
 @dataclass(frozen=True)
 class Alert:
-    """One advisory as one member sees it: the advisory and which of their products it names."""
+    """One advisory as one member sees it: the advisory and which of their products it names.
+
+    A hub channel's alert has no member and no products: a channel never learns who matched.
+    """
 
     advisory: Advisory
-    member: str
+    member: str | None
     products: tuple[MatchedProduct, ...]
 
     @property
@@ -38,11 +41,22 @@ class Alert:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One message to send: an alert to one contact."""
+    """One message to send: an alert to one contact or hub channel."""
 
     alert: Alert
     network: Network
     address: str
+    silent: bool = False
+
+
+@dataclass(frozen=True)
+class HubChannel:
+    """A hub room or channel: it gets advisories that concern members, up to its TLP."""
+
+    network: Network
+    address: str
+    min_severity: Severity | None = None
+    max_tlp: Tlp = Tlp.CLEAR
 
 
 def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, Member]) -> list[
@@ -67,20 +81,37 @@ def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, 
 
 
 def deliveries_for(
-    alerts: Iterable[Alert], contacts: Iterable[Contact], console: bool
+    alerts: Iterable[Alert], contacts: Iterable[Contact], console: bool, now: datetime
 ) -> list[Delivery]:
-    """One delivery per (alert, active contact of its member); plus the console if it is on."""
+    """One delivery per (alert, active contact of its member); plus the console if it is on.
+
+    A muted contact still gets the alert, silently: a mute must never lose an alert.
+    """
     by_member: dict[str, list[Contact]] = defaultdict(list)
     for c in contacts:
         if c.active:
             by_member[c.member].append(c)
     deliveries = []
     for alert in alerts:
+        if alert.member is None:
+            continue
         for contact in by_member.get(alert.member, []):
-            deliveries.append(Delivery(alert, contact.network, contact.address))
+            deliveries.append(
+                Delivery(alert, contact.network, contact.address, silent=contact.muted(now))
+            )
         if console:
             deliveries.append(Delivery(alert, Network.CONSOLE, alert.member))
     return deliveries
+
+
+def channel_deliveries(advisory: Advisory, channels: Iterable[HubChannel]) -> list[Delivery]:
+    """The hub channels that may carry this advisory: severe enough, and within their TLP."""
+    alert = Alert(advisory, None, ())
+    return [
+        Delivery(alert, ch.network, ch.address)
+        for ch in channels
+        if advisory.tlp <= ch.max_tlp and _severe_enough(advisory.severity, ch.min_severity)
+    ]
 
 
 def _severe_enough(severity: Severity | None, threshold: Severity | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.severity import Severity
 
@@ -17,11 +18,17 @@ class Network(enum.StrEnum):
     MATRIX = "matrix"
 
 
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+
+
 @dataclass(frozen=True)
 class Member:
     id: int
     name: str
     min_severity: Severity | None = None
+    role: Role = Role.MEMBER
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,10 @@ class Contact:
     network: Network
     address: str
     active: bool = True
+    muted_until: datetime | None = None
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
 
 
 def check_member_name(name: str) -> str:

@@ -1,12 +1,15 @@
-"""How an alert reads as plain text (console, chat fallbacks)."""
+"""How alerts read: plain text (console) and HTML for chat networks (Telegram, Matrix)."""
 
 from __future__ import annotations
 
 import textwrap
+from html import escape
 
 from bot.domain.alerts import Alert
+from bot.domain.severity import Severity
 
 _SUMMARY_CHARS = 600
+_MARKS = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "🔵"}
 
 
 def alert_headline(alert: Alert) -> str:
@@ -16,23 +19,85 @@ def alert_headline(alert: Alert) -> str:
     return f"[{severity}{score}] {a.title}"
 
 
+def _short_summary(summary: str) -> str:
+    return textwrap.shorten(" ".join(summary.split()), _SUMMARY_CHARS, placeholder=" …")
+
+
 def render_alert_text(alert: Alert) -> str:
     """A readable multi-line alert: headline, CVEs, matched products and why, link, summary."""
     a = alert.advisory
     lines = [alert_headline(alert)]
-    lines.append(f"For: {alert.member}   Source: {a.source}   {a.tlp.label}")
+    lines.append(f"For: {alert.member or 'hub channel'}   Source: {a.source}   {a.tlp.label}")
     if a.published:
         lines.append(f"Published: {a.published:%Y-%m-%d %H:%M} UTC")
     if a.cves:
-        shown = ", ".join(a.cves[:10])
-        more = f" and {len(a.cves) - 10} more" if len(a.cves) > 10 else ""
-        lines.append(f"CVEs: {shown}{more}")
+        lines.append(f"CVEs: {_cve_list(a.cves)}")
     for p in alert.products:
         lines.append(f"Your product: {p.vendor} | {p.product}")
         lines.append(f"  matched because {p.why}")
     if a.link:
         lines.append(f"Link: {a.link}")
     if a.summary:
-        summary = textwrap.shorten(" ".join(a.summary.split()), _SUMMARY_CHARS, placeholder=" …")
-        lines.extend(textwrap.wrap(summary, 100))
+        lines.extend(textwrap.wrap(_short_summary(a.summary), 100))
     return "\n".join(lines)
+
+
+def render_alert_html(alert: Alert) -> list[str]:
+    """The alert as lines of chat HTML (Telegram's subset); every feed string is escaped.
+
+    Each line is balanced on its own, so a long message may be split between any two lines.
+    """
+    a = alert.advisory
+    mark = _MARKS.get(a.severity, "⚪") if a.severity else "⚪"
+    severity = a.severity.label.upper() if a.severity else "SEVERITY UNKNOWN"
+    score = f" · CVSS {a.cvss:.1f}" if a.cvss is not None else ""
+    lines = [f"{mark} <b>{severity}{score}</b>", f"<b>{escape(a.title)}</b>"]
+    facts = [a.tlp.label, escape(a.source)]
+    if a.published:
+        facts.append(f"{a.published:%Y-%m-%d %H:%M} UTC")
+    lines.append(" · ".join(facts))
+    if a.cves:
+        lines.append(escape(_cve_list(a.cves)))
+    for p in alert.products:
+        lines.append(f"Your product: <b>{escape(p.vendor)} | {escape(p.product)}</b>")
+        lines.append(f"<i>matched: {escape(p.why)}</i>")
+    if a.summary:
+        lines.append("")
+        lines.extend(escape(part) for part in textwrap.wrap(_short_summary(a.summary), 300))
+    if a.link:
+        lines.append(f'<a href="{escape(a.link, quote=True)}">Read the advisory</a>')
+    return lines
+
+
+def split_lines(lines: list[str], limit: int) -> list[str]:
+    """Join lines into messages of at most `limit` characters, breaking only between lines."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if len(line) > limit:
+            raise ValueError(f"a line of {len(line)} characters cannot fit in {limit}")
+        extra = len(line) + (1 if current else 0)
+        if current and size + extra > limit:
+            messages.append("\n".join(current))
+            current, size = [], 0
+            extra = len(line)
+        current.append(line)
+        size += extra
+    if current:
+        messages.append("\n".join(current))
+    return messages
+
+
+def plain_lines_html(text: str, width: int = 1000) -> list[str]:
+    """A plain-text reply as escaped HTML lines, long lines wrapped so none is too long."""
+    lines: list[str] = []
+    for line in text.splitlines() or [""]:
+        parts = textwrap.wrap(line, width, replace_whitespace=False) or [""]
+        lines.extend(escape(p) for p in parts)
+    return lines
+
+
+def _cve_list(cves: tuple[str, ...]) -> str:
+    shown = ", ".join(cves[:10])
+    return shown + (f" and {len(cves) - 10} more" if len(cves) > 10 else "")

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Delivery, alert_payload, alerts_for, deliveries_for
+from bot.domain.alerts import (
+    Delivery,
+    alert_payload,
+    alerts_for,
+    channel_deliveries,
+    deliveries_for,
+)
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.outbox import NewMessage
 from bot.services.ports import UnitOfWork
@@ -74,12 +80,17 @@ def ingest_advisories(
         for m in matches:
             uow.matches.add(advisory_id, m.product, m.why, now)
         alerts = alerts_for(advisory, matches, members)
-        contacts = uow.members.contacts([a.member for a in alerts]) if alerts else []
+        contacts = uow.members.contacts([a.member for a in alerts if a.member]) if alerts else []
+        deliveries = deliveries_for(alerts, contacts, console=console, now=now)
+        if alerts:
+            # The hub's channels carry what concerns at least one member, never who it is.
+            deliveries += channel_deliveries(advisory, uow.hub_channels.all())
         queued_for: set[str] = set()
-        for delivery in deliveries_for(alerts, contacts, console=console):
+        for delivery in deliveries:
             if uow.outbox.add(_message(delivery, advisory_id), now):
                 report.messages += 1
-                queued_for.add(delivery.alert.member)
+                if delivery.alert.member:
+                    queued_for.add(delivery.alert.member)
         report.alerts += len(queued_for)
     return report
 
@@ -92,7 +103,7 @@ def _message(delivery: Delivery, advisory_id: str) -> NewMessage:
         address=delivery.address,
         kind="alert",
         dedup_key=f"alert|{digest}|{delivery.network.value}|{delivery.address}",
-        payload=alert_payload(alert),
+        payload={**alert_payload(alert), "silent": delivery.silent},
         priority=alert.priority,
         advisory_id=advisory_id,
         member=alert.member,

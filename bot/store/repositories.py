@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.advisory import Advisory
 from bot.domain.feed_state import FeedState
-from bot.domain.members import Contact, Member, Network
-from bot.domain.outbox import NewMessage, OutboxItem, OutboxState
+from bot.domain.members import Contact, Member, Network, Role
+from bot.domain.outbox import OutboxState
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
@@ -22,6 +20,7 @@ from bot.store.tables import (
     AdvisorySourceRow,
     ContactRow,
     FeedStateRow,
+    InviteRow,
     MatchRow,
     MemberRow,
     OutboxRow,
@@ -171,7 +170,7 @@ class SqlMembers:
         row = self._row(name)
         if row is None:
             return False
-        for table in (ContactRow, ProductRow):
+        for table in (ContactRow, ProductRow, InviteRow):
             for child in self._s.exec(select(table).where(table.member_id == row.id)):
                 self._s.delete(child)
         # Nothing more reaches a removed member, not even what was already queued.
@@ -214,6 +213,47 @@ class SqlMembers:
         )
         self._s.flush()
 
+    def set_role(self, name: str, role: Role) -> bool:
+        row = self._row(name)
+        if row is None:
+            return False
+        row.role = role.value
+        self._s.add(row)
+        self._s.flush()
+        return True
+
+    def contact(self, network: Network, address: str) -> Contact | None:
+        """The member contact at this address, if the address is linked."""
+        found = self._s.exec(
+            select(ContactRow, MemberRow.name)
+            .join(MemberRow, col(MemberRow.id) == col(ContactRow.member_id))
+            .where(ContactRow.network == network.value, ContactRow.address == address)
+        ).first()
+        if found is None:
+            return None
+        c, name = found
+        return Contact(name, Network(c.network), c.address, c.active, c.muted_until)
+
+    def update_contact(
+        self, network: Network, address: str, *, active: bool | None = None,
+        muted_until: datetime | None | bool = False,
+    ) -> bool:
+        """Change a contact's state; `muted_until=None` unmutes, `False` leaves it."""
+        row = self._s.exec(
+            select(ContactRow).where(
+                ContactRow.network == network.value, ContactRow.address == address
+            )
+        ).first()
+        if row is None:
+            return False
+        if active is not None:
+            row.active = active
+        if muted_until is not False:
+            row.muted_until = muted_until  # type: ignore[assignment]
+        self._s.add(row)
+        self._s.flush()
+        return True
+
     def contacts(self, members: Sequence[str] | None = None) -> list[Contact]:
         stmt = select(ContactRow, MemberRow.name).join(
             MemberRow, col(MemberRow.id) == col(ContactRow.member_id)
@@ -221,15 +261,22 @@ class SqlMembers:
         if members is not None:
             stmt = stmt.where(col(MemberRow.name).in_(list(members)))
         return [
-            Contact(name, Network(c.network), c.address, c.active)
+            Contact(name, Network(c.network), c.address, c.active, c.muted_until)
             for c, name in self._s.exec(stmt.order_by(ContactRow.id))
         ]
+
+    def coordinators_contacts(self) -> list[Contact]:
+        """Active contacts of coordinator members: who hears about delivery problems."""
+        names = self._s.exec(
+            select(MemberRow.name).where(MemberRow.role == Role.COORDINATOR.value)
+        ).all()
+        return [c for c in self.contacts(list(names)) if c.active] if names else []
 
 
 def _member(row: MemberRow) -> Member:
     assert row.id is not None
     severity = Severity(row.min_severity) if row.min_severity else None
-    return Member(row.id, row.name, severity)
+    return Member(row.id, row.name, severity, Role(row.role))
 
 
 class SqlProducts:
@@ -282,6 +329,15 @@ class SqlProducts:
             for p, name in self._s.exec(stmt.order_by(ProductRow.id))
         ]
 
+    def find(self, member: str, vendor: str, product: str) -> RegisteredProduct | None:
+        """The member's product with this vendor and name, compared without case."""
+        for p in self.all(member):
+            if (p.spec.vendor.casefold(), p.spec.product.casefold()) == (
+                vendor.casefold(), product.casefold()
+            ):
+                return p
+        return None
+
     def remove(self, product_id: int) -> bool:
         row = self._s.get(ProductRow, product_id)
         if row is None:
@@ -320,133 +376,21 @@ class SqlMatches:
         )
 
 
-class SqlOutbox:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def add(self, message: NewMessage, now: datetime) -> bool:
-        """Queue a message; False when the same dedup key is already queued or sent."""
-        exists = self._s.exec(
-            select(OutboxRow.id).where(OutboxRow.dedup_key == message.dedup_key)
-        ).first()
-        if exists is not None:
-            return False
-        member_id = None
-        if message.member is not None:
-            member_id = self._s.exec(
-                select(MemberRow.id).where(MemberRow.name == message.member)
-            ).first()
-        row = OutboxRow(
-            created_at=now,
-            network=message.network.value,
-            address=message.address,
-            kind=message.kind,
-            dedup_key=message.dedup_key,
-            advisory_id=message.advisory_id,
-            member_id=member_id,
-            payload=json.dumps(message.payload, ensure_ascii=False),
-            priority=message.priority,
-            next_attempt_at=now,
-        )
-        try:
-            with self._s.begin_nested():
-                self._s.add(row)
-        except IntegrityError:
-            return False
-        return True
-
-    def claim_due(self, network: Network, now: datetime, limit: int) -> list[OutboxItem]:
-        """Mark up to `limit` due messages as sending and return them, most urgent first.
-
-        Each address has one queue: its most urgent, then oldest, unsent message goes first,
-        so a critical alert overtakes routine ones but equal messages keep their order.
-        """
-        stmt = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.network == network.value,
-                col(OutboxRow.state) == OutboxState.PENDING.value,
-                col(OutboxRow.next_attempt_at) <= now,
-            )
-            .order_by(col(OutboxRow.priority).desc(), col(OutboxRow.id))
-            .limit(limit * 4)
-        )
-        rows = list(self._s.exec(stmt))
-        heads = self._queue_heads(network, {r.address for r in rows})
-        claimed = [r for r in rows if heads.get(r.address) == r.id][:limit]
-        for row in claimed:
-            row.state = OutboxState.SENDING.value
-            row.attempts += 1
-            self._s.add(row)
-        self._s.flush()
-        return [
-            OutboxItem(
-                id=r.id or 0,
-                network=Network(r.network),
-                address=r.address,
-                kind=r.kind,
-                payload=json.loads(r.payload),
-                priority=r.priority,
-                attempts=r.attempts,
-                created_at=r.created_at,
-            )
-            for r in claimed
-        ]
-
-    def _queue_heads(self, network: Network, addresses: set[str]) -> dict[str, int]:
-        """The id of the message each address must get next (pending or being sent)."""
-        heads: dict[str, tuple[int, int]] = {}
-        if not addresses:
-            return {}
-        unsent = self._s.exec(
-            select(OutboxRow.address, OutboxRow.priority, OutboxRow.id).where(
-                OutboxRow.network == network.value,
-                col(OutboxRow.address).in_(sorted(addresses)),
-                col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
-            )
-        )
-        for address, priority, row_id in unsent:
-            key = (priority, -(row_id or 0))
-            if address not in heads or key > heads[address]:
-                heads[address] = key
-        return {address: -key[1] for address, key in heads.items()}
-
-    def mark_sent(self, item_id: int, receipt: str | None, now: datetime) -> None:
-        self._s.exec(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == item_id)
-            .values(state=OutboxState.SENT.value, sent_at=now, receipt=receipt, last_error=None)
-        )
-
-    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> None:
-        self._s.exec(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == item_id)
-            .values(
-                state=OutboxState.PENDING.value,
-                last_error=error[:1000],
-                next_attempt_at=next_attempt_at,
-            )
-        )
-
-    def mark_failed(self, item_id: int, error: str, now: datetime) -> None:
-        self._s.exec(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == item_id)
-            .values(state=OutboxState.FAILED.value, last_error=error[:1000], sent_at=None)
-        )
-
-    def release_claims(self, network: Network | None = None) -> int:
-        """Put messages left `sending` by a crash back to pending; returns how many."""
-        stmt = update(OutboxRow).where(col(OutboxRow.state) == OutboxState.SENDING.value)
-        if network is not None:
-            stmt = stmt.where(col(OutboxRow.network) == network.value)
-        result = self._s.exec(stmt.values(state=OutboxState.PENDING.value))
-        return int(result.rowcount or 0)
-
-    def backlog(self) -> dict[tuple[str, str], int]:
-        """Number of messages per (network, state)."""
-        stmt = select(OutboxRow.network, OutboxRow.state, func.count()).group_by(
-            OutboxRow.network, OutboxRow.state
-        )
-        return {(n, s): int(c) for n, s, c in self._s.exec(stmt).all()}
+    def latest_for_member(self, member: str, count: int) -> list[tuple[Advisory, str]]:
+        """The member's most recent matched advisories, newest first, with one reason each."""
+        rows = self._s.exec(
+            select(AdvisoryRow, MatchRow.why)
+            .join(MatchRow, col(MatchRow.advisory_id) == col(AdvisoryRow.id))
+            .join(MemberRow, col(MemberRow.id) == col(MatchRow.member_id))
+            .where(MemberRow.name == member)
+            .order_by(col(MatchRow.created_at).desc(), col(MatchRow.id).desc())
+            .limit(count * 5)
+        ).all()
+        seen: dict[str, tuple[Advisory, str]] = {}
+        advisories = SqlAdvisories(self._s)
+        for row, why in rows:
+            if row.id not in seen and len(seen) < count:
+                advisory = advisories.get(row.id)
+                assert advisory is not None
+                seen[row.id] = (advisory, why)
+        return list(seen.values())

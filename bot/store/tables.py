@@ -58,6 +58,7 @@ class MemberRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=100)
     min_severity: int | None = None
+    role: str = Field(default="member", max_length=20)
     created_at: datetime
 
 
@@ -70,6 +71,8 @@ class ContactRow(SQLModel, table=True):
     network: str = Field(max_length=20)
     address: str = Field(max_length=255)
     active: bool = True
+    # Until then alerts arrive silently (Telegram's disable_notification), never dropped.
+    muted_until: datetime | None = None
     created_at: datetime
 
 
@@ -127,3 +130,41 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     sent_at: datetime | None = None
     receipt: str | None = Field(default=None, max_length=255)
+
+
+class InviteRow(SQLModel, table=True):
+    """A one-time code linking a chat to a member; only its hash is kept."""
+
+    __tablename__ = "invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: str | None = Field(default=None, max_length=300)
+
+
+class HubChannelRow(SQLModel, table=True):
+    """A hub room or channel that receives every advisory that concerns a member."""
+
+    __tablename__ = "hub_channel"
+    __table_args__ = (UniqueConstraint("network", "address", name="uq_hub_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    min_severity: int | None = None
+    max_tlp: int = 0
+    created_at: datetime
+
+
+class InboundUpdateRow(SQLModel, table=True):
+    """Chat updates already handled, so a redelivered one is not handled twice."""
+
+    __tablename__ = "inbound_update"
+
+    network: str = Field(primary_key=True, max_length=20)
+    update_key: str = Field(primary_key=True, max_length=255)
+    received_at: datetime = Field(index=True)

@@ -7,12 +7,13 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.store.chat_repositories import SqlHubChannels, SqlInboundUpdates, SqlInvites
+from bot.store.outbox_repository import SqlOutbox
 from bot.store.repositories import (
     SqlAdvisories,
     SqlFeedStates,
     SqlMatches,
     SqlMembers,
-    SqlOutbox,
     SqlProducts,
 )
 
@@ -31,6 +32,9 @@ class SqlUnitOfWork:
         self.products = SqlProducts(self._session)
         self.matches = SqlMatches(self._session)
         self.outbox = SqlOutbox(self._session)
+        self.hub_channels = SqlHubChannels(self._session)
+        self.invites = SqlInvites(self._session)
+        self.inbound = SqlInboundUpdates(self._session)
         return self
 
     def __exit__(

@@ -1,0 +1,169 @@
+"""The outbox repository: queueing, claiming in order, and recording each attempt."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.domain.members import Network
+from bot.domain.outbox import NewMessage, OutboxItem, OutboxState
+from bot.store.tables import MemberRow, OutboxRow
+
+
+class SqlOutbox:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, message: NewMessage, now: datetime) -> bool:
+        """Queue a message; False when the same dedup key is already queued or sent."""
+        exists = self._s.exec(
+            select(OutboxRow.id).where(OutboxRow.dedup_key == message.dedup_key)
+        ).first()
+        if exists is not None:
+            return False
+        member_id = None
+        if message.member is not None:
+            member_id = self._s.exec(
+                select(MemberRow.id).where(MemberRow.name == message.member)
+            ).first()
+        row = OutboxRow(
+            created_at=now,
+            network=message.network.value,
+            address=message.address,
+            kind=message.kind,
+            dedup_key=message.dedup_key,
+            advisory_id=message.advisory_id,
+            member_id=member_id,
+            payload=json.dumps(message.payload, ensure_ascii=False),
+            priority=message.priority,
+            next_attempt_at=now,
+        )
+        try:
+            with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def claim_due(self, network: Network, now: datetime, limit: int) -> list[OutboxItem]:
+        """Mark up to `limit` due messages as sending and return them, most urgent first.
+
+        Each address has one queue: its most urgent, then oldest, unsent message goes first,
+        so a critical alert overtakes routine ones but equal messages keep their order.
+        """
+        stmt = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.network == network.value,
+                col(OutboxRow.state) == OutboxState.PENDING.value,
+                col(OutboxRow.next_attempt_at) <= now,
+            )
+            .order_by(col(OutboxRow.priority).desc(), col(OutboxRow.id))
+            .limit(limit * 4)
+        )
+        rows = list(self._s.exec(stmt))
+        heads = self._queue_heads(network, {r.address for r in rows})
+        claimed = [r for r in rows if heads.get(r.address) == r.id][:limit]
+        for row in claimed:
+            row.state = OutboxState.SENDING.value
+            row.attempts += 1
+            self._s.add(row)
+        self._s.flush()
+        return [
+            OutboxItem(
+                id=r.id or 0,
+                network=Network(r.network),
+                address=r.address,
+                kind=r.kind,
+                payload=json.loads(r.payload),
+                priority=r.priority,
+                attempts=r.attempts,
+                created_at=r.created_at,
+            )
+            for r in claimed
+        ]
+
+    def _queue_heads(self, network: Network, addresses: set[str]) -> dict[str, int]:
+        """The id of the message each address must get next (pending or being sent)."""
+        heads: dict[str, tuple[int, int]] = {}
+        if not addresses:
+            return {}
+        unsent = self._s.exec(
+            select(OutboxRow.address, OutboxRow.priority, OutboxRow.id).where(
+                OutboxRow.network == network.value,
+                col(OutboxRow.address).in_(sorted(addresses)),
+                col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            )
+        )
+        for address, priority, row_id in unsent:
+            key = (priority, -(row_id or 0))
+            if address not in heads or key > heads[address]:
+                heads[address] = key
+        return {address: -key[1] for address, key in heads.items()}
+
+    def mark_sent(self, item_id: int, receipt: str | None, now: datetime) -> None:
+        self._s.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == item_id)
+            .values(state=OutboxState.SENT.value, sent_at=now, receipt=receipt, last_error=None)
+        )
+
+    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> None:
+        self._s.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == item_id)
+            .values(
+                state=OutboxState.PENDING.value,
+                last_error=error[:1000],
+                next_attempt_at=next_attempt_at,
+            )
+        )
+
+    def mark_failed(self, item_id: int, error: str, now: datetime) -> None:
+        self._s.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == item_id)
+            .values(state=OutboxState.FAILED.value, last_error=error[:1000], sent_at=None)
+        )
+
+    def release_claims(self, network: Network | None = None) -> int:
+        """Put messages left `sending` by a crash back to pending; returns how many."""
+        stmt = update(OutboxRow).where(col(OutboxRow.state) == OutboxState.SENDING.value)
+        if network is not None:
+            stmt = stmt.where(col(OutboxRow.network) == network.value)
+        result = self._s.exec(stmt.values(state=OutboxState.PENDING.value))
+        return int(result.rowcount or 0)
+
+    def pending_for(self, network: Network, address: str) -> int:
+        """Messages not yet delivered to one address."""
+        return int(self._s.exec(
+            select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.network == network.value,
+                OutboxRow.address == address,
+                col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            )
+        ).one())
+
+    def fail_pending_for(self, network: Network, address: str, reason: str) -> int:
+        """Give up every unsent message to an address that can no longer receive."""
+        result = self._s.exec(
+            update(OutboxRow)
+            .where(
+                OutboxRow.network == network.value,
+                OutboxRow.address == address,
+                col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            )
+            .values(state=OutboxState.FAILED.value, last_error=reason[:1000])
+        )
+        return int(result.rowcount or 0)
+
+    def backlog(self) -> dict[tuple[str, str], int]:
+        """Number of messages per (network, state)."""
+        stmt = select(OutboxRow.network, OutboxRow.state, func.count()).group_by(
+            OutboxRow.network, OutboxRow.state
+        )
+        return {(n, s): int(c) for n, s, c in self._s.exec(stmt).all()}

@@ -1,0 +1,135 @@
+"""The command conversation a member has with the bot, network-independent, on a real store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.domain.advisory import Advisory
+from bot.domain.matching import AdvisoryMatcher
+from bot.domain.members import Network
+from bot.domain.products import ProductSpec
+from bot.domain.severity import Severity
+from bot.services import catalogue
+from bot.services.chat_commands import NOT_LINKED, ChatCommands, Sender
+from bot.services.ingest import ingest_advisories
+from bot.services.invites import create_invite
+from bot.store.unit_of_work import SqlStore
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ALICE = Sender(Network.TELEGRAM, "1001", "1001")
+MALLORY = Sender(Network.TELEGRAM, "6666", "6666")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def chat(store: SqlStore):
+    catalogue.add_member(store, "Klinikum Nord", [], NOW)
+    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    catalogue.add_product(store, "Vivantes", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    clock = Clock()
+    service = ChatCommands(store, clock)
+    counter = iter(range(1, 10_000))
+
+    def say(sender: Sender, text: str) -> str:
+        answer = service.handle(sender, text, f"u{next(counter)}")
+        assert answer is not None
+        return answer
+
+    say.clock = clock  # type: ignore[attr-defined]
+    say.service = service  # type: ignore[attr-defined]
+    return say
+
+
+def test_member_links_with_invite_code_and_manages_products(chat, store: SqlStore) -> None:
+    assert chat(ALICE, "/products") == NOT_LINKED
+    code = create_invite(store, "Klinikum Nord", NOW)
+    assert "now linked to Klinikum Nord" in chat(ALICE, f"/start {code}")
+    assert "Added Dräger | Infinity Delta" in chat(ALICE, "/subscribe Dräger | Infinity Delta")
+    assert "already in" in chat(ALICE, "/subscribe dräger | infinity delta")
+    products = chat(ALICE, "/products")
+    assert "Infinity Delta" in products and "IntelliVue" not in products  # not Vivantes'
+    assert "Removed Dräger | Infinity Delta" in chat(ALICE, "/unsubscribe DRÄGER | infinity delta")
+    assert "no products yet" in chat(ALICE, "/products")
+
+
+def test_invite_codes_are_single_use_and_expire(chat, store: SqlStore) -> None:
+    code = create_invite(store, "Klinikum Nord", NOW, valid_for=timedelta(hours=1))
+    assert "now linked" in chat(ALICE, f"/start {code}")
+    assert "already used" in chat(MALLORY, f"/start {code}")
+    late = create_invite(store, "Klinikum Nord", NOW, valid_for=timedelta(hours=1))
+    chat.clock.now = NOW + timedelta(hours=2)
+    assert "has expired" in chat(MALLORY, f"/start {late}")
+    assert "is not valid" in chat(MALLORY, "/start AAAAAAAAAAAAAAAA")
+    assert chat(MALLORY, "/products") == NOT_LINKED
+
+
+def test_unlinked_users_get_a_polite_refusal_for_everything_but_start_and_help(chat) -> None:
+    for text in ("/products", "/subscribe A | B", "/status", "/latest", "/mute 1h", "hello"):
+        assert chat(MALLORY, text) == NOT_LINKED
+    assert "/subscribe <vendor> | <product>" in chat(MALLORY, "/help")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("/subscribe Dräger Infinity Delta", "Usage: /subscribe <vendor> | <product>"),
+    ("/subscribe | Infinity", "Both the vendor and the product are needed"),
+    ("/subscribe Philips | Firmware", "too generic"),
+    ("/severity extreme", "Usage: /severity <low|medium|high|critical>"),
+    ("/mute forever", "Usage: /mute"),
+    ("/mute 90d", "from 1 minute to 30 days"),
+    ("/latest 500", "from 1 to 50"),
+    ("/products please", "takes no arguments"),
+    ("/frobnicate", "Unknown command /frobnicate"),
+    ("/subscribe " + "x" * 400 + " | y", "at most 300 characters"),
+])
+def test_bad_arguments_get_the_right_usage(chat, text: str, expected: str) -> None:
+    assert expected in chat(Sender(Network.TELEGRAM, "2002", "2002"), text)
+
+
+def test_severity_threshold_mute_and_status(chat, store: SqlStore) -> None:
+    bob = Sender(Network.TELEGRAM, "2002", "2002")
+    assert "severity high and above" in chat(bob, "/severity high")
+    with store() as uow:
+        assert uow.members.get("Vivantes").min_severity is Severity.HIGH
+    assert "silently until 2026-11-25 11:00 UTC" in chat(bob, "/mute 2h")
+    status = chat(bob, "/status")
+    assert "Vivantes: 1 products, severity threshold high" in status
+    assert "Muted until 2026-11-25 11:00 UTC" in status
+    assert "notify you again" in chat(bob, "/mute off")
+
+
+def test_latest_shows_only_this_members_alerts(chat, store: SqlStore) -> None:
+    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    with store() as uow:
+        matcher = AdvisoryMatcher(uow.products.all())
+        for i, title in enumerate(["Philips IntelliVue MX40 flaw", "Dräger Infinity Delta bug"]):
+            ingest_advisories(uow, [Advisory(f"a{i}", title, "", f"https://x/{i}", "cisa",
+                                             severity=Severity.HIGH)], matcher, NOW, False)
+        uow.commit()
+    latest = chat(Sender(Network.TELEGRAM, "2002", "2002"), "/latest 3")
+    assert "IntelliVue" in latest and "Infinity" not in latest
+
+
+def test_a_redelivered_update_is_not_handled_twice(chat, store: SqlStore) -> None:
+    bob = Sender(Network.TELEGRAM, "2002", "2002")
+    assert chat.service.handle(bob, "/subscribe Dräger | Infinity Delta", "same") is not None
+    assert chat.service.handle(bob, "/unsubscribe Dräger | Infinity Delta", "same") is None
+    with store() as uow:
+        assert len(uow.products.all("Vivantes")) == 2
+        replies = uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)
+    assert [r.payload["text"][:5] for r in replies] == ["Added"]
+
+
+def test_answers_are_queued_to_the_chat_they_came_from(chat, store: SqlStore) -> None:
+    chat(Sender(Network.TELEGRAM, "2002", "2002"), "/help")
+    with store() as uow:
+        [reply] = uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)
+    assert reply.kind == "reply" and reply.address == "2002"
