@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bot.channels.channel import Channel
 from bot.channels.console import ConsoleChannel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.feeds.config import FeedConfig, load_feeds
 from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.scheduler import build_scheduler
+from bot.services.chat_commands import ChatCommands
 from bot.services.polling import FeedPoller, PollOutcome
 from bot.settings import Settings
 from bot.store.database import create_db_engine, safe_url, upgrade
@@ -34,6 +37,12 @@ def open_store(settings: Settings, migrate: bool = True) -> SqlStore:
     return SqlStore(engine)
 
 
+class Gateway(Protocol):
+    """An inbound chat adapter: takes commands from its network."""
+
+    async def stop_receiving(self) -> None: ...
+
+
 @dataclass
 class Bot:
     store: SqlStore
@@ -42,6 +51,7 @@ class Bot:
     dispatchers: list[OutboxDispatcher]
     channels: list[Channel]
     fetcher: FeedFetcher
+    gateways: list[Gateway]
 
     async def poll_all(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollOutcome]:
         """Poll every enabled feed now, concurrently."""
@@ -58,8 +68,13 @@ async def build_bot(
     stack: AsyncExitStack,
     feeds: list[FeedConfig] | None = None,
     console_stream: TextIO | None = None,
+    receive_commands: bool = False,
 ) -> Bot:
-    """Build the bot's parts; `stack` closes them in reverse order."""
+    """Build the bot's parts; `stack` closes them in reverse order.
+
+    With `receive_commands` the chat networks also take members' commands (`hubbot run`);
+    without, they only send (`hubbot poll --once`).
+    """
     feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
     store = open_store(settings)
     fetcher = FeedFetcher(
@@ -78,11 +93,39 @@ async def build_bot(
         for d in dispatchers:
             d.wake()
 
+    gateways: list[Gateway] = []
+    if settings.telegram_token is not None:
+        gateway, channel = telegram_parts(settings, store, wake)
+        await gateway.start(receive=receive_commands)
+        stack.push_async_callback(gateway.stop)
+        gateways.append(gateway)
+        channels.append(channel)
+        dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30))
+
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake,
     )
-    return Bot(store, feeds, poller, dispatchers, channels, fetcher)
+    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways)
+
+
+def telegram_parts(
+    settings: Settings, store: SqlStore, wake: Callable[[], None]
+) -> tuple[TelegramGateway, TelegramChannel]:
+    assert settings.telegram_token is not None
+    secret = settings.telegram_webhook_secret
+    config = TelegramConfig(
+        token=settings.telegram_token.get_secret_value(),
+        base_url=settings.telegram_base_url,
+        base_file_url=settings.telegram_file_url,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_listen=settings.telegram_webhook_listen,
+        webhook_port=settings.telegram_webhook_port,
+        webhook_secret=secret.get_secret_value() if secret else None,
+    )
+    application = build_application(config)
+    gateway = TelegramGateway(application, ChatCommands(store, utc_now), config, on_answer=wake)
+    return gateway, TelegramChannel(application.bot)
 
 
 async def run_forever(settings: Settings) -> None:
@@ -92,7 +135,7 @@ async def run_forever(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack)
+        bot = await build_bot(settings, stack, receive_commands=True)
         enabled = [f for f in bot.feeds if f.enabled]
         log.info(
             "hubbot running: %d feeds, database %s, channels: %s",
@@ -109,6 +152,8 @@ async def run_forever(settings: Settings) -> None:
             log.info("stopping: no new polls; finishing the sends in flight")
         finally:
             scheduler.shutdown(wait=False)
+            for gateway in bot.gateways:
+                await gateway.stop_receiving()
             stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=8)
     log.info("hubbot stopped")

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from bot.cli_chat import channel_app, invite_app, member_role
 from bot.domain.members import Network
 from bot.domain.product_csv import ProductCsvError, parse_product_csv
 from bot.domain.products import ProductSpec
@@ -31,6 +32,9 @@ app.add_typer(member_app, name="member")
 app.add_typer(product_app, name="product")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(db_app, name="db")
+app.add_typer(invite_app, name="invite")
+app.add_typer(channel_app, name="channel")
+member_app.command("role")(member_role)
 
 
 def _settings() -> Settings:
@@ -50,7 +54,7 @@ def _settings() -> Settings:
     # httpx logs every request URL at INFO; a feed URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 
@@ -105,7 +109,7 @@ async def _poll_once(settings: Settings, feeds: list) -> int:  # type: ignore[ty
     from bot.app import build_bot
 
     async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=feeds)
+        bot = await build_bot(settings, stack, feeds=feeds, receive_commands=False)
         outcomes = await bot.poll_all()
         sent = await bot.drain()
     for o in outcomes:
@@ -180,7 +184,8 @@ def member_list() -> None:
         own = [f"{c.network.value}:{c.address}" + ("" if c.active else " (inactive)")
                for c in contacts if c.member == m.name]
         count = sum(1 for p in products if p.member == m.name)
-        typer.echo(f"{m.name}\t{count} products\t{', '.join(own) or 'no contacts'}")
+        role = "\tcoordinator" if m.role.value == "coordinator" else ""
+        typer.echo(f"{m.name}\t{count} products\t{', '.join(own) or 'no contacts'}{role}")
 
 
 @member_app.command("remove")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot.channels.channel import Channel, DeliveryError
 from bot.domain.outbox import MAX_ATTEMPTS, OutboxItem, retry_delay
+from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,10 @@ class OutboxDispatcher:
             try:
                 receipt = await self._channel.send(item)
             except DeliveryError as exc:
-                self._record_failure(item, exc.reason, exc.transient, exc.retry_after)
+                if exc.recipient_gone:
+                    self._recipient_gone(item, exc.reason)
+                else:
+                    self._record_failure(item, exc.reason, exc.transient, exc.retry_after)
                 return
             except Exception as exc:  # a bug in an adapter must not lose the message
                 log.exception("%s: send of outbox #%d raised", self.network, item.id)
@@ -108,6 +112,13 @@ class OutboxDispatcher:
         with self._uow() as uow:
             uow.outbox.mark_sent(item.id, receipt, self._clock())
             uow.commit()
+
+    def _recipient_gone(self, item: OutboxItem, reason: str) -> None:
+        with self._uow() as uow:
+            uow.outbox.mark_failed(item.id, f"recipient gone: {reason}", self._clock())
+            recipient_gone(uow, item.network, item.address, reason, self._clock())
+            uow.commit()
+        self.wake()  # the coordinators' notices are queued
 
     def _record_failure(
         self, item: OutboxItem, reason: str, transient: bool, retry_after: float | None

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = Field(
+        default=None, description="public HTTPS URL Telegram posts updates to; unset: polling"
+    )
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    telegram_webhook_secret: SecretStr | None = None
     matrix_homeserver: str | None = None
 
     @field_validator("log_level")
@@ -49,3 +56,8 @@ class Settings(BaseSettings):
     @property
     def alerts_file(self) -> Path:
         return self.console_file or self.data_dir / "alerts.jsonl"
+
+    @property
+    def telegram_file_url(self) -> str:
+        base = self.telegram_base_url
+        return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"

@@ -11,11 +11,16 @@ from bot.domain.outbox import OutboxItem
 class DeliveryError(Exception):
     """A send that did not go through; `transient` ones are retried, others fail for good."""
 
-    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, transient: bool, retry_after: float | None = None,
+        recipient_gone: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        # The address can no longer receive (user blocked the bot, chat deleted): stop trying.
+        self.recipient_gone = recipient_gone
 
 
 class Channel(Protocol):

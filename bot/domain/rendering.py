@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import textwrap
 from html import escape
+from typing import Any
 
-from bot.domain.alerts import Alert
+from bot.domain.alerts import Alert, alert_from_payload
 from bot.domain.severity import Severity
 
 _SUMMARY_CHARS = 600
@@ -69,19 +70,25 @@ def render_alert_html(alert: Alert) -> list[str]:
     return lines
 
 
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_lines(lines: list[str], limit: int) -> list[str]:
-    """Join lines into messages of at most `limit` characters, breaking only between lines."""
+    """Join lines into messages of at most `limit` UTF-16 units, breaking only between lines."""
     messages: list[str] = []
     current: list[str] = []
     size = 0
     for line in lines:
-        if len(line) > limit:
-            raise ValueError(f"a line of {len(line)} characters cannot fit in {limit}")
-        extra = len(line) + (1 if current else 0)
+        length = utf16_length(line)
+        if length > limit:
+            raise ValueError(f"a line of {length} characters cannot fit in {limit}")
+        extra = length + (1 if current else 0)
         if current and size + extra > limit:
             messages.append("\n".join(current))
             current, size = [], 0
-            extra = len(line)
+            extra = length
         current.append(line)
         size += extra
     if current:
@@ -101,3 +108,11 @@ def plain_lines_html(text: str, width: int = 1000) -> list[str]:
 def _cve_list(cves: tuple[str, ...]) -> str:
     shown = ", ".join(cves[:10])
     return shown + (f" and {len(cves) - 10} more" if len(cves) > 10 else "")
+
+
+def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
+    """Chat HTML lines for any outbox payload, and the advisory link to offer as a button."""
+    if payload.get("kind") == "alert":
+        alert = alert_from_payload(payload)
+        return render_alert_html(alert), alert.advisory.link or None
+    return plain_lines_html(str(payload.get("text", ""))), None

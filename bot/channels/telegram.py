@@ -1,0 +1,109 @@
+"""Telegram, outbound: outbox messages as HTML messages through python-telegram-bot's Bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.channels.channel import DeliveryError
+from bot.domain.members import Network
+from bot.domain.outbox import OutboxItem
+from bot.domain.rendering import chat_message_lines, split_lines
+
+log = logging.getLogger(__name__)
+
+# Telegram asks for no more than about one message a second in one private chat.
+PRIVATE_CHAT_GAP = 1.0
+_GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot is not a member",
+         "group chat was upgraded", "have no rights to send", "need administrator rights")
+
+
+class TelegramChannel:
+    """Sends one outbox message, split on line boundaries if longer than Telegram allows."""
+
+    network = Network.TELEGRAM
+
+    def __init__(self, bot: Bot, private_chat_gap: float = PRIVATE_CHAT_GAP) -> None:
+        self._bot = bot
+        self._gap = private_chat_gap
+        self._last_sent: dict[int, float] = {}
+        # Parts already delivered of a split message, so a retry does not repeat them.
+        self._parts_sent: dict[int, int] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, item: OutboxItem) -> str | None:
+        try:
+            chat_id = int(item.address)
+        except ValueError:
+            raise DeliveryError(f"not a Telegram chat id: {item.address!r}",
+                                transient=False) from None
+        lines, link = chat_message_lines(item.payload)
+        parts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
+        button = None
+        if link:
+            button = InlineKeyboardMarkup([[InlineKeyboardButton("Open the advisory", url=link)]])
+        silent = bool(item.payload.get("silent"))
+        first = self._parts_sent.get(item.id, 0)
+        message_id = None
+        for index in range(first, len(parts)):
+            await self._pace(chat_id)
+            message_id = await self._send_part(
+                chat_id, parts[index], button if index == len(parts) - 1 else None, silent
+            )
+            self._parts_sent[item.id] = index + 1
+        self._parts_sent.pop(item.id, None)
+        return f"telegram:{chat_id}:{message_id}"
+
+    async def _pace(self, chat_id: int) -> None:
+        if chat_id < 0:
+            return  # groups and channels: the rate limiter's per-group limit applies
+        wait = self._last_sent.get(chat_id, 0.0) + self._gap - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_sent[chat_id] = time.monotonic()
+        if len(self._last_sent) > 50_000:
+            horizon = time.monotonic() - self._gap
+            self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
+
+    async def _send_part(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, silent: bool
+    ) -> int:
+        try:
+            message = await self._bot.send_message(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_notification=silent,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+            raise DeliveryError("Telegram: too many requests", transient=True,
+                                retry_after=seconds) from None
+        except Forbidden as exc:
+            raise DeliveryError(f"Telegram: {exc.message}", transient=False,
+                                recipient_gone=True) from None
+        except BadRequest as exc:
+            gone = any(reason in exc.message.lower() for reason in _GONE)
+            if not gone:
+                log.error("Telegram refused a message to a chat: %s", exc.message)
+            raise DeliveryError(f"Telegram: {exc.message}", transient=False,
+                                recipient_gone=gone) from None
+        except (TimedOut, NetworkError) as exc:
+            raise DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}",
+                                transient=True) from None
+        except TelegramError as exc:
+            raise DeliveryError(f"Telegram: {exc.message}", transient=True) from None
+        return message.message_id

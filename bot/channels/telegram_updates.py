@@ -1,0 +1,139 @@
+"""Telegram, inbound: python-telegram-bot's Application receives updates; commands go to the
+network-independent command service. Only private chats are answered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.domain.commands import COMMANDS
+from bot.domain.members import Network
+from bot.services.chat_commands import ChatCommands, Sender
+
+log = logging.getLogger(__name__)
+
+# Just under Telegram's 30 messages/s, so the server never has to say 429.
+OVERALL_RATE = 29.0
+GROUP_RATE_PER_MINUTE = 20
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+    overall_rate: float = OVERALL_RATE
+
+
+def build_application(config: TelegramConfig) -> Application:  # type: ignore[type-arg]
+    """The ptb Application, rate-limited below Telegram's limits; 429s reach the outbox."""
+    request = HTTPXRequest(connection_pool_size=64, connect_timeout=10, read_timeout=20,
+                           write_timeout=20, pool_timeout=10)
+    updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=40, connect_timeout=10)
+    return (
+        ApplicationBuilder()
+        .token(config.token)
+        .base_url(config.base_url)
+        .base_file_url(config.base_file_url)
+        .request(request)
+        .get_updates_request(updates_request)
+        .rate_limiter(AIORateLimiter(overall_max_rate=config.overall_rate, overall_time_period=1,
+                                     group_max_rate=GROUP_RATE_PER_MINUTE,
+                                     group_time_period=60, max_retries=0))
+        .build()
+    )
+
+
+class TelegramGateway:
+    """Runs the Application inside the bot's event loop (no run_polling: one loop for all)."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        commands: ChatCommands,
+        config: TelegramConfig,
+        on_answer: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.application = application
+        self._commands = commands
+        self._config = config
+        self._on_answer = on_answer
+        application.add_handler(
+            MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND),
+                           self._on_private_message)
+        )
+        application.add_error_handler(self._on_error)
+
+    async def start(self, receive: bool = True) -> None:
+        """Connect; with `receive`, also register the command menu and take updates."""
+        app = self.application
+        await app.initialize()
+        if not receive:
+            return
+        await app.bot.set_my_commands(
+            [BotCommand(spec.name, spec.summary) for spec in COMMANDS]
+        )
+        await app.start()
+        updater = app.updater
+        assert updater is not None
+        allowed = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+        if self._config.webhook_url:
+            await updater.start_webhook(
+                listen=self._config.webhook_listen, port=self._config.webhook_port,
+                url_path="telegram", webhook_url=self._config.webhook_url,
+                secret_token=self._config.webhook_secret, allowed_updates=allowed,
+            )
+            log.info("Telegram: webhook listening on %s:%d", self._config.webhook_listen,
+                     self._config.webhook_port)
+        else:
+            await updater.start_polling(allowed_updates=allowed, timeout=30,
+                                        drop_pending_updates=False)
+            log.info("Telegram: long polling started as @%s", app.bot.username)
+
+    async def stop_receiving(self) -> None:
+        """Take no new commands (shutdown begins); sending still works until `stop`."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+
+    async def stop(self) -> None:
+        app = self.application
+        await self.stop_receiving()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _on_private_message(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or message.text is None or user.is_bot:
+            return
+        sender = Sender(Network.TELEGRAM, str(user.id), str(message.chat_id))
+        answer = await asyncio.to_thread(
+            self._commands.handle, sender, message.text, str(update.update_id)
+        )
+        if answer is not None:
+            self._on_answer()
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = update.update_id if isinstance(update, Update) else "-"
+        log.error("Telegram: handling update %s failed", update_id, exc_info=context.error)

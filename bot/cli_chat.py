@@ -1,0 +1,115 @@
+"""`hubbot invite`, `hubbot channel` and `hubbot member role`: the chat side of the admin's work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from bot.domain.alerts import HubChannel
+from bot.domain.members import Network, Role, check_address
+from bot.domain.severity import Severity
+from bot.domain.tlp import Tlp
+from bot.outbox import utc_now
+
+invite_app = typer.Typer(help="One-time codes that link a chat to a member.",
+                         no_args_is_help=True)
+channel_app = typer.Typer(help="The hub's channels and rooms that carry advisories.",
+                          no_args_is_help=True)
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    from bot import cli
+
+    return cli
+
+
+@invite_app.command("create")
+def invite_create(
+    member: str,
+    days: Annotated[int, typer.Option(min=1, max=90, help="days the code stays valid")] = 7,
+) -> None:
+    """Print a one-time code; the member's user sends /start CODE to the bot to link a chat."""
+    from bot.services.invites import create_invite
+
+    cli = _cli()
+    store = cli._store(cli._settings())
+    try:
+        code = create_invite(store, member, utc_now(), timedelta(days=days))
+    except ValueError as exc:
+        cli._fail(f"{exc}; see `hubbot member list`")
+    typer.echo(f"Invite code for {member}, valid {days} days, usable once:\n\n  /start {code}\n")
+
+
+@channel_app.command("add", context_settings={"ignore_unknown_options": True})
+def channel_add(
+    network: Network,
+    address: str,
+    min_severity: Annotated[
+        str | None, typer.Option(help="only advisories of this severity or above")
+    ] = None,
+    max_tlp: Annotated[str, typer.Option(help="the most restricted TLP it may receive")] = "CLEAR",
+) -> None:
+    """Add a hub channel: a Telegram chat id (groups' are negative), or a Matrix room."""
+    cli = _cli()
+    severity = Severity.from_word(min_severity) if min_severity else None
+    if min_severity and severity is None:
+        cli._fail("--min-severity must be low, medium, high or critical")
+    try:
+        tlp = Tlp.parse(max_tlp)
+        if network is Network.TELEGRAM:
+            address = check_address(network, address)
+        elif network is Network.MATRIX and not address.startswith(("!", "#")):
+            raise ValueError("a Matrix room is !id:server or #alias:server")
+        elif network is Network.CONSOLE:
+            raise ValueError("the console is not a hub channel")
+    except ValueError as exc:
+        cli._fail(str(exc))
+    store = cli._store(cli._settings())
+    with store() as uow:
+        try:
+            uow.hub_channels.add(HubChannel(network, address, severity, tlp), utc_now())
+        except ValueError as exc:
+            cli._fail(str(exc))
+        uow.commit()
+    typer.echo(f"added {network.value} hub channel {address} (up to {tlp.label}"
+               + (f", {severity.label} and above" if severity else "") + ")")
+
+
+@channel_app.command("list")
+def channel_list() -> None:
+    """List the hub channels."""
+    cli = _cli()
+    store = cli._store(cli._settings())
+    with store() as uow:
+        channels = uow.hub_channels.all()
+    if not channels:
+        typer.echo("no hub channels; add one with `hubbot channel add telegram CHAT_ID`")
+    for ch in channels:
+        severity = ch.min_severity.label if ch.min_severity else "all"
+        typer.echo(f"{ch.network.value}\t{ch.address}\tseverity {severity}\t"
+                   f"up to {ch.max_tlp.label}")
+
+
+@channel_app.command("remove")
+def channel_remove(network: Network, address: str) -> None:
+    """Stop posting to a hub channel."""
+    cli = _cli()
+    store = cli._store(cli._settings())
+    with store() as uow:
+        if not uow.hub_channels.remove(network, address):
+            cli._fail(f"no {network.value} hub channel {address}; see `hubbot channel list`")
+        uow.commit()
+    typer.echo(f"removed {network.value} hub channel {address}")
+
+
+def member_role(name: str, role: Role) -> None:
+    """Make a member a coordinator (hears of delivery problems; more with issue 6) or not."""
+    cli = _cli()
+    store = cli._store(cli._settings())
+    with store() as uow:
+        if not uow.members.set_role(name, role):
+            cli._fail(f"no member {name!r}; see `hubbot member list`")
+        uow.commit()
+    typer.echo(f"{name} is now a {role.value}")
