@@ -35,7 +35,7 @@ def test_each_matched_member_gets_one_alert_per_contact_and_console() -> None:
     result = alerts({"Charité": Member(1, "Charité"), "Vivantes": Member(2, "Vivantes")})
     contacts = [Contact("Charité", Network.TELEGRAM, "1"), Contact("Charité", Network.MATRIX,
                 "@it:charite.de"), Contact("Vivantes", Network.TELEGRAM, "2", active=False)]
-    deliveries = deliveries_for(result, contacts, console=True)
+    deliveries = deliveries_for(result, contacts, console=True, now=datetime.now(UTC))
     assert sorted((d.network.value, d.address) for d in deliveries) == [
         ("console", "Charité"), ("console", "Vivantes"), ("matrix", "@it:charite.de"),
         ("telegram", "1")]
