@@ -20,6 +20,7 @@ from bot.feeds.parse import parse_feed
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.scheduler import build_scheduler
 from bot.services.chat_commands import ChatCommands
+from bot.services.housekeeping import forget_old_updates
 from bot.services.polling import FeedPoller, PollOutcome
 from bot.settings import Settings
 from bot.store.database import create_db_engine, safe_url, upgrade
@@ -143,7 +144,8 @@ async def run_forever(settings: Settings) -> None:
             ", ".join(c.network.value for c in bot.channels) or "none",
         )
         _warn_of_undeliverable_backlog(bot)
-        scheduler = build_scheduler(enabled, bot.poller.poll, utc_now())
+        scheduler = build_scheduler(enabled, bot.poller.poll, utc_now(),
+                                    housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
         scheduler.start()
         tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")
                  for d in bot.dispatchers]

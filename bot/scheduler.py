@@ -15,9 +15,13 @@ def build_scheduler(
     feeds: Sequence[FeedConfig],
     poll: Callable[[FeedConfig], Awaitable[object]],
     now: datetime,
+    housekeeping: Callable[[], object] | None = None,
 ) -> AsyncIOScheduler:
     """One job per enabled feed; first polls spread over the first minute, not all at once."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    if housekeeping is not None:
+        scheduler.add_job(housekeeping, IntervalTrigger(hours=1), id="housekeeping",
+                          max_instances=1, coalesce=True)
     enabled = [f for f in feeds if f.enabled]
     spread = timedelta(seconds=60) / max(1, len(enabled))
     for i, feed in enumerate(enabled):

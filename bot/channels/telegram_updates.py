@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # Just under Telegram's 30 messages/s, so the server never has to say 429.
 OVERALL_RATE = 29.0
+SORRY = "Sorry, something went wrong on my side and your command was not done. Please try again."
 GROUP_RATE_PER_MINUTE = 20
 
 
@@ -137,3 +138,10 @@ class TelegramGateway:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else "-"
         log.error("Telegram: handling update %s failed", update_id, exc_info=context.error)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is not None and chat.type == chat.PRIVATE:
+            # Straight to the chat, not via the outbox: the store may be what failed.
+            try:
+                await context.bot.send_message(chat.id, SORRY)
+            except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
+                log.warning("Telegram: could not tell the user about the failure")
