@@ -22,3 +22,18 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     """A started loopback FeedServer; register routes on it, read `.requests` afterwards."""
     async with FeedServer() as server:
         yield server
+
+
+# ---- telegram: loopback fake of the Bot API for python-telegram-bot's real Application ----
+
+from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer  # noqa: E402
+
+
+@pytest.fixture
+async def telegram_server() -> AsyncIterator[TelegramServer]:
+    """A started TelegramServer for TELEGRAM_TEST_TOKEN, Telegram's default flood limits.
+
+    Wire ptb with `.base_url(server.bot_base_url).base_file_url(server.file_base_url)`.
+    """
+    async with TelegramServer(token=TELEGRAM_TEST_TOKEN) as server:
+        yield server
