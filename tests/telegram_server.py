@@ -18,8 +18,8 @@ Standard library only, so a benchmark can run it as its own process:
         --log deliveries.jsonl
 
 `--users N` creates private chats for users 100001..100000+N (`--first-user-id` moves them);
-`--no-limits`, `--overall-rate`, `--group-limit` ... tune the flood limits. With `--control`
-(on by default in this mode) `POST /control/<action>` with a JSON object of keyword arguments
+`--no-limits`, `--overall-rate`, `--group-limit` ... tune the flood limits. In this mode (unless
+`--no-control`) `POST /control/<action>` with a JSON object of keyword arguments
 calls one of `CONTROL_ACTIONS` (e.g. `/control/user_sends {"user_id": 100001, "text": "/start"}`,
 `/control/set_down {"down": true}`) and `GET /control/stats` answers the counters.
 """
