@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
+from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.channel import DeliveryError
 from bot.domain.members import Network
@@ -88,8 +91,10 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            retry = exc.retry_after
-            seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+            with warnings.catch_warnings():  # ptb 22 warns that this becomes a timedelta
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                retry = exc.retry_after
+            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
             raise DeliveryError("Telegram: too many requests", transient=True,
                                 retry_after=seconds) from None
         except Forbidden as exc:

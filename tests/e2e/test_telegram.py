@@ -1,0 +1,262 @@
+"""Members and coordinators use hubbot in Telegram: the real ptb Application against the
+loopback Bot API server, feeds from the loopback feed server, a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, rss
+from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+
+from bot.app import Bot, build_bot
+from bot.domain.members import Network, Role
+from bot.domain.products import ProductSpec
+from bot.feeds.config import FeedConfig
+from bot.outbox import utc_now
+from bot.services import catalogue
+from bot.services.chat_commands import NOT_LINKED
+from bot.services.invites import create_invite
+from bot.settings import Settings
+
+ALICE = 100001
+CISO = 100002  # the hub office's coordinator
+HUB_GROUP = -1001234567890
+
+
+def item(n: int, title: str, body: str = "", cves: str = "") -> str:
+    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
+            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
+            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
+
+
+DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
+               "CVSS v3.1 base score 9.8", "CVE-2026-90001")
+
+
+@dataclass
+class Hub:
+    bot: Bot
+    telegram: TelegramServer
+    feeds: FeedServer
+
+    async def say(self, user: int, text: str, expect: int = 1, timeout: float = 8) -> str:
+        """The user writes; returns the text of the bot's newest answer."""
+        before = len(self.telegram.messages_to(user))
+        self.telegram.user_sends(user, text)
+        got = await self.telegram.wait_for_messages(user, before + expect, timeout)
+        return got[-1].text or ""
+
+    async def poll(self) -> None:
+        await self.bot.poll_all()
+
+    async def link(self, user: int, member: str) -> None:
+        code = create_invite(self.bot.store, member, utc_now())
+        assert "now linked" in await self.say(user, f"/start {code}")
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer):
+    for user in (ALICE, CISO):
+        telegram_server.add_private_chat(user, first_name=f"user{user}")
+    telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
+    feed_server.serve("/cisa.xml", rss([]))
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
+        console=False, matrix_homeserver=None,
+    )
+    feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(minutes=5))]
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        bot = await build_bot(settings, stack, feeds=feeds, receive_commands=True)
+        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
+        catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+        catalogue.add_member(bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))], utc_now())
+        with bot.store() as uow:
+            uow.members.set_role("Hub Office", Role.COORDINATOR)
+            uow.commit()
+        try:
+            yield Hub(bot, telegram_server, feed_server)
+        finally:
+            for gateway in bot.gateways:
+                await gateway.stop_receiving()
+            stop.set()
+            await asyncio.gather(*tasks)
+
+
+async def test_member_links_subscribes_and_receives_the_alert(hub: Hub) -> None:
+    assert "/subscribe" in await hub.say(ALICE, "/help")
+    await hub.link(ALICE, "Klinikum Nord")
+    assert "Added Dräger | Infinity Delta" in await hub.say(
+        ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER, item(2, "Philips IntelliVue flaw")]))
+    await hub.poll()
+    [alert] = (await hub.telegram.wait_for_messages(ALICE, 4))[3:]
+    assert alert.parse_mode == "HTML"
+    assert "CRITICAL · CVSS 9.8" in alert.text
+    assert "Dräger Infinity Delta: remote code execution" in alert.text
+    assert "Your product: Dräger | Infinity Delta" in alert.text
+    assert 'matched: product "Infinity Delta" in the title' in alert.text
+    assert alert.buttons == [{"text": "Open the advisory", "url": "https://adv.example.org/1"}]
+    assert not alert.disable_notification
+    await asyncio.sleep(1.5)
+    assert len(hub.telegram.messages_to(ALICE)) == 4  # IntelliVue is not theirs
+
+
+async def test_command_menu_is_registered_at_start(hub: Hub) -> None:
+    names = [c["command"] for c in hub.telegram.commands()]
+    assert names == ["start", "help", "subscribe", "unsubscribe", "products", "severity",
+                     "mute", "status", "latest"]
+
+
+async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
+    assert await hub.say(ALICE, "/products") == NOT_LINKED
+    assert "That invite code is not valid" in await hub.say(ALICE, "/start WRONGCODE123")
+    assert "Unknown command /frobnicate" in await hub.say(ALICE, "/frobnicate")
+
+
+async def test_no_member_ever_sees_another_members_products(hub: Hub) -> None:
+    catalogue.add_product(hub.bot.store, "Hub Office", ProductSpec("BD", "Alaris 8015"),
+                          utc_now())
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    mine = await hub.say(ALICE, "/products")
+    assert "Infinity Delta" in mine and "Alaris" not in mine
+    theirs = await hub.say(CISO, "/products")
+    assert "Alaris" in theirs and "Infinity" not in theirs
+
+
+async def test_groups_are_not_answered_but_hub_channels_get_posts(hub: Hub) -> None:
+    with hub.bot.store() as uow:
+        from bot.domain.alerts import HubChannel
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+        uow.commit()
+    hub.telegram.user_sends(ALICE, "/products", chat_id=HUB_GROUP)
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    [post] = await hub.telegram.wait_for_messages(HUB_GROUP, 1)
+    assert "Dräger Infinity Delta: remote code execution" in post.text
+    assert "Your product" not in post.text and "Klinikum" not in post.text
+    await asyncio.sleep(1)
+    assert len(hub.telegram.messages_to(HUB_GROUP)) == 1  # the group's /products: ignored
+
+
+async def test_a_429_is_waited_out_and_nothing_is_lost(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.telegram.fail_next(ALICE, 429, retry_after=2)
+    started = time.monotonic()
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    messages = await hub.telegram.wait_for_messages(ALICE, 3, timeout=10)
+    assert time.monotonic() - started >= 2
+    assert "Infinity Delta" in messages[2].text
+    assert hub.telegram.stats.too_many_requests == 1
+
+
+async def test_blocked_bot_marks_contact_inactive_and_tells_coordinators(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.telegram.block(ALICE)
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    [notice] = await hub.telegram.wait_for_messages(CISO, 1, timeout=10)
+    assert "A telegram contact of Klinikum Nord can no longer receive" in notice.text
+    with hub.bot.store() as uow:
+        assert uow.members.contact(Network.TELEGRAM, str(ALICE)).active is False
+    hub.telegram.unblock(ALICE)
+    assert "linked to Klinikum Nord" in await hub.say(ALICE, "/start")
+    with hub.bot.store() as uow:
+        assert uow.members.contact(Network.TELEGRAM, str(ALICE)).active is True
+
+
+@pytest.mark.parametrize(("fault", "kwargs"), [
+    ("status", {"status": 502, "description": "Bad Gateway"}),
+    ("status", {"status": 500, "description": "Internal Server Error"}),
+    ("drop", {}),
+])
+async def test_server_errors_and_lost_connections_are_retried(hub: Hub, fault, kwargs) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    if fault == "drop":
+        hub.telegram.drop_connection_next(1)
+    else:
+        hub.telegram.fail_next(ALICE, times=2, **kwargs)
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    messages = await hub.telegram.wait_for_messages(ALICE, 3, timeout=15)
+    assert "Infinity Delta" in messages[2].text
+    await asyncio.sleep(1)
+    assert len(hub.telegram.messages_to(ALICE)) == 3  # delivered exactly once
+
+
+async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: Hub) -> None:
+    catalogue.add_member(hub.bot.store, "Ghost", [(Network.TELEGRAM, "999999")], utc_now())
+    catalogue.add_product(hub.bot.store, "Ghost", ProductSpec("Dräger", "Infinity Delta"),
+                          utc_now())
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    [notice] = await hub.telegram.wait_for_messages(CISO, 1, timeout=10)
+    assert "contact of Ghost" in notice.text and "Chat not found" in notice.text
+
+
+async def test_hostile_titles_are_shown_literally(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hostile = item(7, "Dräger Infinity Delta &lt;script&gt;alert(1)&lt;/script&gt; AT&amp;amp;T "
+                      "*bold* _x_ [a](b) &lt;b&gt;unclosed &lt; 7")
+    hub.feeds.serve("/cisa.xml", rss([hostile]))
+    await hub.poll()
+    alert = (await hub.telegram.wait_for_messages(ALICE, 3))[2]
+    title = alert.text.splitlines()[1]
+    assert title == "Dräger Infinity Delta AT&T *bold* _x_ [a](b) unclosed < 7"
+    assert hub.telegram.stats.errors.get(400, 0) == 0  # Telegram accepted the HTML
+
+
+async def test_an_alert_naming_many_products_is_split_and_complete(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    models = [f"Infinity M{i:03d} Monitor" for i in range(60)]
+    for model in models:
+        catalogue.add_product(hub.bot.store, "Klinikum Nord", ProductSpec("Dräger", model),
+                              utc_now())
+    hub.feeds.serve("/cisa.xml", rss([item(9, "Dräger monitors", ", ".join(models))]))
+    await hub.poll()
+    deadline = time.monotonic() + 15
+    while not any(m.buttons for m in hub.telegram.messages_to(ALICE)):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    alert_parts = hub.telegram.messages_to(ALICE)[1:]
+    assert len(alert_parts) >= 2
+    text = "\n".join(p.text for p in alert_parts)
+    assert all(model in text for model in models)
+    assert alert_parts[-1].buttons and not alert_parts[0].buttons
+
+
+async def test_muted_chat_gets_alerts_silently(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    assert "silently until" in await hub.say(ALICE, "/mute 2h")
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    alert = (await hub.telegram.wait_for_messages(ALICE, 4))[3]
+    assert "Infinity Delta" in alert.text and alert.disable_notification
+
+
+async def test_status_and_latest(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    await hub.telegram.wait_for_messages(ALICE, 3)
+    status = await hub.say(ALICE, "/status")
+    assert "Feeds: 1 of 1 healthy" in status and "Messages waiting for this chat: 0" in status
+    latest = await hub.say(ALICE, "/latest")
+    assert "Dräger Infinity Delta: remote code execution" in latest
