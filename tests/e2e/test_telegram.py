@@ -260,3 +260,41 @@ async def test_status_and_latest(hub: Hub) -> None:
     assert "Feeds: 1 of 1 healthy" in status and "Messages waiting for this chat: 0" in status
     latest = await hub.say(ALICE, "/latest")
     assert "Dräger Infinity Delta: remote code execution" in latest
+
+
+async def test_webhook_mode_takes_updates_posted_by_telegram(
+    tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer
+) -> None:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    telegram_server.add_private_chat(ALICE)
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
+        telegram_webhook_url="https://hub.example.org/telegram", telegram_webhook_port=port,
+        telegram_webhook_secret="s3cret-token", console=False,
+    )
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        bot = await build_bot(settings, stack, feeds=[], receive_commands=True)
+        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
+        assert telegram_server.webhook()["url"] == "https://hub.example.org/telegram"
+        telegram_server.user_sends(ALICE, "/help")
+        [update] = telegram_server.pending_updates()
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
+                                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            assert forged.status_code == 403
+            real = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
+            assert real.status_code == 200
+        [answer] = await telegram_server.wait_for_messages(ALICE, 1)
+        assert "/subscribe" in answer.text
+        await bot.gateways[0].stop_receiving()
+        stop.set()
+        await asyncio.gather(*tasks)
