@@ -123,6 +123,7 @@ def telegram_parts(
         webhook_listen=settings.telegram_webhook_listen,
         webhook_port=settings.telegram_webhook_port,
         webhook_secret=secret.get_secret_value() if secret else None,
+        timeout=settings.telegram_timeout,
     )
     application = build_application(config)
     gateway = TelegramGateway(application, ChatCommands(store, utc_now), config, on_answer=wake)

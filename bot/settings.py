@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_timeout: float = Field(default=20.0, gt=0, description="seconds per API call")
     telegram_webhook_url: str | None = Field(
         default=None, description="public HTTPS URL Telegram posts updates to; unset: polling"
     )

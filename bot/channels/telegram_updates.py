@@ -41,12 +41,14 @@ class TelegramConfig:
     webhook_port: int = 8443
     webhook_secret: str | None = None
     overall_rate: float = OVERALL_RATE
+    timeout: float = 20.0  # seconds for one Bot API call (not the long poll)
 
 
 def build_application(config: TelegramConfig) -> Application:  # type: ignore[type-arg]
     """The ptb Application, rate-limited below Telegram's limits; 429s reach the outbox."""
-    request = HTTPXRequest(connection_pool_size=64, connect_timeout=10, read_timeout=20,
-                           write_timeout=20, pool_timeout=10)
+    request = HTTPXRequest(connection_pool_size=64, connect_timeout=10,
+                           read_timeout=config.timeout, write_timeout=config.timeout,
+                           pool_timeout=10)
     updates_request = HTTPXRequest(connection_pool_size=2, read_timeout=40, connect_timeout=10)
     return (
         ApplicationBuilder()

@@ -69,7 +69,7 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: Feed
     settings = Settings(
         data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        console=False, matrix_homeserver=None,
+        telegram_timeout=2.0, console=False, matrix_homeserver=None,
     )
     feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(minutes=5))]
     stop = asyncio.Event()
@@ -196,6 +196,23 @@ async def test_server_errors_and_lost_connections_are_retried(hub: Hub, fault, k
     assert "Infinity Delta" in messages[2].text
     await asyncio.sleep(1)
     assert len(hub.telegram.messages_to(ALICE)) == 3  # delivered exactly once
+
+
+async def test_a_send_that_times_out_is_retried_and_not_lost(hub: Hub) -> None:
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.telegram.delay(3)  # longer than the bot's 2 s timeout: it gives up and retries
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    await asyncio.sleep(2.5)
+    hub.telegram.delay(0)
+    messages = await hub.telegram.wait_for_messages(ALICE, 3, timeout=15)
+    await asyncio.sleep(2)
+    alerts = [m for m in hub.telegram.messages_to(ALICE) if "Infinity Delta: remote" in m.text]
+    # Telegram may have delivered the timed-out send too: at least once, at most twice.
+    assert 1 <= len(alerts) <= 2 and "Infinity Delta" in messages[2].text
+    with hub.bot.store() as uow:
+        assert uow.outbox.backlog()[("telegram", "sent")] >= 3
 
 
 async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: Hub) -> None:
