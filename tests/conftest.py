@@ -37,3 +37,27 @@ async def telegram_server() -> AsyncIterator[TelegramServer]:
     """
     async with TelegramServer(token=TELEGRAM_TEST_TOKEN) as server:
         yield server
+
+
+# ---- matrix: a real Synapse on 127.0.0.1 (its own cached venv; .ci/synapse-setup) --------
+
+from synapse import Synapse, SynapseUnavailable, in_ci, start_synapse  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A started Synapse for the whole session: `register()`, `user()`, `override_ratelimit()`.
+
+    Outside CI a machine that cannot install Synapse skips the Matrix tests; under CI=true
+    they fail, so a broken install never passes unnoticed.
+    """
+    try:
+        server: Synapse = start_synapse(tmp_path_factory.mktemp("synapse"))
+    except SynapseUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI needs Synapse for the Matrix tests: {exc}", pytrace=False)
+        pytest.skip(f"no Synapse here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
