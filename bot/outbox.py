@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.channels.channel import Channel, DeliveryError
-from bot.domain.outbox import MAX_ATTEMPTS, OutboxItem, retry_delay
+from bot.domain.outbox import MAX_AGE, OutboxItem, given_up, retry_delay
 from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWorkFactory
 
@@ -125,10 +125,10 @@ class OutboxDispatcher:
     ) -> None:
         now = self._clock()
         with self._uow() as uow:
-            if not transient or item.attempts >= MAX_ATTEMPTS:
+            if not transient or given_up(item, now):
                 final = reason
                 if transient:
-                    final = f"gave up after {item.attempts} attempts: {reason}"
+                    final = f"gave up after {item.attempts} attempts over {MAX_AGE}: {reason}"
                 uow.outbox.mark_failed(item.id, final, now)
                 log.error("%s: outbox #%d to %s failed for good: %s",
                           self.network, item.id, item.kind, final)

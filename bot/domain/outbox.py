@@ -10,9 +10,12 @@ from typing import Any
 
 from bot.domain.members import Network
 
-MAX_ATTEMPTS = 12
+# A temporary failure is retried until the message is this old: an outage of hours loses
+# nothing, while a message nobody could deliver for days is reported as failed.
+MAX_AGE = timedelta(days=3)
 _BASE_DELAY = 2.0
-_MAX_DELAY = 3600.0
+# Short enough that a message goes out within minutes of a long outage's end.
+_MAX_DELAY = 300.0
 
 
 class OutboxState(enum.StrEnum):
@@ -46,6 +49,11 @@ class OutboxItem:
     priority: int
     attempts: int
     created_at: datetime
+
+
+def given_up(item: OutboxItem, now: datetime) -> bool:
+    """True when a temporarily failing message has been tried for too long."""
+    return now - item.created_at > MAX_AGE
 
 
 def retry_delay(

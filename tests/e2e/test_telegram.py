@@ -315,3 +315,27 @@ async def test_webhook_mode_takes_updates_posted_by_telegram(
         await bot.gateways[0].stop_receiving()
         stop.set()
         await asyncio.gather(*tasks)
+
+
+async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(hub: Hub) -> None:
+    from bot.domain.alerts import HubChannel
+    from bot.domain.tlp import Tlp
+
+    amber_group = -1009999
+    hub.telegram.add_group(amber_group, "Hub partners (AMBER)", type="supergroup")
+    with hub.bot.store() as uow:
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(amber_group), max_tlp=Tlp.AMBER),
+                             utc_now())
+        uow.commit()
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    amber = item(11, "TLP:AMBER Dräger Infinity Delta: partner notice")
+    hub.feeds.serve("/cisa.xml", rss([amber]))
+    await hub.poll()
+    dm = (await hub.telegram.wait_for_messages(ALICE, 3))[2]
+    assert "TLP:AMBER" in dm.text and "partner notice" in dm.text
+    [post] = await hub.telegram.wait_for_messages(amber_group, 1)
+    assert "partner notice" in post.text
+    await asyncio.sleep(1.5)
+    assert hub.telegram.messages_to(HUB_GROUP) == []  # a TLP:CLEAR channel never sees it
