@@ -33,6 +33,7 @@ class OutboxDispatcher:
         concurrency: int = 1,
         idle_seconds: float = 1.0,
         clock: Clock = utc_now,
+        on_result: Callable[[OutboxItem, str, datetime], None] | None = None,
     ) -> None:
         self._uow = uow_factory
         self._channel = channel
@@ -41,6 +42,7 @@ class OutboxDispatcher:
         self._idle = idle_seconds
         self._clock = clock
         self._wake = asyncio.Event()
+        self._on_result = on_result or (lambda item, result, now: None)
 
     @property
     def network(self) -> str:
@@ -109,15 +111,18 @@ class OutboxDispatcher:
                 log.exception("%s: send of outbox #%d raised", self.network, item.id)
                 self._record_failure(item, f"{type(exc).__name__}: {exc}", True, None)
                 return
+        now = self._clock()
         with self._uow() as uow:
-            uow.outbox.mark_sent(item.id, receipt, self._clock())
+            uow.outbox.mark_sent(item.id, receipt, now)
             uow.commit()
+        self._on_result(item, "sent", now)
 
     def _recipient_gone(self, item: OutboxItem, reason: str) -> None:
         with self._uow() as uow:
             uow.outbox.mark_failed(item.id, f"recipient gone: {reason}", self._clock())
             recipient_gone(uow, item.network, item.address, reason, self._clock())
             uow.commit()
+        self._on_result(item, "failed", self._clock())
         self.wake()  # the coordinators' notices are queued
 
     def _record_failure(
@@ -132,9 +137,11 @@ class OutboxDispatcher:
                 uow.outbox.mark_failed(item.id, final, now)
                 log.error("%s: outbox #%d to %s failed for good: %s",
                           self.network, item.id, item.kind, final)
+                self._on_result(item, "failed", now)
             else:
                 delay = retry_delay(item.attempts, retry_after)
                 uow.outbox.mark_retry(item.id, reason, now + delay)
                 log.warning("%s: outbox #%d attempt %d failed (%s); retry in %.0f s",
                             self.network, item.id, item.attempts, reason, delay.total_seconds())
+                self._on_result(item, "retry", now)
             uow.commit()
