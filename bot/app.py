@@ -8,15 +8,19 @@ import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TextIO
 
 from bot.channels.channel import Channel
 from bot.channels.console import ConsoleChannel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
+from bot.domain.outbox import OutboxItem
 from bot.feeds.config import FeedConfig, load_feeds
 from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.scheduler import build_scheduler
 from bot.services.chat_commands import ChatCommands
@@ -44,6 +48,19 @@ class Gateway(Protocol):
     async def stop_receiving(self) -> None: ...
 
 
+def delivery_recorder(metrics: Metrics) -> Callable[[OutboxItem, str, datetime], None]:
+    """Feeds each send result into the metrics, with an alert's publication-to-delivery delay."""
+
+    def record(item: OutboxItem, result: str, now: datetime) -> None:
+        published = None
+        if item.kind == "alert":
+            stamp = item.payload.get("advisory", {}).get("published")
+            published = datetime.fromisoformat(stamp) if stamp else item.created_at
+        metrics.record_delivery(item.network.value, result, published, now)
+
+    return record
+
+
 @dataclass
 class Bot:
     store: SqlStore
@@ -53,11 +70,21 @@ class Bot:
     channels: list[Channel]
     fetcher: FeedFetcher
     gateways: list[Gateway]
+    metrics: Metrics
+
+    def networks_connected(self) -> dict[str, bool]:
+        return {c.network.value: c.connected for c in self.channels}
 
     async def poll_all(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollOutcome]:
         """Poll every enabled feed now, concurrently."""
         chosen = [f for f in (feeds or self.feeds) if f.enabled]
-        return list(await asyncio.gather(*(self.poller.poll(f, force=True) for f in chosen)))
+        return list(await asyncio.gather(*(self.poll(f, force=True) for f in chosen)))
+
+    async def poll(self, feed: FeedConfig, force: bool = False) -> PollOutcome:
+        """Poll one feed and count the outcome."""
+        outcome = await self.poller.poll(feed, force=force)
+        self.metrics.record_poll(outcome)
+        return outcome
 
     async def drain(self) -> int:
         """Send everything that is due now, network by network."""
@@ -88,7 +115,9 @@ async def build_bot(
     for channel in channels:
         await channel.start()
         stack.push_async_callback(channel.stop)
-    dispatchers = [OutboxDispatcher(store, c) for c in channels]
+    metrics = Metrics()
+    recorder = delivery_recorder(metrics)
+    dispatchers = [OutboxDispatcher(store, c, on_result=recorder) for c in channels]
 
     def wake() -> None:
         for d in dispatchers:
@@ -101,13 +130,14 @@ async def build_bot(
         stack.push_async_callback(gateway.stop)
         gateways.append(gateway)
         channels.append(channel)
-        dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30))
+        dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30,
+                                            on_result=recorder))
 
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake,
     )
-    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways)
+    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics)
 
 
 def telegram_parts(
@@ -145,7 +175,12 @@ async def run_forever(settings: Settings) -> None:
             ", ".join(c.network.value for c in bot.channels) or "none",
         )
         _warn_of_undeliverable_backlog(bot)
-        scheduler = build_scheduler(enabled, bot.poller.poll, utc_now(),
+        if settings.health_port is not None:
+            health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
+                                  settings.health_host, settings.health_port)
+            await health.start()
+            stack.push_async_callback(health.stop)
+        scheduler = build_scheduler(enabled, bot.poll, utc_now(),
                                     housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
         scheduler.start()
         tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = Field(default=8443, gt=0, lt=65536)
     telegram_webhook_secret: SecretStr | None = None
+    health_host: str = "127.0.0.1"
+    health_port: int | None = Field(
+        default=8181, ge=0, lt=65536, description="/healthz and /metrics; unset: no server"
+    )
     matrix_homeserver: str | None = None
 
     @field_validator("log_level")

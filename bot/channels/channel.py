@@ -25,6 +25,7 @@ class DeliveryError(Exception):
 
 class Channel(Protocol):
     network: Network
+    connected: bool  # False while the network answers with errors, True after a good send
 
     async def start(self) -> None: ...
 

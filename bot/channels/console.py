@@ -19,6 +19,7 @@ _RULE = "─" * 78
 
 class ConsoleChannel:
     network = Network.CONSOLE
+    connected = True
 
     def __init__(self, jsonl_path: Path | None, stream: TextIO | None = None) -> None:
         self._path = jsonl_path

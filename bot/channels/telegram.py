@@ -37,6 +37,7 @@ class TelegramChannel:
         self._last_sent: dict[int, float] = {}
         # Parts already delivered of a split message, so a retry does not repeat them.
         self._parts_sent: dict[int, int] = {}
+        self.connected = True
 
     async def start(self) -> None:
         return None
@@ -107,8 +108,10 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram: {exc.message}", transient=False,
                                 recipient_gone=gone) from None
         except (TimedOut, NetworkError) as exc:
+            self.connected = False
             raise DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}",
                                 transient=True) from None
         except TelegramError as exc:
             raise DeliveryError(f"Telegram: {exc.message}", transient=True) from None
+        self.connected = True
         return message.message_id

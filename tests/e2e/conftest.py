@@ -24,12 +24,14 @@ class Hubbot:
     """`hubbot ARGS` with HUBBOT_DATA_DIR and HUBBOT_FEEDS_FILE in a temporary folder."""
 
     home: Path
+    health_port: int = 0
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUBBOT_")}
         env.update(HUBBOT_DATA_DIR=str(self.home / "data"),
-                   HUBBOT_FEEDS_FILE=str(self.home / "feeds.yaml"), PYTHONUNBUFFERED="1")
+                   HUBBOT_FEEDS_FILE=str(self.home / "feeds.yaml"), PYTHONUNBUFFERED="1",
+                   HUBBOT_HEALTH_PORT=str(self.health_port))
         return env
 
     def command(self, *args: str) -> list[str]:

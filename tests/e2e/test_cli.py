@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -95,6 +96,9 @@ async def test_poll_once_delivers_the_matching_alert_to_console_and_file(
 async def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     hubbot, feed_server: FeedServer
 ) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        hubbot.health_port = s.getsockname()[1]
     feed_server.serve("/cisa.xml", rss([]))
     hubbot.write_feeds(FEEDS_YAML.format(url=feed_server.url("/cisa.xml")))
     hubbot("member", "add", "Klinikum Nord")
@@ -107,6 +111,7 @@ async def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
         await _wait_for(lambda: len(feed_server.requests_for("/cisa.xml")) >= 1, 15)
         feed_server.serve("/cisa.xml", rss([ALERT_ITEM]))  # a new advisory appears
         await _wait_for(alerts.exists, 15)
+        health, metrics = await _health(hubbot.health_port)
         proc.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
         out, err = await asyncio.wait_for(proc.communicate(), 10)
@@ -117,6 +122,22 @@ async def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
     assert time.monotonic() - stopped < 10
     assert "Dräger Infinity Delta Patient Monitors" in out.decode()
     assert "hubbot stopped" in err.decode()
+    assert health["status"] == "ok" and health["networks"] == {"console": {"connected": True}}
+    assert health["feeds"][0]["name"] == "loopback-cisa" and health["feeds"][0]["healthy"]
+    assert health["outbox"]["console"]["sent"] == 1
+    assert 'hubbot_polls_total{feed="loopback-cisa",outcome="fetched"}' in metrics
+    assert 'hubbot_deliveries_total{network="console",result="sent"} 1.0' in metrics
+    assert 'hubbot_alert_delay_seconds_count{network="console"} 1.0' in metrics
+    assert 'hubbot_outbox_messages{network="console",state="sent"} 1.0' in metrics
+
+
+async def _health(port: int) -> tuple[dict, str]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        health = (await client.get("/healthz")).json()
+        metrics = (await client.get("/metrics")).text
+    return health, metrics
 
 
 async def _wait_for(condition, timeout: float) -> None:
