@@ -13,6 +13,9 @@ from typing import Protocol, TextIO
 
 from bot.channels.channel import Channel
 from bot.channels.console import ConsoleChannel
+from bot.channels.matrix import MatrixChannel
+from bot.channels.matrix_client import MatrixConfig, MatrixSession
+from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.domain.outbox import OutboxItem
@@ -132,6 +135,14 @@ async def build_bot(
         channels.append(channel)
         dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30,
                                             on_result=recorder))
+    if settings.matrix_homeserver is not None:
+        matrix_gateway, matrix_channel = matrix_parts(settings, store, wake)
+        stack.push_async_callback(matrix_gateway.stop)  # after the dispatchers finished
+        await matrix_gateway.start(receive=receive_commands)
+        gateways.append(matrix_gateway)
+        channels.append(matrix_channel)
+        dispatchers.append(OutboxDispatcher(store, matrix_channel, batch_size=40, concurrency=8,
+                                            on_result=recorder))
 
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
@@ -158,6 +169,26 @@ def telegram_parts(
     application = build_application(config)
     gateway = TelegramGateway(application, ChatCommands(store, utc_now), config, on_answer=wake)
     return gateway, TelegramChannel(application.bot)
+
+
+def matrix_parts(
+    settings: Settings, store: SqlStore, wake: Callable[[], None]
+) -> tuple[MatrixGateway, MatrixChannel]:
+    assert settings.matrix_homeserver is not None
+    if not settings.matrix_user:
+        raise ValueError("HUBBOT_MATRIX_USER is needed with HUBBOT_MATRIX_HOMESERVER")
+    password, token = settings.matrix_password, settings.matrix_access_token
+    config = MatrixConfig(
+        homeserver=settings.matrix_homeserver.rstrip("/"),
+        user=settings.matrix_user,
+        store_path=settings.matrix_store,
+        password=password.get_secret_value() if password else None,
+        access_token=token.get_secret_value() if token else None,
+    )
+    session = MatrixSession(config)
+    channel = MatrixChannel(session, store, utc_now)
+    gateway = MatrixGateway(session, channel, ChatCommands(store, utc_now), store, on_answer=wake)
+    return gateway, channel
 
 
 async def run_forever(settings: Settings) -> None:

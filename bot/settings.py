@@ -36,7 +36,13 @@ class Settings(BaseSettings):
     health_port: int | None = Field(
         default=8181, ge=0, lt=65536, description="/healthz and /metrics; unset: no server"
     )
-    matrix_homeserver: str | None = None
+    matrix_homeserver: str | None = Field(default=None, description="e.g. https://matrix.org")
+    matrix_user: str | None = Field(default=None, description="the bot's @user:server")
+    matrix_password: SecretStr | None = None
+    matrix_access_token: SecretStr | None = None
+    matrix_store_path: Path | None = Field(
+        default=None, description="login, device keys, sync token; default: data_dir/matrix"
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -57,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def console_enabled(self) -> bool:
         return self.console if self.console is not None else not self.chat_configured
+
+    @property
+    def matrix_store(self) -> Path:
+        return self.matrix_store_path or self.data_dir / "matrix"
 
     @property
     def alerts_file(self) -> Path:

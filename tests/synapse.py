@@ -29,6 +29,7 @@ from nio import (
     AsyncClientConfig,
     JoinError,
     RoomCreateError,
+    RoomInviteError,
     RoomPreset,
     RoomSendError,
     SyncError,
@@ -130,7 +131,7 @@ class Synapse:
             federation_domain_whitelist=[], enable_registration=False,
             registration_shared_secret=self.secret, log_config=str(log_config),
             presence={"enabled": False}, url_preview_enabled=False, enable_metrics=False,
-            report_stats=False, **RATE_LIMITS,
+            report_stats=False, bcrypt_rounds=4, **RATE_LIMITS,
         )
         self.config_path.write_text(yaml.safe_dump(config))
 
@@ -191,7 +192,7 @@ class Synapse:
             self._admin = self.register(self.unique_name("admin"), admin=True)
         return self._admin
 
-    def override_ratelimit(self, user_id: str, per_second: float, burst_count: int) -> None:
+    def override_ratelimit(self, user_id: str, per_second: int, burst_count: int) -> None:
         """Low message limits for one user (the admin API), e.g. to provoke 429s."""
         answer = httpx.post(
             f"{self.url}/_synapse/admin/v1/users/{quote(user_id)}/override_ratelimit",
@@ -264,6 +265,10 @@ class MatrixUser:
         assert not isinstance(answer, RoomCreateError), answer
         return str(answer.room_id)
 
+    async def invite(self, room_id: str, user_id: str) -> None:
+        answer = await self.client.room_invite(room_id, user_id)
+        assert not isinstance(answer, RoomInviteError), answer
+
     async def join(self, room_id: str) -> None:
         answer = await self.client.join(room_id)
         assert not isinstance(answer, JoinError), answer
@@ -305,14 +310,16 @@ class MatrixUser:
         content = getattr(answer, "content", None)
         return content.get("membership") if isinstance(content, dict) else None
 
-    async def wait_until(self, done: Callable[[], bool], timeout: float = 10,
-                         result: Callable[[], Any] = lambda: None) -> Any:
+    async def wait_until(self, done: Callable[[], Any], timeout: float = 10,
+                         result: Callable[[], Any] | None = None) -> Any:
+        """Sync until `done()` is truthy; returns `result()`, or else what `done()` returned."""
         deadline = time.monotonic() + timeout
-        while not done():
+        while not (value := done()):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s; got {result()!r}")
+                got = result() if result else value
+                raise AssertionError(f"timed out after {timeout} s; got {got!r}")
             await self.sync(timeout_ms=300)
-        return result()
+        return result() if result else value
 
 
 def start_synapse(directory: Path) -> Synapse:

@@ -92,6 +92,13 @@ class InboundUpdates(Protocol):
     def forget_before(self, moment: datetime) -> int: ...
 
 
+class MatrixDirectRooms(Protocol):
+    def room_for(self, user_id: str) -> str | None: ...
+    def user_for(self, room_id: str) -> str | None: ...
+    def set(self, user_id: str, room_id: str, now: datetime) -> None: ...
+    def forget_room(self, room_id: str) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     feeds: FeedStates
     advisories: Advisories
@@ -102,6 +109,7 @@ class UnitOfWork(Protocol):
     hub_channels: HubChannels
     invites: Invites
     inbound: InboundUpdates
+    matrix_rooms: MatrixDirectRooms
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

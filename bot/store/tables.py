@@ -168,3 +168,13 @@ class InboundUpdateRow(SQLModel, table=True):
     network: str = Field(primary_key=True, max_length=20)
     update_key: str = Field(primary_key=True, max_length=255)
     received_at: datetime = Field(index=True)
+
+
+class MatrixDirectRoomRow(SQLModel, table=True):
+    """The direct room where the bot reaches a Matrix user (the user id is the contact address)."""
+
+    __tablename__ = "matrix_direct_room"
+
+    user_id: str = Field(primary_key=True, max_length=255)
+    room_id: str = Field(max_length=255)
+    updated_at: datetime

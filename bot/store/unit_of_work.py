@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.store.chat_repositories import SqlHubChannels, SqlInboundUpdates, SqlInvites
+from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
 from bot.store.repositories import (
     SqlAdvisories,
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.hub_channels = SqlHubChannels(self._session)
         self.invites = SqlInvites(self._session)
         self.inbound = SqlInboundUpdates(self._session)
+        self.matrix_rooms = SqlMatrixDirectRooms(self._session)
         return self
 
     def __exit__(

@@ -1,0 +1,207 @@
+"""Matrix, outbound: outbox messages as `m.room.message` events with a plain `body` and HTML.
+
+An outbox address is a room id (`!…`), a room alias (`#…`, hub rooms) or a user id (`@…`, a
+member's contact): a user is reached in their direct room, opened on the first message if none.
+Each outbox row is sent with the transaction id `hubbot-<row id>`, so a retried send (after a
+timeout, or a crash between sending and recording it) is de-duplicated by the homeserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from nio import (
+    ErrorResponse,
+    JoinError,
+    RoomCreateError,
+    RoomPreset,
+    RoomResolveAliasResponse,
+    RoomSendResponse,
+)
+
+from bot.channels.channel import DeliveryError
+from bot.channels.matrix_client import MatrixSession
+from bot.domain.alerts import alert_from_payload
+from bot.domain.members import Network
+from bot.domain.outbox import OutboxItem
+from bot.domain.rendering import chat_message_lines, render_alert_text
+from bot.services.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+# Synapse's limit is 65,536 bytes per event; the rest of the event needs some room.
+MAX_CONTENT_BYTES = 60_000
+_GONE = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"}
+
+
+def message_content(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event content: plain `body`, HTML `formatted_body` (every feed string escaped).
+
+    Alerts notify (`m.text`); answers and alerts to a muted chat are `m.notice`, which clients
+    do not ring for and other bots do not answer.
+    """
+    lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
+    if payload.get("kind") == "alert":
+        body = render_alert_text(alert_from_payload(payload))
+    else:
+        body = str(payload.get("text", ""))
+    quiet = payload.get("kind") == "reply" or bool(payload.get("silent"))
+    content = {
+        "msgtype": "m.notice" if quiet else "m.text",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": "<br>\n".join(lines),
+    }
+    while len(str(content).encode()) > MAX_CONTENT_BYTES and len(lines) > 1:
+        lines = lines[: max(1, len(lines) * 3 // 4)] + ["…"]
+        content["formatted_body"] = "<br>\n".join(lines)
+        content["body"] = body[: MAX_CONTENT_BYTES // 4] + " …"
+    return content
+
+
+class MatrixChannel:
+    """Sends one outbox message into its room; opens a user's direct room when needed."""
+
+    network = Network.MATRIX
+
+    def __init__(self, session: MatrixSession, uow_factory: UnitOfWorkFactory,
+                 clock: Callable[[], datetime]) -> None:
+        self._session = session
+        self._uow = uow_factory
+        self._clock = clock
+        self._aliases: dict[str, str] = {}
+        self._joined: set[str] = set()
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        # After a 429 every send waits: the limit is the account's, not the room's.
+        self._paused_until = 0.0
+        self.connected = True  # False while the homeserver cannot be reached or fails
+
+    async def start(self) -> None:
+        return None  # the gateway connects and syncs once before anything is sent
+
+    async def stop(self) -> None:
+        return None  # the gateway closes the client after the dispatcher finished
+
+    async def send(self, item: OutboxItem) -> str | None:
+        room_id = await self.room_for(item.address)
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            answer = await self._session.client.room_send(
+                room_id, "m.room.message", message_content(item.payload),
+                tx_id=f"hubbot-{item.id}",
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.connected = False
+            raise DeliveryError(f"Matrix: {type(exc).__name__}", transient=True) from None
+        if isinstance(answer, RoomSendResponse):
+            self.connected = True
+            return f"matrix:{room_id}:{answer.event_id}"
+        error = _delivery_error(answer, "send")
+        status = getattr(answer.transport_response, "status", None)
+        self.connected = status is not None and status < 500
+        if error.retry_after:
+            self._paused_until = max(self._paused_until, time.monotonic() + error.retry_after)
+        if error.recipient_gone and item.address.startswith("@"):
+            self._forget_direct_room(room_id)
+        raise error
+
+    async def room_for(self, address: str) -> str:
+        """The room id to send to: a room as it is, an alias resolved, a user's direct room."""
+        if address.startswith("@"):
+            return await self._direct_room(address)
+        room_id = await self._resolve(address) if address.startswith("#") else address
+        if not room_id.startswith("!"):
+            raise DeliveryError(f"Matrix: not a room or user: {address!r}", transient=False)
+        await self._ensure_joined(room_id)
+        return room_id
+
+    def joined(self, room_id: str) -> None:
+        """The gateway joined a room (an accepted invite)."""
+        self._joined.add(room_id)
+
+    def left(self, room_id: str) -> None:
+        self._joined.discard(room_id)
+
+    async def _resolve(self, alias: str) -> str:
+        if alias not in self._aliases:
+            answer = await self._call(self._session.client.room_resolve_alias(alias))
+            if not isinstance(answer, RoomResolveAliasResponse):
+                raise _delivery_error(answer, "resolve alias")
+            self._aliases[alias] = answer.room_id
+        return self._aliases[alias]
+
+    async def resolve_alias(self, alias: str) -> str | None:
+        """The room id of a hub room's alias, or None when the server does not know it."""
+        try:
+            return await self._resolve(alias)
+        except DeliveryError:
+            return None
+
+    async def _ensure_joined(self, room_id: str) -> None:
+        if room_id in self._joined or room_id in self._session.client.rooms:
+            return
+        # A hub room the bot was invited to before it ran, or a public one: join it now.
+        answer = await self._call(self._session.client.join(room_id))
+        if isinstance(answer, JoinError):
+            raise _delivery_error(answer, "join")
+        self._joined.add(room_id)
+
+    async def _direct_room(self, user_id: str) -> str:
+        lock = self._room_locks.setdefault(user_id, asyncio.Lock())
+        async with lock:  # two messages for a new user must not open two rooms
+            with self._uow() as uow:
+                room_id = uow.matrix_rooms.room_for(user_id)
+            if room_id is not None:
+                return room_id
+            answer = await self._call(self._session.client.room_create(
+                is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
+            ))
+            if isinstance(answer, RoomCreateError):
+                raise _delivery_error(answer, "open a direct room")
+            room_id = str(answer.room_id)
+            with self._uow() as uow:
+                uow.matrix_rooms.set(user_id, room_id, self._clock())
+                uow.commit()
+            self._joined.add(room_id)
+            log.info("Matrix: opened direct room %s for a contact", room_id)
+            return room_id
+
+    def _forget_direct_room(self, room_id: str) -> None:
+        with self._uow() as uow:
+            uow.matrix_rooms.forget_room(room_id)
+            uow.commit()
+
+    async def _call(self, request: Any) -> Any:
+        try:
+            return await request
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.connected = False
+            raise DeliveryError(f"Matrix: {type(exc).__name__}", transient=True) from None
+
+
+def _delivery_error(answer: ErrorResponse, doing: str) -> DeliveryError:
+    """Translate the homeserver's error: 429 → retry after, gone → give up, else retry."""
+    code = answer.status_code
+    status = getattr(answer.transport_response, "status", None)
+    reason = f"Matrix: {doing}: {code or status} {answer.message}".strip()
+    if code == "M_LIMIT_EXCEEDED" or status == 429:
+        wait = (answer.retry_after_ms or 1000) / 1000
+        return DeliveryError("Matrix: too many requests", transient=True, retry_after=wait)
+    if code in _GONE:
+        return DeliveryError(reason, transient=False, recipient_gone=True)
+    if code == "M_UNKNOWN_TOKEN":
+        log.error("Matrix: the access token was refused while sending; the sync loop logs in "
+                  "again if a password is set")
+        return DeliveryError(reason, transient=True)
+    if status is not None and 400 <= status < 500 and code not in (None, "M_UNKNOWN"):
+        log.error("Matrix refused a message (%s)", reason)
+        return DeliveryError(reason, transient=False)
+    return DeliveryError(reason, transient=True)

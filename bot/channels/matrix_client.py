@@ -1,0 +1,165 @@
+"""Matrix: one matrix-nio AsyncClient for sending and syncing, its login kept across restarts.
+
+Logging in with the password makes a new device each time (it cannot read earlier encrypted
+messages, and Synapse's transaction-id de-duplication is per device), so the bot logs in once and
+keeps user id, device id and access token in its store directory; so too the sync token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
+
+log = logging.getLogger(__name__)
+
+_CREDENTIALS = "credentials.json"
+_SYNC_TOKEN = "sync_token"
+
+
+class MatrixLoginError(RuntimeError):
+    """The bot cannot log in; the message says what the admin should do."""
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    homeserver: str
+    user: str  # @bot:server, or just the local part
+    store_path: Path
+    password: str | None = None
+    access_token: str | None = None
+    device_name: str = "hubbot"
+    request_timeout: float = 30.0
+    sync_timeout_ms: int = 30_000
+
+    def __repr__(self) -> str:  # never print the secrets
+        return f"MatrixConfig(homeserver={self.homeserver!r}, user={self.user!r})"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomically replace `path`, readable by the bot's user only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+class MatrixSession:
+    """Owns the AsyncClient: logs in once, restores the login after, keeps the sync token."""
+
+    def __init__(self, config: MatrixConfig) -> None:
+        self.config = config
+        config.store_path.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.store_path, 0o700)
+        # 429s and timeouts come back to us (the outbox schedules the retry) instead of nio
+        # sleeping and retrying for ever inside a send.
+        client_config = AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=0, request_timeout=config.request_timeout,
+            store_sync_tokens=False, encryption_enabled=False,
+        )
+        self.client = AsyncClient(config.homeserver, config.user, config=client_config)
+
+    @property
+    def user_id(self) -> str:
+        return str(self.client.user_id)
+
+    async def connect(self) -> None:
+        """Restore the saved login, or log in once (token or password) and save it."""
+        saved = self._load_credentials()
+        token = self.config.access_token
+        if saved and saved.get("homeserver") == self.config.homeserver and (
+            token is None or token == saved.get("access_token")
+        ):
+            self.client.restore_login(saved["user_id"], saved["device_id"],
+                                      saved["access_token"])
+            log.info("Matrix: restored the login of %s (device %s)", saved["user_id"],
+                     saved["device_id"])
+            return
+        if token is not None:
+            await self._use_token(token)
+        elif self.config.password is not None:
+            await self.login(device_id=saved.get("device_id") if saved else None)
+        else:
+            raise MatrixLoginError(
+                "Matrix: set HUBBOT_MATRIX_PASSWORD or HUBBOT_MATRIX_ACCESS_TOKEN")
+
+    async def _use_token(self, token: str) -> None:
+        self.client.access_token = token
+        answer = await self.client.whoami()
+        if not isinstance(answer, WhoamiResponse):
+            raise MatrixLoginError(
+                f"Matrix: HUBBOT_MATRIX_ACCESS_TOKEN was refused ({_reason(answer)})")
+        if not answer.device_id:
+            raise MatrixLoginError("Matrix: the access token has no device; log in with a "
+                                   "password instead (HUBBOT_MATRIX_PASSWORD)")
+        self.client.restore_login(answer.user_id, answer.device_id, token)
+        self._save_credentials()
+        log.info("Matrix: using the configured access token of %s (device %s)",
+                 answer.user_id, answer.device_id)
+
+    async def login(self, device_id: str | None = None) -> None:
+        """Log in with the password, re-using `device_id` (the same device) when known."""
+        if self.config.password is None:
+            raise MatrixLoginError(
+                "Matrix: the access token is no longer valid and no HUBBOT_MATRIX_PASSWORD is "
+                "set; set a new HUBBOT_MATRIX_ACCESS_TOKEN (or a password) and restart")
+        if device_id:
+            self.client.device_id = device_id
+        answer = await self.client.login(self.config.password,
+                                         device_name=self.config.device_name)
+        if not isinstance(answer, LoginResponse):
+            raise MatrixLoginError(f"Matrix: login as {self.config.user} failed "
+                                   f"({_reason(answer)}); check HUBBOT_MATRIX_USER/PASSWORD")
+        self._save_credentials()
+        log.info("Matrix: logged in as %s (device %s)", answer.user_id, answer.device_id)
+
+    async def relogin(self) -> None:
+        """The server forgot the token (M_UNKNOWN_TOKEN): log in again as the same device."""
+        await self.login(device_id=self.client.device_id)
+
+    def load_sync_token(self) -> str | None:
+        path = self.config.store_path / _SYNC_TOKEN
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return token or None
+
+    def save_sync_token(self, token: str) -> None:
+        _write_private(self.config.store_path / _SYNC_TOKEN, token)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _load_credentials(self) -> dict[str, Any] | None:
+        path = self.config.store_path / _CREDENTIALS
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("Matrix: %s is unreadable; logging in again", path)
+            return None
+        if not all(isinstance(data.get(k), str) for k in ("user_id", "device_id",
+                                                            "access_token")):
+            return None
+        return dict(data)
+
+    def _save_credentials(self) -> None:
+        data = {"homeserver": self.config.homeserver, "user_id": self.client.user_id,
+                "device_id": self.client.device_id, "access_token": self.client.access_token}
+        _write_private(self.config.store_path / _CREDENTIALS, json.dumps(data))
+
+
+def _reason(answer: object) -> str:
+    code = getattr(answer, "status_code", None)
+    message = getattr(answer, "message", None)
+    return " ".join(str(p) for p in (code, message) if p) or type(answer).__name__

@@ -1,0 +1,247 @@
+"""Matrix, inbound: the bot's own sync loop. Commands in direct rooms go to the network-independent
+command service; invites are accepted for direct chats and hub rooms and declined otherwise.
+
+The bot owns its sync token: it is saved only after every event of a sync response was handled,
+so a crash replays the last batch instead of losing it, and the command service skips event ids
+it handled before (the event id is the update key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nio import (
+    InviteMemberEvent,
+    MatrixRoom,
+    RoomMemberEvent,
+    RoomMessageText,
+    SyncError,
+    SyncResponse,
+)
+
+from bot.channels.matrix import MatrixChannel
+from bot.channels.matrix_client import MatrixLoginError, MatrixSession
+from bot.domain.members import Network
+from bot.outbox import utc_now
+from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on my side and your command was not done. Please try again."
+# Without a saved sync token (a new store), older messages in the rooms are history, not commands.
+FIRST_SYNC_HORIZON_MS = 10 * 60 * 1000
+# Enough timeline per room that a short outage needs no paging back.
+SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []}}
+MAX_BACKOFF = 60.0
+
+Handler = Callable[..., Awaitable[None]]
+
+
+class MatrixGateway:
+    """Runs the sync loop inside the bot's event loop; every callback is guarded."""
+
+    def __init__(
+        self,
+        session: MatrixSession,
+        channel: MatrixChannel,
+        commands: ChatCommands,
+        uow_factory: UnitOfWorkFactory,
+        on_answer: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.session = session
+        self._channel = channel
+        self._commands = commands
+        self._uow = uow_factory
+        self._on_answer = on_answer
+        self._token: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._oldest_ms = 0
+        self.synced = asyncio.Event()  # set after each completed sync (tests wait on it)
+        client = session.client
+        client.add_event_callback(self._guard(self._on_invite), InviteMemberEvent)
+        client.add_event_callback(self._guard(self._on_message), RoomMessageText)
+        client.add_event_callback(self._guard(self._on_member), RoomMemberEvent)
+        self._receiving = False
+
+    async def start(self, receive: bool = True) -> None:
+        """Log in (or restore), sync once with full state; with `receive`, keep syncing."""
+        await self.session.connect()
+        self._token = self.session.load_sync_token()
+        if self._token is None:
+            self._oldest_ms = int(time.time() * 1000) - FIRST_SYNC_HORIZON_MS
+        self._receiving = receive
+        # nio keeps no rooms between runs: learn them (and take what came while down) first.
+        await self._sync_once(timeout_ms=0, full_state=True)
+        if receive:
+            self._task = asyncio.create_task(self._run(), name="matrix-sync")
+            log.info("Matrix: syncing as %s", self.session.user_id)
+
+    async def stop_receiving(self) -> None:
+        """Take no new commands (shutdown begins); sending still works until `stop`."""
+        self._receiving = False
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
+        await self.session.close()
+
+    async def _run(self) -> None:
+        """Sync until cancelled; errors back off, an expired token logs in again."""
+        backoff = 1.0
+        while True:
+            try:
+                ok = await self._sync_once(self.session.config.sync_timeout_ms)
+            except asyncio.CancelledError:
+                raise
+            except MatrixLoginError as exc:
+                log.error("%s", exc)
+                ok = False
+                backoff = MAX_BACKOFF
+            except Exception as exc:  # noqa: BLE001 (a lost connection must not end the loop)
+                log.warning("Matrix: sync failed (%s); retrying in %.0f s",
+                            type(exc).__name__, backoff)
+                ok = False
+            if ok:
+                backoff = 1.0
+            else:
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)
+
+    async def _sync_once(self, timeout_ms: int, full_state: bool = False) -> bool:
+        """One sync; the callbacks run inside it; the token is saved only after them."""
+        client = self.session.client
+        # nio skips a response whose next_batch it has seen: after a failed batch, forget it.
+        client.next_batch = self._token
+        answer = await client.sync(timeout=timeout_ms, since=self._token, full_state=full_state,
+                                   sync_filter=SYNC_FILTER)
+        if isinstance(answer, SyncError):
+            if answer.status_code == "M_UNKNOWN_TOKEN":
+                log.warning("Matrix: the access token was refused; logging in again")
+                await self.session.relogin()
+                return True
+            log.warning("Matrix: sync refused (%s %s)", answer.status_code, answer.message)
+            return False
+        assert isinstance(answer, SyncResponse)
+        if self._receiving:
+            self._token = answer.next_batch
+            self.session.save_sync_token(answer.next_batch)
+            self._oldest_ms = 0
+        self.synced.set()
+        self.synced.clear()
+        return True
+
+    def _guard(self, handler: Handler) -> Handler:
+        """An exception in a callback would end nio's sync: log it with the event id instead."""
+
+        async def guarded(room: MatrixRoom, event: Any) -> None:
+            if not self._receiving:
+                return
+            try:
+                await handler(room, event)
+            except Exception:
+                log.exception("Matrix: handling event %s in %s failed",
+                              getattr(event, "event_id", "-"), room.room_id)
+
+        return guarded
+
+    async def hub_rooms(self) -> set[str]:
+        """Room ids of the configured hub rooms (aliases resolved)."""
+        with self._uow() as uow:
+            addresses = [ch.address for ch in uow.hub_channels.all(Network.MATRIX)]
+        rooms = {a for a in addresses if a.startswith("!")}
+        for alias in (a for a in addresses if a.startswith("#")):
+            room_id = await self._channel.resolve_alias(alias)
+            if room_id:
+                rooms.add(room_id)
+        return rooms
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        client = self.session.client
+        if event.state_key != client.user_id or event.membership != "invite":
+            return
+        if room.room_id in await self.hub_rooms():
+            await self._join(room.room_id, "a hub room")
+        elif event.content.get("is_direct") is True:
+            # Anyone may open a direct chat: that is how a new user sends /start CODE. An
+            # unlinked user is only ever told how to get linked (the command service decides).
+            if await self._join(room.room_id, "a direct chat"):
+                self._remember_direct_room(event.sender, room.room_id)
+        else:
+            log.info("Matrix: declining an invite to %s (neither direct nor a hub room)",
+                     room.room_id)
+            await client.room_leave(room.room_id)
+
+    async def _join(self, room_id: str, what: str) -> bool:
+        answer = await self.session.client.join(room_id)
+        if getattr(answer, "room_id", None) != room_id:
+            log.warning("Matrix: could not join %s %s: %s", what, room_id, answer)
+            return False
+        self._channel.joined(room_id)
+        log.info("Matrix: joined %s %s", what, room_id)
+        return True
+
+    def _remember_direct_room(self, user_id: str, room_id: str) -> None:
+        with self._uow() as uow:
+            if uow.matrix_rooms.room_for(user_id) != room_id:
+                uow.matrix_rooms.set(user_id, room_id, utc_now())
+                uow.commit()
+
+    async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
+        if event.membership not in ("leave", "ban") or event.state_key == room.own_user_id:
+            return
+        with self._uow() as uow:
+            mapped = uow.matrix_rooms.user_for(room.room_id)
+            if mapped != event.state_key:
+                return
+            uow.matrix_rooms.forget_room(room.room_id)
+            uow.commit()
+        # The user closed the direct chat: leave it; the next message opens a new one.
+        self._channel.left(room.room_id)
+        await self.session.client.room_leave(room.room_id)
+        log.info("Matrix: a contact left direct room %s; left it too", room.room_id)
+
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if event.sender == room.own_user_id or event.server_timestamp < self._oldest_ms:
+            return
+        text = event.body.strip()
+        if text.startswith("!"):  # Element runs "/…" itself; "!…" is the usual bot prefix
+            text = "/" + text[1:]
+        # Only commands: answering plain text could start an endless talk with another bot.
+        if not text.startswith("/") or not self._is_direct(room):
+            return
+        if room.room_id in await self.hub_rooms():
+            return  # hub rooms are never answered
+        sender = Sender(Network.MATRIX, event.sender, room.room_id)
+        try:
+            answer = await asyncio.to_thread(self._commands.handle, sender, text,
+                                             event.event_id)
+        except Exception:
+            log.exception("Matrix: command %s in %s failed", event.event_id, room.room_id)
+            await self._tell(room.room_id, SORRY)
+            return
+        self._remember_direct_room(event.sender, room.room_id)
+        if answer is not None:
+            self._on_answer()
+
+    @staticmethod
+    def _is_direct(room: MatrixRoom) -> bool:
+        """Only the bot and one person (joined or invited): answers are private there."""
+        return bool(room.member_count <= 2)
+
+    async def _tell(self, room_id: str, text: str) -> None:
+        """Straight to the room, not via the outbox: the store may be what failed."""
+        try:
+            await self.session.client.room_send(
+                room_id, "m.room.message", {"msgtype": "m.notice", "body": text})
+        except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
+            log.warning("Matrix: could not tell the user about the failure")
