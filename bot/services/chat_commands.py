@@ -26,6 +26,7 @@ from bot.domain.commands import (
 from bot.domain.members import Contact, Network
 from bot.domain.outbox import NewMessage
 from bot.domain.products import ProductSpec
+from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.invites import code_hash
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -51,39 +52,61 @@ class Sender:
 class ChatCommands:
     """Handles one incoming chat message: parse, check who may, act, queue the answer."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Callable[[], datetime],
+        rate_limit: CommandRateLimit | None = None,
+    ) -> None:
         self._uow = uow_factory
         self._clock = clock
+        self._rate = rate_limit or CommandRateLimit()
 
     def handle(self, sender: Sender, text: str, update_key: str) -> str | None:
         """Act on `text`; returns the answer queued, or None for a redelivered update."""
         now = self._clock()
+        allowed = self._rate.allow(sender.network.value, sender.address)
         with self._uow() as uow:
             if not uow.inbound.first_time(sender.network, update_key, now):
                 return None
+            if not allowed:
+                warn = self._rate.should_warn(sender.network.value, sender.address)
+                if warn:
+                    self._queue(uow, sender, update_key, SLOW_DOWN, None, now)
+                uow.commit()
+                log.warning("%s: a user is over the command rate; %s", sender.network.value,
+                            "told to slow down" if warn else "ignored")
+                return SLOW_DOWN if warn else ""
             parsed = parse_command(text)
             contact = uow.members.contact(sender.network, sender.address)
             answer = self._answer(uow, sender, parsed, contact, now)
             if contact is not None and not contact.active:
                 # They wrote to us, so they can receive again (e.g. they unblocked the bot).
                 uow.members.update_contact(sender.network, sender.address, active=True)
-            uow.outbox.add(
-                NewMessage(
-                    network=sender.network,
-                    address=sender.chat,
-                    kind="reply",
-                    dedup_key=f"reply|{sender.network.value}|{update_key}",
-                    payload={"kind": "reply", "text": answer},
-                    priority=REPLY_PRIORITY,
-                    member=contact.member if contact else None,
-                ),
-                now,
-            )
+            self._queue(uow, sender, update_key, answer, contact, now)
             uow.commit()
         name = command_name(parsed) if not isinstance(parsed, CommandError | None) else "-"
         log.info("%s command /%s from a %s chat answered", sender.network.value, name,
                  "linked" if contact else "unlinked")
         return answer
+
+    @staticmethod
+    def _queue(
+        uow: UnitOfWork, sender: Sender, update_key: str, answer: str, contact: Contact | None,
+        now: datetime,
+    ) -> None:
+        uow.outbox.add(
+            NewMessage(
+                network=sender.network,
+                address=sender.chat,
+                kind="reply",
+                dedup_key=f"reply|{sender.network.value}|{update_key}",
+                payload={"kind": "reply", "text": answer},
+                priority=REPLY_PRIORITY,
+                member=contact.member if contact else None,
+            ),
+            now,
+        )
 
     def _answer(
         self, uow: UnitOfWork, sender: Sender, parsed: Command | CommandError | None,

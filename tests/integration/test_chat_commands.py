@@ -133,3 +133,19 @@ def test_answers_are_queued_to_the_chat_they_came_from(chat, store: SqlStore) ->
     with store() as uow:
         [reply] = uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)
     assert reply.kind == "reply" and reply.address == "2002"
+
+
+def test_a_user_flooding_commands_is_slowed_down_without_starving_others(
+    store: SqlStore,
+) -> None:
+    from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
+
+    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    service = ChatCommands(store, Clock(), CommandRateLimit("5/minute"))
+    noisy = Sender(Network.TELEGRAM, "2002", "2002")
+    answers = [service.handle(noisy, "/products", f"n{i}") for i in range(50)]
+    assert all("no products yet" in a for a in answers[:5])
+    assert answers[5] == SLOW_DOWN and set(answers[6:]) == {""}
+    assert service.handle(MALLORY, "/help", "m1") is not None  # another user is answered
+    with store() as uow:
+        assert uow.outbox.pending_for(Network.TELEGRAM, "2002") == 6  # 5 answers, 1 warning

@@ -1,0 +1,26 @@
+"""Per-user command rate limit: a flood from one user never starves the others (limits)."""
+
+from __future__ import annotations
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+DEFAULT_RATE = "20/minute"
+SLOW_DOWN = "You are sending commands faster than I answer them; wait a minute and try again."
+
+
+class CommandRateLimit:
+    """`allow(user)` is False past the rate; `should_warn(user)` says so once a minute."""
+
+    def __init__(self, rate: str = DEFAULT_RATE) -> None:
+        storage = MemoryStorage()  # expires idle keys itself: memory stays bounded
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._rate = parse(rate)
+        self._warning = parse("1/minute")
+
+    def allow(self, network: str, user: str) -> bool:
+        return self._limiter.hit(self._rate, "cmd", network, user)
+
+    def should_warn(self, network: str, user: str) -> bool:
+        return self._limiter.hit(self._warning, "warn", network, user)
