@@ -339,3 +339,28 @@ async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(hub: H
     assert "partner notice" in post.text
     await asyncio.sleep(1.5)
     assert hub.telegram.messages_to(HUB_GROUP) == []  # a TLP:CLEAR channel never sees it
+
+
+async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.health import HealthServer
+
+    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+                          "127.0.0.1", 0)
+    await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.telegram.set_down(True)  # every Bot API call answers 502 Bad Gateway
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER, item(3, "Dräger Infinity Delta: second")]))
+    await hub.poll()
+    await asyncio.sleep(3)
+    during = health.snapshot()
+    assert during["outbox"]["telegram"].get("pending", 0) >= 1
+    assert during["networks"]["telegram"] == {"connected": False}
+    assert "retry in" in caplog.text
+    hub.telegram.set_down(False)
+    messages = await hub.telegram.wait_for_messages(ALICE, 4, timeout=30)
+    titles = [m.text.splitlines()[1] for m in messages[2:]]
+    assert sorted(titles) == ["Dräger Infinity Delta: remote code execution",
+                              "Dräger Infinity Delta: second"]
+    assert health.snapshot()["networks"]["telegram"] == {"connected": True}
