@@ -1,11 +1,17 @@
-"""Matrix delivery that must be trustworthy: TLP limits on hub rooms. The real bot against a
-real Synapse on 127.0.0.1 (the session's `synapse`), people as plain matrix-nio clients, feeds
-from the loopback feed server.
+"""Matrix delivery that must be trustworthy: TLP limits on hub rooms, and an outage of the
+homeserver. The real bot against a real Synapse on 127.0.0.1 (the session's `synapse`),
+people as plain matrix-nio clients, feeds from the loopback feed server.
+
+The outage is a loopback TCP proxy between the bot and Synapse that the test cuts (the
+listening socket is closed, open connections are reset: connection refused, as with a stopped
+homeserver) and restores on the same port; the people keep talking to Synapse directly, so the
+session's Synapse, shared with the other Matrix tests, is never stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,6 +26,7 @@ from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
+from bot.health import HealthServer
 from bot.outbox import utc_now
 from bot.services import catalogue
 from bot.services.invites import create_invite
@@ -30,6 +37,61 @@ def item(n: int, title: str, body: str = "") -> str:
     return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
             f"<guid>https://adv.example.org/{n}</guid><description>{body}</description>"
             "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
+
+
+class TcpProxy:
+    """127.0.0.1:port → target; `cut()` refuses and resets connections, `restore()` undoes it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update((writer, up_writer))
 
 
 @dataclass
@@ -159,3 +221,59 @@ async def test_tlp_amber_reaches_the_member_directly_but_only_amber_hub_rooms(hu
     assert len(bot_posts(amber_room)) == 1
     await alice.sync()
     assert len(alice.messages_in(dm)) == 3
+
+
+@pytest.fixture
+async def hub_behind_proxy(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
+    proxy = TcpProxy(synapse.port)
+    await proxy.start()
+    hub = await _hub(tmp_path, synapse, feed_server, proxy.url)
+    try:
+        yield hub, proxy
+    finally:
+        if not proxy.listening:
+            await proxy.restore()
+        await hub.stop()
+        await proxy.cut()
+        for user in hub.users:
+            await user.close()
+
+
+async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_is_back(
+    hub_behind_proxy: tuple[Hub, TcpProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    hub, proxy = hub_behind_proxy
+    assert hub.bot is not None
+    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+                          "127.0.0.1", 0)
+    alice = await hub.person()
+    dm = await hub.member_subscribed(alice)
+    assert health.snapshot()["networks"]["matrix"] == {"connected": True}
+    await proxy.cut()  # Synapse is unreachable for the bot from here on
+    started = time.monotonic()
+    hub.feeds.serve("/cisa.xml", rss([
+        item(1, "Dräger Infinity Delta: remote code execution", "CVSS v3.1 base score 9.8"),
+        item(2, "Dräger Infinity Delta: second")]))
+    await hub.bot.poll_all()
+    await asyncio.sleep(5)
+    during = health.snapshot()
+    assert during["networks"]["matrix"] == {"connected": False}
+    assert during["outbox"]["matrix"].get("pending", 0) == 2, during["outbox"]
+    assert during["status"] == "down"
+    await alice.sync()
+    assert len(alice.messages_in(dm)) == 2  # nothing got through
+    assert "retry in" in caplog.text
+    await proxy.restore()
+    outage = time.monotonic() - started
+    messages = await alice.wait_for_messages(dm, 4, timeout=25)
+    titles = sorted(m.body.splitlines()[0] for m in messages[2:])
+    assert titles == ["[CRITICAL (CVSS 9.8)] Dräger Infinity Delta: remote code execution",
+                      "[SEVERITY UNKNOWN] Dräger Infinity Delta: second"], titles
+    await asyncio.sleep(1.5)
+    await alice.sync()
+    assert len(alice.messages_in(dm)) == 4, [m.body for m in alice.messages_in(dm)]  # once each
+    after = health.snapshot()
+    assert after["networks"]["matrix"] == {"connected": True}
+    assert after["outbox"]["matrix"].get("pending", 0) == 0
+    assert after["outbox"]["matrix"]["sent"] == 4
+    assert outage >= 5
