@@ -4,6 +4,10 @@ An outbox address is a room id (`!…`), a room alias (`#…`, hub rooms) or a u
 member's contact): a user is reached in their direct room, opened on the first message if none.
 Each outbox row is sent with the transaction id `hubbot-<row id>`, so a retried send (after a
 timeout, or a crash between sending and recording it) is de-duplicated by the homeserver.
+
+Into an encrypted room a message goes encrypted (nio shares the room key with every device of the
+members, `ignore_unverified_devices`), and never in plaintext: without a working olm machine such
+a message fails for good with the reason.
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ from typing import Any
 
 import aiohttp
 from nio import (
+    EncryptionError,
     ErrorResponse,
     JoinError,
+    LocalProtocolError,
     RoomCreateError,
     RoomPreset,
     RoomResolveAliasResponse,
     RoomSendResponse,
+    SendRetryError,
 )
 
 from bot.channels.channel import DeliveryError
-from bot.channels.matrix_client import MatrixSession
+from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
 from bot.domain.alerts import alert_from_payload
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
@@ -96,11 +103,18 @@ class MatrixChannel:
         try:
             answer = await self._session.client.room_send(
                 room_id, "m.room.message", message_content(item.payload),
-                tx_id=f"hubbot-{item.id}",
+                tx_id=f"hubbot-{item.id}", ignore_unverified_devices=True,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
             self.connected = False
             raise DeliveryError(f"Matrix: {type(exc).__name__}", transient=True) from None
+        except EncryptionUnavailable as exc:
+            log.error("%s (room %s)", exc, room_id)
+            raise DeliveryError(str(exc), transient=False) from None
+        except (EncryptionError, LocalProtocolError, SendRetryError) as exc:
+            log.warning("Matrix: could not encrypt for %s (%s); retrying later", room_id, exc)
+            raise DeliveryError(f"Matrix: encrypting failed: {exc}", transient=True,
+                                retry_after=5.0) from None
         if isinstance(answer, RoomSendResponse):
             self.connected = True
             return f"matrix:{room_id}:{answer.event_id}"
@@ -167,6 +181,7 @@ class MatrixChannel:
             if isinstance(answer, RoomCreateError):
                 raise _delivery_error(answer, "open a direct room")
             room_id = str(answer.room_id)
+            self._session.client.known_unencrypted(room_id)  # made without m.room.encryption
             with self._uow() as uow:
                 uow.matrix_rooms.set(user_id, room_id, self._clock())
                 uow.commit()

@@ -3,23 +3,104 @@
 Logging in with the password makes a new device each time (it cannot read earlier encrypted
 messages, and Synapse's transaction-id de-duplication is per device), so the bot logs in once and
 keeps user id, device id and access token in its store directory; so too the sync token.
+
+End-to-end encryption: nio's olm store lives in the same directory, encrypted with a pickle key
+that must never change (a new key cannot open the store): it is generated once and kept there
+(mode 0600), or taken from HUBBOT_MATRIX_PICKLE_KEY. Without a working olm machine nio would send
+plaintext into encrypted rooms; the channel refuses that instead (`encryption_ready`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    KeysUploadError,
+    LocalProtocolError,
+    LoginResponse,
+    MatrixRoom,
+    RoomGetStateEventError,
+    RoomSendError,
+    RoomSendResponse,
+    WhoamiResponse,
+)
+
+from bot.channels.matrix_cross_signing import CrossSigning
 
 log = logging.getLogger(__name__)
 
 _CREDENTIALS = "credentials.json"
 _SYNC_TOKEN = "sync_token"
+_PICKLE_KEY = "pickle_key"
+PICKLE_KEY_ENV = "HUBBOT_MATRIX_PICKLE_KEY"
+
+
+# How long a send waits for the sync loop to learn a room the bot has just joined or opened.
+ROOM_WAIT = 5.0
+
+
+class EncryptionUnavailable(LocalProtocolError):  # type: ignore[misc]
+    """The room is encrypted but the bot's encryption is not working: nothing is sent."""
+
+
+class HubClient(AsyncClient):  # type: ignore[misc]
+    """nio's client, but it never sends plaintext into an encrypted room it has not synced yet.
+
+    nio learns rooms (and whether they are encrypted) only from syncs; with encryption on it
+    refuses a room it does not know, and without it would send plaintext. A room just joined or
+    opened is waited for (the sync loop brings it); if it does not come, the room's state decides.
+    """
+
+    room_wait = ROOM_WAIT
+
+    async def room_send(
+        self, room_id: str, message_type: str, content: dict[Any, Any],
+        tx_id: str | None = None, ignore_unverified_devices: bool = False,
+    ) -> RoomSendResponse | RoomSendError:
+        if await self.room_encrypted(room_id) and self.olm is None:
+            raise EncryptionUnavailable(
+                "Matrix: the room is end-to-end encrypted but the bot's encryption is not "
+                "working (see the log at start); not sending in plaintext")
+        return await super().room_send(room_id, message_type, content, tx_id=tx_id,
+                                       ignore_unverified_devices=ignore_unverified_devices)
+
+    async def room_encrypted(self, room_id: str) -> bool:
+        if room_id not in self.rooms and self.olm is not None:
+            deadline = time.monotonic() + self.room_wait
+            while room_id not in self.rooms and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        room = self.rooms.get(room_id)
+        if room is not None:
+            return bool(room.encrypted)
+        answer = await self.room_get_state_event(room_id, "m.room.encryption")
+        if isinstance(answer, RoomGetStateEventError):
+            if answer.status_code != "M_NOT_FOUND":
+                raise LocalProtocolError(
+                    f"cannot read the encryption state of {room_id}: {_reason(answer)}")
+            encrypted = False
+        else:
+            encrypted = bool(answer.content.get("algorithm"))
+        if encrypted:
+            if self.olm is None:
+                return True
+            raise LocalProtocolError(f"the encrypted room {room_id} is not synced yet")
+        self.known_unencrypted(room_id)
+        return False
+
+    def known_unencrypted(self, room_id: str) -> None:
+        """The room is not encrypted (the bot made it so): send without waiting for a sync."""
+        if self.olm is not None and room_id not in self.rooms:
+            self.rooms[room_id] = MatrixRoom(room_id, str(self.user_id))  # a sync fills it in
 
 
 class MatrixLoginError(RuntimeError):
@@ -36,6 +117,7 @@ class MatrixConfig:
     device_name: str = "hubbot"
     request_timeout: float = 30.0
     sync_timeout_ms: int = 30_000
+    encryption: bool = True
 
     def __repr__(self) -> str:  # never print the secrets
         return f"MatrixConfig(homeserver={self.homeserver!r}, user={self.user!r})"
@@ -63,15 +145,68 @@ class MatrixSession:
         # sleeping and retrying for ever inside a send.
         client_config = AsyncClientConfig(
             max_limit_exceeded=0, max_timeouts=0, request_timeout=config.request_timeout,
-            store_sync_tokens=False, encryption_enabled=False,
+            store_sync_tokens=False, encryption_enabled=config.encryption,
+            pickle_key=self._pickle_key() if config.encryption else "DEFAULT_KEY",
         )
-        self.client = AsyncClient(config.homeserver, config.user, config=client_config)
+        self.client = HubClient(config.homeserver, config.user, config=client_config,
+                                  store_path=str(config.store_path))
+        self.cross_signed = False
+
+    @property
+    def encryption_ready(self) -> bool:
+        """True when nio can encrypt: never send into an encrypted room otherwise."""
+        return self.client.olm is not None
+
+    def _pickle_key(self) -> str:
+        """The key of nio's olm store: from the environment, or made once and kept."""
+        configured = os.environ.get(PICKLE_KEY_ENV)
+        if configured:
+            return configured
+        path = self.config.store_path / _PICKLE_KEY
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            key = ""
+        if not key:
+            key = secrets.token_urlsafe(32)
+            _write_private(path, key)
+        return key
 
     @property
     def user_id(self) -> str:
         return str(self.client.user_id)
 
     async def connect(self) -> None:
+        """Log in or restore the login; then make encryption ready (keys, cross-signing)."""
+        await self._connect()
+        await self.setup_encryption()
+
+    async def setup_encryption(self) -> None:
+        """Check the olm machine, upload the device keys, bootstrap cross-signing."""
+        if not self.config.encryption:
+            return
+        if self.client.olm is None:
+            log.error("Matrix: end-to-end encryption could not be enabled (is matrix-nio[e2e] "
+                      "installed, is %s writable?); nothing will be sent into encrypted rooms",
+                      self.config.store_path)
+            return
+        if self.client.should_upload_keys:
+            answer = await self.client.keys_upload()
+            if isinstance(answer, KeysUploadError):
+                log.warning("Matrix: uploading the device keys failed (%s); retrying after "
+                            "the next sync", _reason(answer))
+                return
+        try:
+            self.cross_signed = await CrossSigning(
+                self.config.homeserver, self.user_id, str(self.client.device_id),
+                str(self.client.access_token), self.config.store_path, self.config.password,
+                self.config.request_timeout,
+            ).ensure()
+        except Exception as exc:  # noqa: BLE001 (encryption works without; say so)
+            log.error("Matrix: cross-signing could not be set up (%s); Element users may not "
+                      "see the bot's encrypted messages", exc)
+
+    async def _connect(self) -> None:
         """Restore the saved login, or log in once (token or password) and save it."""
         saved = self._load_credentials()
         token = self.config.access_token

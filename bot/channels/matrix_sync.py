@@ -4,6 +4,12 @@ command service; invites are accepted for direct chats and hub rooms and decline
 The bot owns its sync token: it is saved only after every event of a sync response was handled,
 so a crash replays the last batch instead of losing it, and the command service skips event ids
 it handled before (the event id is the update key).
+
+Encryption: the loop does what nio's `sync_forever` would after each sync (send queued to-device
+messages, upload, query and claim keys). A message the bot cannot decrypt yet is kept by its
+session id, the room key is requested once per session, and decrypting is retried after every
+sync (a key arrives as a to-device event); a message that stays unreadable is answered once,
+asking the sender to send it again.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import (
+    EncryptionError,
     InviteMemberEvent,
+    LocalProtocolError,
     MatrixRoom,
+    MegolmEvent,
     RoomMemberEvent,
     RoomMessageText,
     SyncError,
@@ -39,6 +48,10 @@ FIRST_SYNC_HORIZON_MS = 10 * 60 * 1000
 # Enough timeline per room that a short outage needs no paging back.
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []}}
 MAX_BACKOFF = 60.0
+UNREADABLE = ("I could not read your message (it was encrypted before I could decrypt it); "
+              "please send it again.")
+# How long the bot waits for a missing room key before it asks for the message again.
+KEY_WAIT = 20.0
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -67,7 +80,12 @@ class MatrixGateway:
         client.add_event_callback(self._guard(self._on_invite), InviteMemberEvent)
         client.add_event_callback(self._guard(self._on_message), RoomMessageText)
         client.add_event_callback(self._guard(self._on_member), RoomMemberEvent)
+        client.add_event_callback(self._guard(self._on_undecrypted), MegolmEvent)
         self._receiving = False
+        # Undecryptable messages by session id: (room, event, when first seen).
+        self._undecrypted: dict[str, list[tuple[MatrixRoom, MegolmEvent, float]]] = {}
+        self._key_requested: set[str] = set()
+        self.key_wait = KEY_WAIT
 
     async def start(self, receive: bool = True) -> None:
         """Log in (or restore), sync once with full state; with `receive`, keep syncing."""
@@ -132,6 +150,8 @@ class MatrixGateway:
             log.warning("Matrix: sync refused (%s %s)", answer.status_code, answer.message)
             return False
         assert isinstance(answer, SyncResponse)
+        await self._keep_keys()
+        await self._retry_undecrypted()
         if self._receiving:
             self._token = answer.next_batch
             self.session.save_sync_token(answer.next_batch)
@@ -139,6 +159,67 @@ class MatrixGateway:
         self.synced.set()
         self.synced.clear()
         return True
+
+    async def _keep_keys(self) -> None:
+        """What nio's sync_forever does after a sync: to-device messages, key upload/query/claim."""
+        client = self.session.client
+        if client.olm is None:
+            return
+        try:
+            await client.send_to_device_messages()
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except (LocalProtocolError, EncryptionError) as exc:
+            log.warning("Matrix: key maintenance failed (%s); retrying after the next sync", exc)
+
+    async def _on_undecrypted(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        """A message the bot cannot decrypt yet: keep it, ask the sender's devices for the key."""
+        if event.sender == room.own_user_id or event.server_timestamp < self._oldest_ms:
+            return
+        if not self._is_direct(room):
+            return  # only direct chats take commands; a hub room's chatter is not ours
+        kept = self._undecrypted.setdefault(event.session_id, [])
+        if any(e.event_id == event.event_id for _, e, _ in kept):
+            return
+        kept.append((room, event, time.monotonic()))
+        log.info("Matrix: cannot decrypt %s in %s yet (session %s)", event.event_id,
+                 room.room_id, event.session_id)
+        if event.session_id not in self._key_requested:
+            self._key_requested.add(event.session_id)
+            with contextlib.suppress(LocalProtocolError):  # nio: requested already
+                await self.session.client.request_room_key(event)
+
+    async def _retry_undecrypted(self) -> None:
+        """Decrypt what the room keys that came meanwhile open; ask again for what stays shut."""
+        if not self._undecrypted:
+            return
+        client = self.session.client
+        now = time.monotonic()
+        for session_id, kept in list(self._undecrypted.items()):
+            waiting = []
+            for room, event, since in kept:
+                try:
+                    decrypted = client.decrypt_event(event)
+                except (EncryptionError, LocalProtocolError):
+                    waiting.append((room, event, since))
+                    continue
+                if isinstance(decrypted, RoomMessageText) and self._receiving:
+                    await self._guard(self._on_message)(room, decrypted)
+            if not waiting:
+                del self._undecrypted[session_id]
+            elif now - min(since for _, _, since in waiting) > self.key_wait:
+                # The key is not coming (encrypted before the bot's device existed): ask once.
+                del self._undecrypted[session_id]
+                for room_id in sorted({r.room_id for r, _, _ in waiting}):
+                    log.warning("Matrix: a message from a contact in %s stayed unreadable; "
+                                "asking for it again", room_id)
+                    await self._tell(room_id, UNREADABLE)
+            else:
+                self._undecrypted[session_id] = waiting
 
     def _guard(self, handler: Handler) -> Handler:
         """An exception in a callback would end nio's sync: log it with the event id instead."""
@@ -240,8 +321,13 @@ class MatrixGateway:
 
     async def _tell(self, room_id: str, text: str) -> None:
         """Straight to the room, not via the outbox: the store may be what failed."""
+        room = self.session.client.rooms.get(room_id)
+        if room is not None and room.encrypted and not self.session.encryption_ready:
+            log.error("Matrix: not answering in plaintext in the encrypted room %s", room_id)
+            return
         try:
             await self.session.client.room_send(
-                room_id, "m.room.message", {"msgtype": "m.notice", "body": text})
+                room_id, "m.room.message", {"msgtype": "m.notice", "body": text},
+                ignore_unverified_devices=True)
         except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
             log.warning("Matrix: could not tell the user about the failure")
