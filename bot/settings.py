@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -51,6 +52,21 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return value
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        found = [
+            s.get_secret_value()
+            for s in (self.telegram_token, self.telegram_webhook_secret, self.matrix_password,
+                      self.matrix_access_token)
+            if s is not None
+        ]
+        if self.telegram_token is not None:
+            found.append(self.telegram_token.get_secret_value().partition(":")[2])
+        password = make_url(self.db_url).password if "://" in self.db_url else None
+        if password:
+            found.append(str(password))
+        return found
 
     @property
     def db_url(self) -> str:

@@ -204,3 +204,17 @@ def test_offline_match_finds_real_medical_advisories_ground_truth(hubbot, tmp_pa
     assert len(medical) >= 120
     # Strict (vendor spelled exactly as registered); bench/match.py measures the full set.
     assert precision >= 0.95 and recall >= 0.85, (precision, recall)
+
+
+def test_secrets_never_reach_the_logs(hubbot) -> None:
+    hubbot.write_feeds("feeds:\n  - name: x\n    url: http://127.0.0.1:9/x.xml\n    interval: 1h\n")
+    env = {**hubbot.env, "HUBBOT_TELEGRAM_TOKEN": "987654:SECRET-bot-token-value",
+           "HUBBOT_TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot", "HUBBOT_LOG_LEVEL": "DEBUG",
+           "HUBBOT_DATABASE_URL": f"sqlite:///{hubbot.home / 'x.db'}"}
+    import subprocess
+
+    done = subprocess.run(hubbot.command("poll", "--once"), env=env, cwd=hubbot.home,
+                          capture_output=True, text=True, timeout=60)
+    logs = done.stdout + done.stderr
+    assert "127.0.0.1:9" in logs  # it tried, failed and said so ...
+    assert "SECRET-bot-token-value" not in logs  # ... without ever printing the token
