@@ -149,3 +149,27 @@ def test_a_user_flooding_commands_is_slowed_down_without_starving_others(
     assert service.handle(MALLORY, "/help", "m1") is not None  # another user is answered
     with store() as uow:
         assert uow.outbox.pending_for(Network.TELEGRAM, "2002") == 6  # 5 answers, 1 warning
+
+
+@pytest.mark.parametrize("vendor", [
+    "'; DROP TABLE member; --", "Robert'); DELETE FROM product;--", "<script>x</script>",
+    "${jndi:ldap://127.0.0.1/x}", "%s%s%s%n", "Drӓger",  # the last with a Cyrillic "ӓ"
+])
+def test_injection_like_and_confusable_arguments_are_stored_literally(
+    chat, store: SqlStore, vendor: str
+) -> None:
+    bob = Sender(Network.TELEGRAM, "2002", "2002")
+    assert f"Added {vendor} | Monitor X1" in chat(bob, f"/subscribe {vendor} | Monitor X1")
+    assert vendor in chat(bob, "/products")
+    with store() as uow:
+        assert {m.name for m in uow.members.all()} == {"Klinikum Nord", "Vivantes"}
+        assert len(uow.products.all("Vivantes")) == 2
+
+
+@pytest.mark.parametrize("text", ["/ѕubscribe A | B", "/ subscribe A | B", "/subscribe\u202eA | B"])
+def test_lookalike_commands_are_not_taken_for_real_ones(chat, store: SqlStore, text: str) -> None:
+    bob = Sender(Network.TELEGRAM, "2002", "2002")
+    answer = chat(bob, text)
+    assert "Added" not in answer
+    with store() as uow:
+        assert len(uow.products.all("Vivantes")) == 1
