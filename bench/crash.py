@@ -1,14 +1,27 @@
 """Crash-safety benchmark: `hubbot run` is SIGKILLed at random moments during a broadcast
 and restarted; the receiving server counts what arrived.
 
-    python bench/crash.py [--messages 2000] [--kills 6] [--seed 7]
+    python bench/crash.py [--messages 2000] [--matrix-messages N] [--kills 6] [--seed 7]
+                          [--networks telegram,matrix]
 
-One advisory on a loopback feed matches every one of N members, each with a Telegram contact:
-N alert messages. The bot is killed with SIGKILL at random moments (at least `--kills` times)
-while it sends, restarted each time, and finally left to finish. The Telegram test server's
-delivery log then says, per chat, how many alerts arrived: delivered / lost / duplicated.
-Required: lost = 0; duplicated at most the messages in flight at each kill (the dispatcher
-sends up to 30 at once, so at most 30 per kill).
+One advisory on a loopback feed matches every member: N members with a Telegram contact and
+(on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bot is
+killed with SIGKILL at random moments (at least `--kills` times) while it sends, restarted each
+time, and finally left to finish. The receiving servers then say, per recipient, how many
+alerts arrived: delivered / lost / duplicated.
+
+- Telegram: the test server's delivery log (tests/telegram_server.py --log). Required: lost = 0;
+  duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
+  once, so at most 30 per kill).
+- Matrix: a real Synapse on loopback (.ci/synapse-setup + tests/synapse.py); every room's
+  timeline is read through Synapse's admin API (`/_synapse/admin/v1/rooms/<id>/messages`) and
+  the bot's alerts are counted per invited member. Required: lost = 0 and duplicated = 0 (each
+  send carries the outbox row's transaction id, which Synapse de-duplicates). The bot opens a
+  direct room per member on its first alert; `--matrix-messages` (default: --messages) can be
+  smaller when room creation dominates.
+
+Without an installable Synapse the default (both networks) falls back to Telegram only, and says
+so.
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "tests"))
 
 from bot.domain.members import Network  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
@@ -59,44 +74,151 @@ class _Feed(BaseHTTPRequestHandler):
         return None
 
 
-def prepare(home: Path, members: int) -> None:
+def prepare(home: Path, members: int, matrix_users: list[str]) -> None:
     engine = create_db_engine(f"sqlite:///{home / 'data' / 'hubbot.db'}")
     upgrade(engine)
     store = SqlStore(engine)
     now = datetime.now(UTC)
     with store() as uow:
-        for i in range(members):
+        for i in range(max(members, len(matrix_users))):
             name = f"Hospital {i:05d}"
             uow.members.add(name, now)
-            uow.members.add_contact(name, Network.TELEGRAM, str(FIRST_USER + i), now)
+            if i < members:
+                uow.members.add_contact(name, Network.TELEGRAM, str(FIRST_USER + i), now)
+            if i < len(matrix_users):
+                uow.members.add_contact(name, Network.MATRIX, matrix_users[i], now)
             uow.products.add(name, ProductSpec("Dräger", "Infinity Delta"), now)
         uow.commit()
     engine.dispose()
 
 
-def outbox_counts(home: Path) -> dict[str, int]:
+def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
     import sqlite3
 
     with sqlite3.connect(home / "data" / "hubbot.db") as conn:
-        return dict(conn.execute("select state, count(*) from outbox group by state").fetchall())
+        rows = conn.execute("select network, state, count(*) from outbox group by network, state")
+        return {(network, state): count for network, state, count in rows.fetchall()}
+
+
+def unfinished(counts: dict[tuple[str, str], int]) -> int:
+    return sum(n for (_, state), n in counts.items() if state in {"pending", "sending"})
+
+
+def by_network(counts: dict[tuple[str, str], int], network: str) -> dict[str, int]:
+    return {state: n for (net, state), n in counts.items() if net == network}
+
+
+class MatrixSide:
+    """The Synapse the bot sends to, its users, and the count of what arrived in their rooms."""
+
+    def __init__(self, work: Path, users: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from synapse import start_synapse
+
+        t0 = time.monotonic()
+        self.server = start_synapse(work / "synapse")
+        self.bot = self.server.register("hubbot")
+        with ThreadPoolExecutor(16) as pool:
+            self.users = list(pool.map(
+                lambda i: self.server.register(f"member{i:05d}").user_id, range(users)))
+        self.setup_seconds = time.monotonic() - t0
+
+    def env(self) -> dict[str, str]:
+        return {"HUBBOT_MATRIX_HOMESERVER": self.server.url,
+                "HUBBOT_MATRIX_USER": self.bot.user_id,
+                "HUBBOT_MATRIX_PASSWORD": self.bot.password}
+
+    async def count(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per member: the bot's alerts in their rooms, and how many rooms the bot opened."""
+        import httpx
+
+        admin = self.server.admin()
+        alerts: dict[str, int] = {}
+        rooms_of: dict[str, int] = {}
+        async with httpx.AsyncClient(
+            base_url=f"{self.server.url}/_synapse/admin/v1", timeout=60,
+            headers={"Authorization": f"Bearer {admin.access_token}"},
+        ) as http:
+            rooms: list[str] = []
+            start = 0
+            while True:
+                page = (await http.get("/rooms", params={"from": start, "limit": 500})).json()
+                rooms += [r["room_id"] for r in page["rooms"]]
+                if "next_batch" not in page:
+                    break
+                start = page["next_batch"]
+            limit = asyncio.Semaphore(16)
+
+            async def one(room_id: str) -> None:
+                async with limit:
+                    state = (await http.get(f"/rooms/{room_id}/state")).json()["state"]
+                    invited = [e["state_key"] for e in state if e["type"] == "m.room.member"
+                               and e["state_key"] != self.bot.user_id]
+                    sent = 0
+                    token: str | None = None
+                    while True:
+                        params = {"dir": "f", "limit": 1000} | ({"from": token} if token else {})
+                        page = (await http.get(f"/rooms/{room_id}/messages",
+                                               params=params)).json()
+                        sent += sum(1 for e in page["chunk"] if e["type"] == "m.room.message"
+                                    and e["sender"] == self.bot.user_id
+                                    and "Infinity Delta" in e["content"].get("body", ""))
+                        token = page.get("end")
+                        if not page["chunk"] or not token:
+                            break
+                for user in invited:
+                    alerts[user] = alerts.get(user, 0) + sent
+                    rooms_of[user] = rooms_of.get(user, 0) + 1
+
+            await asyncio.gather(*(one(r) for r in rooms))
+        return alerts, rooms_of
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=2000, help="Telegram alert messages")
+    parser.add_argument("--matrix-messages", type=int, default=None,
+                        help="Matrix alert messages (default: --messages)")
     parser.add_argument("--kills", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--networks", default=None,
+                        help="telegram,matrix (default; Matrix only when Synapse can be set up)")
     args = parser.parse_args()
+    networks = [n.strip() for n in (args.networks or "telegram,matrix").split(",") if n.strip()]
+    unknown = set(networks) - {"telegram", "matrix"}
+    if unknown or not networks:
+        parser.error(f"--networks: telegram and/or matrix, not {sorted(unknown)}")
+    tg_messages = args.messages if "telegram" in networks else 0
+    mx_messages = (args.matrix_messages if args.matrix_messages is not None
+                   else args.messages) if "matrix" in networks else 0
     rng = random.Random(args.seed)
     feed_server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     threading.Thread(target=feed_server.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="hubbot-crash-") as tmp:
         home = Path(tmp)
         (home / "data").mkdir()
+        matrix: MatrixSide | None = None
+        if mx_messages:
+            from synapse import SynapseUnavailable
+
+            try:
+                matrix = await asyncio.to_thread(MatrixSide, home, mx_messages)
+            except SynapseUnavailable as exc:
+                if args.networks:
+                    raise SystemExit(f"Matrix asked for, but no Synapse here: {exc}") from exc
+                print(f"No Synapse here ({exc}); running Telegram only.", file=sys.stderr)
+                mx_messages = 0
+            else:
+                print(f"Synapse up and {mx_messages:,} Matrix users registered in "
+                      f"{matrix.setup_seconds:.0f} s", file=sys.stderr)
         log = home / "deliveries.jsonl"
         server = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "tests" / "telegram_server.py"), "--port", "0",
-            "--token", TOKEN, "--users", str(args.messages), "--log", str(log),
+            "--token", TOKEN, "--users", str(max(tg_messages, 1)), "--log", str(log),
             stdout=asyncio.subprocess.PIPE)
         assert server.stdout is not None
         line = (await server.stdout.readline()).decode()
@@ -104,17 +226,23 @@ async def main() -> None:
         (home / "feeds.yaml").write_text(
             f"feeds:\n  - name: bench\n    url: http://127.0.0.1:{feed_server.server_port}/"
             "feed.xml\n    interval: 1h\n", encoding="utf-8")
-        prepare(home, args.messages)
+        prepare(home, tg_messages, matrix.users if matrix else [])
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUBBOT_")}
         env.update(HUBBOT_DATA_DIR=str(home / "data"), HUBBOT_FEEDS_FILE=str(home / "feeds.yaml"),
-                   HUBBOT_TELEGRAM_TOKEN=TOKEN, HUBBOT_TELEGRAM_BASE_URL=f"{base}/bot",
                    HUBBOT_HEALTH_PORT="0", HUBBOT_LOG_LEVEL="WARNING")
+        if tg_messages:
+            env.update(HUBBOT_TELEGRAM_TOKEN=TOKEN, HUBBOT_TELEGRAM_BASE_URL=f"{base}/bot")
+        if matrix:
+            env.update(matrix.env())
 
         def delivered() -> int:
             return sum(1 for _ in log.open()) if log.exists() else 0
 
+        def sent_matrix() -> int:
+            return outbox_counts(home).get(("matrix", "sent"), 0)
+
         started = time.monotonic()
-        kills = []
+        kills: list[str] = []
         try:
             for _ in range(args.kills):
                 bot = await asyncio.create_subprocess_exec(
@@ -123,37 +251,53 @@ async def main() -> None:
                 await asyncio.sleep(rng.uniform(3.0, 9.0))
                 bot.send_signal(signal.SIGKILL)
                 await bot.wait()
-                kills.append(delivered())
+                kills.append("/".join(
+                    ([f"tg {delivered()}"] if tg_messages else [])
+                    + ([f"mx {sent_matrix()}"] if matrix else [])))
             bot = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", env=env, cwd=home,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            deadline = time.monotonic() + args.messages / 20 + 120
-            while outbox_counts(home).get("pending", 0) + outbox_counts(home).get("sending", 0):
-                if time.monotonic() > deadline:
-                    break
+            deadline = time.monotonic() + (tg_messages + mx_messages) / 20 + 120
+            while unfinished(outbox_counts(home)) and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1)
             bot.send_signal(signal.SIGTERM)
             await asyncio.wait_for(bot.wait(), 20)
+            elapsed = time.monotonic() - started
+            per_chat: dict[int, int] = {}
+            for record in map(json.loads, log.read_text().splitlines() if log.exists() else []):
+                if "Infinity Delta" in (record.get("text") or ""):
+                    per_chat[record["chat_id"]] = per_chat.get(record["chat_id"], 0) + 1
+            mx_alerts, mx_rooms = await matrix.count() if matrix else ({}, {})
         finally:
             server.send_signal(signal.SIGTERM)
             await server.wait()
             feed_server.shutdown()
-        per_chat: dict[int, int] = {}
-        for record in map(json.loads, log.read_text().splitlines()):
-            if "Infinity Delta" in (record.get("text") or ""):
-                per_chat[record["chat_id"]] = per_chat.get(record["chat_id"], 0) + 1
-        expected = set(range(FIRST_USER, FIRST_USER + args.messages))
+            if matrix:
+                matrix.stop()
+        counts = outbox_counts(home)
+    total = " + ".join(([f"{tg_messages:,} on Telegram"] if tg_messages else [])
+                       + ([f"{mx_messages:,} on Matrix"] if mx_messages else []))
+    print(f"Crash safety: {total} alert messages, hubbot run SIGKILLed {len(kills)} times at "
+          f"random moments (sent so far at each kill: {', '.join(kills)}), then left to finish; "
+          f"{elapsed:.0f} s in all")
+    if tg_messages:
+        expected = set(range(FIRST_USER, FIRST_USER + tg_messages))
         lost = len(expected - per_chat.keys())
         duplicated = sum(n - 1 for n in per_chat.values())
-        counts = outbox_counts(home)
-    elapsed = time.monotonic() - started
-    print(f"Crash safety: {args.messages:,} alert messages on Telegram, hubbot run SIGKILLed "
-          f"{len(kills)} times at random moments (deliveries counted at each kill: "
-          f"{', '.join(map(str, kills))}), then left to finish; {elapsed:.0f} s in all")
-    print(f"  telegram: delivered {len(per_chat):,} / lost {lost} / duplicated {duplicated} "
-          f"(bound: {IN_FLIGHT} in flight × {len(kills)} kills = {IN_FLIGHT * len(kills)}); "
-          f"outbox at the end: {counts}")
+        print(f"  telegram: delivered {len(per_chat):,} / lost {lost} / duplicated {duplicated} "
+              f"(bound: {IN_FLIGHT} in flight × {len(kills)} kills = {IN_FLIGHT * len(kills)}); "
+              f"outbox at the end: {by_network(counts, 'telegram')}")
+    if matrix:
+        got = {u: n for u, n in mx_alerts.items() if n}
+        lost = sum(1 for u in matrix.users if not mx_alerts.get(u))
+        duplicated = sum(n - 1 for n in got.values())
+        extra_rooms = sum(n - 1 for n in mx_rooms.values() if n > 1)
+        note = (f"; {mx_messages:,} rather than {args.messages:,}: opening a direct room per "
+                "member dominates" if mx_messages < args.messages else "")
+        print(f"  matrix: delivered {len(got):,} / lost {lost} / duplicated {duplicated} "
+              f"(required 0: transaction ids); direct rooms opened twice: {extra_rooms}; "
+              f"outbox at the end: {by_network(counts, 'matrix')}{note}")
 
 
 if __name__ == "__main__":
