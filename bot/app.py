@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.scheduler import build_scheduler
 from bot.services.chat_commands import ChatCommands
+from bot.services.command_rate import CommandRateLimit
 from bot.services.housekeeping import forget_old_updates
 from bot.services.polling import FeedPoller, PollOutcome
 from bot.settings import Settings
@@ -167,7 +168,8 @@ def telegram_parts(
         timeout=settings.telegram_timeout,
     )
     application = build_application(config)
-    gateway = TelegramGateway(application, ChatCommands(store, utc_now), config, on_answer=wake)
+    commands = ChatCommands(store, utc_now, CommandRateLimit(settings.command_rate))
+    gateway = TelegramGateway(application, commands, config, on_answer=wake)
     return gateway, TelegramChannel(application.bot)
 
 
@@ -187,7 +189,8 @@ def matrix_parts(
     )
     session = MatrixSession(config)
     channel = MatrixChannel(session, store, utc_now)
-    gateway = MatrixGateway(session, channel, ChatCommands(store, utc_now), store, on_answer=wake)
+    commands = ChatCommands(store, utc_now, CommandRateLimit(settings.command_rate))
+    gateway = MatrixGateway(session, channel, commands, store, on_answer=wake)
     return gateway, channel
 
 

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     matrix_store_path: Path | None = Field(
         default=None, description="login, device keys, sync token; default: data_dir/matrix"
     )
+    command_rate: str | None = Field(
+        default="20/minute", description="commands per user (limits syntax); off: no limit"
+    )
+
+    @field_validator("command_rate")
+    @classmethod
+    def _command_rate(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in {"", "off", "none"}:
+            return None
+        from limits import parse
+
+        parse(value)  # ValueError on anything limits cannot read
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod

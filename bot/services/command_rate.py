@@ -11,15 +11,20 @@ SLOW_DOWN = "You are sending commands faster than I answer them; wait a minute a
 
 
 class CommandRateLimit:
-    """`allow(user)` is False past the rate; `should_warn(user)` says so once a minute."""
+    """`allow(user)` is False past the rate; `should_warn(user)` says so once a minute.
 
-    def __init__(self, rate: str = DEFAULT_RATE) -> None:
+    `rate=None` turns the limit off (HUBBOT_COMMAND_RATE=off): every command is allowed.
+    """
+
+    def __init__(self, rate: str | None = DEFAULT_RATE) -> None:
         storage = MemoryStorage()  # expires idle keys itself: memory stays bounded
         self._limiter = MovingWindowRateLimiter(storage)
-        self._rate = parse(rate)
+        self._rate = parse(rate) if rate is not None else None
         self._warning = parse("1/minute")
 
     def allow(self, network: str, user: str) -> bool:
+        if self._rate is None:
+            return True
         return self._limiter.hit(self._rate, "cmd", network, user)
 
     def should_warn(self, network: str, user: str) -> bool:
