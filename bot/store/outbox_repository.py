@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,13 @@ from sqlmodel import Session, col, select
 from bot.domain.members import Network
 from bot.domain.outbox import NewMessage, OutboxItem, OutboxState
 from bot.store.tables import MemberRow, OutboxRow
+
+# How far back "this address was just served" is remembered when sharing turns.
+_FAIRNESS_MEMORY = timedelta(hours=1)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class SqlOutbox:
@@ -52,22 +60,17 @@ class SqlOutbox:
     def claim_due(self, network: Network, now: datetime, limit: int) -> list[OutboxItem]:
         """Mark up to `limit` due messages as sending and return them, most urgent first.
 
-        Each address has one queue: its most urgent, then oldest, unsent message goes first,
-        so a critical alert overtakes routine ones but equal messages keep their order.
+        Each address has one queue: its most urgent, then oldest, unsent message goes next, so
+        a critical alert overtakes routine ones but equal messages keep their order. Between
+        addresses, equal urgency is served round-robin: an address that was just served waits
+        behind those that have been waiting longer, so a flood to some chats never holds up
+        the answer to a quiet one.
         """
-        stmt = (
-            select(OutboxRow)
-            .where(
-                OutboxRow.network == network.value,
-                col(OutboxRow.state) == OutboxState.PENDING.value,
-                col(OutboxRow.next_attempt_at) <= now,
-            )
-            .order_by(col(OutboxRow.priority).desc(), col(OutboxRow.id))
-            .limit(limit * 4)
-        )
-        rows = list(self._s.exec(stmt))
-        heads = self._queue_heads(network, {r.address for r in rows})
-        claimed = [r for r in rows if heads.get(r.address) == r.id][:limit]
+        ids = self._fair_heads(network, now, limit)
+        if not ids:
+            return []
+        rows = {r.id: r for r in self._s.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids)))}
+        claimed = [rows[i] for i in ids if i in rows]
         for row in claimed:
             row.state = OutboxState.SENDING.value
             row.attempts += 1
@@ -87,23 +90,53 @@ class SqlOutbox:
             for r in claimed
         ]
 
-    def _queue_heads(self, network: Network, addresses: set[str]) -> dict[str, int]:
-        """The id of the message each address must get next (pending or being sent)."""
-        heads: dict[str, tuple[int, int]] = {}
-        if not addresses:
-            return {}
-        unsent = self._s.exec(
-            select(OutboxRow.address, OutboxRow.priority, OutboxRow.id).where(
+    def _fair_heads(self, network: Network, now: datetime, limit: int) -> list[int]:
+        """Ids of the due queue heads to send now, in the order to send them."""
+        position = func.row_number().over(
+            partition_by=OutboxRow.address,
+            order_by=(col(OutboxRow.priority).desc(), col(OutboxRow.id)),
+        )
+        unsent = (
+            select(
+                OutboxRow.id, OutboxRow.address, OutboxRow.priority, OutboxRow.state,
+                OutboxRow.next_attempt_at, OutboxRow.created_at, position.label("position"),
+            )
+            .where(
                 OutboxRow.network == network.value,
-                col(OutboxRow.address).in_(sorted(addresses)),
                 col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
             )
+            .subquery()
         )
-        for address, priority, row_id in unsent:
-            key = (priority, -(row_id or 0))
-            if address not in heads or key > heads[address]:
-                heads[address] = key
-        return {address: -key[1] for address, key in heads.items()}
+        heads = self._s.exec(
+            select(unsent.c.id, unsent.c.address, unsent.c.priority, unsent.c.created_at).where(
+                unsent.c.position == 1,
+                unsent.c.state == OutboxState.PENDING.value,
+                unsent.c.next_attempt_at <= now,
+            )
+        ).all()
+        if not heads:
+            return []
+        served = dict(
+            self._s.exec(
+                select(OutboxRow.address, func.max(OutboxRow.sent_at))
+                .where(
+                    OutboxRow.network == network.value,
+                    OutboxRow.state == OutboxState.SENT.value,
+                    col(OutboxRow.sent_at) >= now - _FAIRNESS_MEMORY,
+                    col(OutboxRow.address).in_(sorted({h.address for h in heads})),
+                )
+                .group_by(OutboxRow.address)
+            ).all()
+        )
+
+        def turn(head: Any) -> tuple[int, datetime, int]:
+            waiting_since = _aware(head.created_at)
+            last = served.get(head.address)
+            if last is not None:
+                waiting_since = max(waiting_since, _aware(last))
+            return (-head.priority, waiting_since, head.id)
+
+        return [h.id for h in sorted(heads, key=turn)[:limit]]
 
     def mark_sent(self, item_id: int, receipt: str | None, now: datetime) -> None:
         self._s.exec(

@@ -244,3 +244,21 @@ def test_product_import_is_all_or_nothing_and_idempotent(store: SqlStore) -> Non
     with store() as uow:
         aliases = {p.spec.product: p.spec.aliases for p in uow.products.all()}
     assert aliases == {"Infinity Delta": ("Delta XL",), "Alaris 8015": ()}
+
+
+def test_a_quiet_address_is_not_held_up_by_a_flood_to_another(store: SqlStore) -> None:
+    with store() as uow:
+        for i in range(5):
+            uow.outbox.add(_message("busy", f"busy-{i}"), NOW)
+        uow.outbox.add(_message("quiet", "quiet-0"), NOW + timedelta(seconds=1))
+        uow.commit()
+    order = []
+    for step in range(6):
+        moment = NOW + timedelta(seconds=2 + step)
+        with store() as uow:
+            [item] = uow.outbox.claim_due(Network.TELEGRAM, moment, 1)
+            uow.outbox.mark_sent(item.id, None, moment)
+            uow.commit()
+        order.append(item.payload["n"])
+    # Round-robin between addresses: the quiet chat is answered second, not sixth.
+    assert order == ["busy-0", "quiet-0", "busy-1", "busy-2", "busy-3", "busy-4"]
