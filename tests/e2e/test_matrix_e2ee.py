@@ -13,6 +13,7 @@ import httpx
 import pytest
 import vodozemac
 from feedserver import FeedServer, rss
+from matrix_hub import Hub
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -23,7 +24,7 @@ from nio import (
     SyncResponse,
 )
 from synapse import Account, Synapse
-from test_matrix import DRAEGER, Hub
+from test_matrix import DRAEGER
 
 from bot.channels.channel import DeliveryError
 from bot.channels.matrix import MatrixChannel

@@ -1,0 +1,130 @@
+"""A hub bot on the test Synapse, with the people who talk to it: shared by the Matrix tests."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from feedserver import FeedServer
+from synapse import Account, MatrixUser, Synapse
+
+from bot.app import Bot, build_bot
+from bot.channels.matrix_sync import MatrixGateway
+from bot.domain.alerts import HubChannel
+from bot.domain.members import Network
+from bot.domain.tlp import Tlp
+from bot.feeds.config import FeedConfig
+from bot.outbox import utc_now
+from bot.services.invites import create_invite
+from bot.settings import Settings
+
+
+def item(n: int, title: str, body: str = "", cves: str = "") -> str:
+    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
+            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
+            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
+
+
+@dataclass
+class Hub:
+    synapse: Synapse
+    feeds: FeedServer
+    home: Path
+    bot_account: Account
+    homeserver: str | None = None  # default: the Synapse itself (tests may put a proxy between)
+    bot: Bot | None = None
+    stack: AsyncExitStack | None = None
+    users: list[MatrixUser] = field(default_factory=list)
+    _stop: asyncio.Event | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def bot_id(self) -> str:
+        return self.bot_account.user_id
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            data_dir=self.home, database_url=f"sqlite:///{self.home / 'hub.db'}",
+            console=False, telegram_token=None,
+            matrix_homeserver=self.homeserver or self.synapse.url,
+            matrix_user=self.bot_id, matrix_password=self.bot_account.password,
+        )
+
+    @property
+    def gateway(self) -> MatrixGateway:
+        assert self.bot is not None
+        [gateway] = self.bot.gateways
+        assert isinstance(gateway, MatrixGateway)
+        return gateway
+
+    async def start(self) -> Bot:
+        self.stack = AsyncExitStack()
+        feeds = [FeedConfig("cisa", self.feeds.url("/cisa.xml"), timedelta(minutes=5))]
+        self.bot = await build_bot(self.settings, self.stack, feeds=feeds,
+                                   receive_commands=True)
+        self._stop = asyncio.Event()
+        self._tasks = [asyncio.create_task(d.run(self._stop)) for d in self.bot.dispatchers]
+        return self.bot
+
+    async def stop(self) -> None:
+        if self.bot is None or self.stack is None or self._stop is None:
+            return
+        for gateway in self.bot.gateways:
+            await gateway.stop_receiving()
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        await self.stack.aclose()
+        self.bot = None
+
+    async def person(self) -> MatrixUser:
+        user = self.synapse.user()
+        self.users.append(user)
+        return user
+
+    async def dm(self, user: MatrixUser) -> str:
+        """The user opens a direct chat with the bot; returns the room once the bot joined."""
+        room = await user.create_dm(self.bot_id)
+        await user.wait_until(lambda: self._joined(user, room))
+        return room
+
+    def _joined(self, user: MatrixUser, room: str) -> bool:
+        members = user.client.rooms.get(room)
+        return members is not None and self.bot_id in members.users and not members.users[
+            self.bot_id].invited
+
+    async def say(self, user: MatrixUser, room: str, text: str, timeout: float = 10) -> str:
+        """The user writes in the room; returns the body of the bot's answer."""
+        before = len(user.messages_in(room))
+        await user.send(room, text)
+        got = await user.wait_for_messages(room, before + 1, timeout)
+        return got[-1].body
+
+    async def link(self, user: MatrixUser, room: str, member: str) -> None:
+        assert self.bot is not None
+        code = create_invite(self.bot.store, member, utc_now())
+        assert "now linked" in await self.say(user, room, f"/start {code}")
+
+    async def member_subscribed(self, user: MatrixUser) -> str:
+        """`user` links to Klinikum Nord in a direct chat and follows Dräger Infinity Delta."""
+        assert self.bot is not None
+        room = await self.dm(user)
+        code = create_invite(self.bot.store, "Klinikum Nord", utc_now())
+        assert "now linked" in await self.say(user, room, f"/start {code}")
+        assert "Added Dräger | Infinity Delta" in await self.say(
+            user, room, "/subscribe Dräger | Infinity Delta")
+        return room
+
+    async def hub_room(self, coordinator: MatrixUser, name: str, max_tlp: Tlp) -> str:
+        """A hub room configured with `max_tlp` that the bot was invited to and joined."""
+        assert self.bot is not None
+        room = await coordinator.create_room(name=name)
+        with self.bot.store() as uow:
+            uow.hub_channels.add(HubChannel(Network.MATRIX, room, max_tlp=max_tlp), utc_now())
+            uow.commit()
+        await coordinator.invite(room, self.bot_id)
+        await coordinator.wait_until(lambda: self._joined(coordinator, room))
+        return room
