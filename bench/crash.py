@@ -35,16 +35,16 @@ import re
 import signal
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "tests"))
+
+from loopback_feed import serve_feed  # noqa: E402 (beside this script)
 
 from bot.domain.members import Network  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
@@ -60,18 +60,6 @@ FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>
 <link>https://adv.example.org/crash</link><guid>https://adv.example.org/crash</guid>
 <description>CVSS v3.1 base score 9.8 (CVE-2026-90001)</description></item>
 </channel></rss>"""
-
-
-class _Feed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(FEED)))
-        self.end_headers()
-        self.wfile.write(FEED)
-
-    def log_message(self, *args: object) -> None:
-        return None
 
 
 def prepare(home: Path, members: int, matrix_users: list[str]) -> None:
@@ -196,8 +184,7 @@ async def main() -> None:
     mx_messages = (args.matrix_messages if args.matrix_messages is not None
                    else args.messages) if "matrix" in networks else 0
     rng = random.Random(args.seed)
-    feed_server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
-    threading.Thread(target=feed_server.serve_forever, daemon=True).start()
+    feed_server = serve_feed(FEED)
     with tempfile.TemporaryDirectory(prefix="hubbot-crash-") as tmp:
         home = Path(tmp)
         (home / "data").mkdir()
