@@ -30,16 +30,16 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from loopback_feed import serve_feed  # noqa: E402 (beside this script)
 
 from bot.domain.members import Network  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
@@ -52,20 +52,6 @@ FIRST_USER = 100001
 COMMANDS = ["/products", "/status", "/latest", "/help", "/severity"]
 FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>'
         b"<link>https://adv.example.org/</link><description>bench</description></channel></rss>")
-
-
-class _Feed(BaseHTTPRequestHandler):
-    """hubbot needs one feed; an empty one, so that only commands make messages."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(FEED)))
-        self.end_headers()
-        self.wfile.write(FEED)
-
-    def log_message(self, *args: object) -> None:
-        return None
 
 
 def prepare(home: Path, users: int) -> None:
@@ -154,7 +140,9 @@ async def one_run(rate: str, args: argparse.Namespace) -> dict[str, float]:
                     await asyncio.sleep(0.05)
                 rss_before = peak_rss_kb(bot.pid)
                 inbound_before = db_count(home, "select count(*) from inbound_update")
-                outbox_before = db_count(home, "select count(*) from outbox")
+                # Replies to the flooding users only: the quiet user is measured on its own.
+                flood_rows = f"select count(*) from outbox where address != '{quiet}'"
+                outbox_before = db_count(home, flood_rows)
                 slots = asyncio.Semaphore(64)
                 quiet_sent_at: list[float] = []
 
@@ -201,7 +189,7 @@ async def one_run(rate: str, args: argparse.Namespace) -> dict[str, float]:
         flood_chats = set(senders)
         replies = [r for r in records if r["chat_id"] in flood_chats]
         slowed = {r["chat_id"] for r in replies if r["text"] == SLOW_DOWN}
-        queued = db_count(home, "select count(*) from outbox") - outbox_before
+        queued = db_count(home, flood_rows) - outbox_before
         return {
             "commands": len(senders), "users": len(flood_chats), "burst": burst_seconds,
             "handled": (handled_at - t0) if handled_at else float("nan"),
@@ -240,8 +228,7 @@ async def main() -> None:
                         help="the test server applies Telegram's flood limits")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    feed_server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
-    threading.Thread(target=feed_server.serve_forever, daemon=True).start()
+    feed_server = serve_feed(FEED)
     args.feed_port = feed_server.server_port
     limited = await one_run(args.rate, args)
     baseline = None if args.no_baseline else await one_run("off", args)
