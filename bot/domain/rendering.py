@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -116,3 +117,61 @@ def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
         alert = alert_from_payload(payload)
         return render_alert_html(alert), alert.advisory.link or None
     return plain_lines_html(str(payload.get("text", ""))), None
+
+
+# Outbox payloads may carry, besides "text" (or an alert):
+#   "buttons":    rows of {"label": str, "command": str}; pressing one sends `command` (a chat
+#                 command such as "/rsvp 3 yes", at most 64 bytes) as if the user typed it.
+#                 Telegram shows inline buttons; networks without buttons show `button_hint_lines`.
+#   "attachment": {"filename": str, "mime_type": str, "text": str}: a small text file sent after
+#                 the message (a meeting's .ics).
+MAX_BUTTON_COMMAND_BYTES = 64  # Telegram's callback_data limit
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mime_type: str
+    text: str
+
+
+def payload_buttons(payload: dict[str, Any]) -> list[list[Button]]:
+    """The payload's buttons, rows in order; malformed entries are left out."""
+    rows: list[list[Button]] = []
+    for row in payload.get("buttons") or []:
+        buttons = [
+            Button(str(b["label"]), str(b["command"]))
+            for b in row
+            if isinstance(b, dict) and b.get("label") and b.get("command")
+            and len(str(b["command"]).encode()) <= MAX_BUTTON_COMMAND_BYTES
+        ]
+        if buttons:
+            rows.append(buttons)
+    return rows
+
+
+def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
+    """For networks without buttons: the commands the buttons would send, as plain text."""
+    lines = []
+    for row in payload_buttons(payload):
+        commands = " · ".join(prefix + b.command.removeprefix("/") for b in row)
+        lines.append(f"Answer: {commands}")
+    return lines
+
+
+def payload_attachment(payload: dict[str, Any]) -> Attachment | None:
+    data = payload.get("attachment")
+    if not isinstance(data, dict) or not data.get("filename") or "text" not in data:
+        return None
+    return Attachment(str(data["filename"]), str(data.get("mime_type") or "text/plain"),
+                      str(data["text"]))
+
+
+def buttons_payload(rows: list[list[Button]]) -> list[list[dict[str, str]]]:
+    return [[{"label": b.label, "command": b.command} for b in row] for row in rows]
