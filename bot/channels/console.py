@@ -12,7 +12,7 @@ from bot.channels.channel import DeliveryError
 from bot.domain.alerts import alert_from_payload
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
-from bot.domain.rendering import render_alert_text
+from bot.domain.rendering import alert_ref_line, payload_attachment, render_alert_text
 
 _RULE = "─" * 78
 
@@ -34,7 +34,7 @@ class ConsoleChannel:
 
     async def send(self, item: OutboxItem) -> str | None:
         if item.kind != "alert":
-            raise DeliveryError(f"console cannot show {item.kind!r} messages", transient=False)
+            return self._show_text(item)
         alert = alert_from_payload(item.payload)
         if self._path is not None:
             record = {
@@ -42,6 +42,7 @@ class ConsoleChannel:
                 "outbox_id": item.id,
                 "member": alert.member,
                 "advisory_id": alert.advisory.id,
+                "ref": item.payload.get("ref"),
                 "title": alert.advisory.title,
                 "severity": alert.advisory.severity.label if alert.advisory.severity else None,
                 "cvss": alert.advisory.cvss,
@@ -60,5 +61,17 @@ class ConsoleChannel:
                 raise DeliveryError(f"cannot write {self._path}: {exc}", transient=True) from exc
         # Printed after the file is written: a failed write is retried, and must not print twice.
         stream = self._stream or sys.stdout
-        print(f"{_RULE}\n{render_alert_text(alert)}", file=stream, flush=True)
+        ref_line = alert_ref_line(item.payload)
+        text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
+        print(f"{_RULE}\n{text}", file=stream, flush=True)
+        return f"console:{item.id}"
+
+    def _show_text(self, item: OutboxItem) -> str:
+        """Announcements, meeting notices, replies: printed (a file attached is named)."""
+        text = str(item.payload.get("text", ""))
+        attachment = payload_attachment(item.payload)
+        if attachment is not None:
+            text += f"\n(attached: {attachment.filename})"
+        print(f"{_RULE}\n[{item.kind}] {item.address}\n{text}", file=self._stream or sys.stdout,
+              flush=True)
         return f"console:{item.id}"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.severity import Severity
 
-MAX_COMMAND_CHARS = 1000
+MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
@@ -23,6 +25,8 @@ class CommandSpec:
     arguments: str
     summary: str
     members_only: bool = True
+    # Who sees it in /help and may use it: "member", "coordinator" (and admins) or "admin".
+    audience: str = "member"
 
     @property
     def usage(self) -> str:
@@ -39,6 +43,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("mute", "<duration like 2h, 1d, or off>", "deliver alerts silently for a while"),
     CommandSpec("status", "", "feeds' health, last poll, alerts waiting"),
     CommandSpec("latest", "[n]", "the last n alerts for your organisation (default 5)"),
+    CommandSpec("affected", "<alert-id> <yes|no|patched>",
+                "tell the coordinators whether an alert affects you"),
+    CommandSpec("digest", "<on [hour]|off>",
+                "alerts below critical in one daily message, or at once"),
+    CommandSpec("meetings", "", "the hub's upcoming meetings"),
+    CommandSpec("rsvp", "<meeting-id> <yes|no|maybe>", "say whether you attend a meeting"),
+    CommandSpec("announce", "[--dm] <text>",
+                "post to the hub channels (--dm: to every member too), after a preview",
+                audience="coordinator"),
+    CommandSpec("meeting", "add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
+                "cancel <meeting-id>", "schedule or cancel a hub meeting",
+                audience="coordinator"),
+    CommandSpec("situation", "<alert-id> [detail]",
+                "how many members an alert matched, are affected, patched",
+                audience="coordinator"),
+    CommandSpec("grant", "<member> <coordinator|member>", "give or take a member's coordinator "
+                "role", audience="admin"),
 )
 SPECS = {spec.name: spec for spec in COMMANDS}
 
@@ -90,8 +111,86 @@ class Latest:
     count: int
 
 
+class AffectedStatus(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    PATCHED = "patched"
+
+
+class RsvpAnswer(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+
+
+@dataclass(frozen=True)
+class Affected:
+    ref: int
+    status: AffectedStatus
+
+
+@dataclass(frozen=True)
+class Digest:
+    hour: int | None  # None: off (alerts at once again); -1: on at the hub's default hour
+
+
+@dataclass(frozen=True)
+class ListMeetings:
+    pass
+
+
+@dataclass(frozen=True)
+class Rsvp:
+    meeting: int
+    answer: RsvpAnswer
+
+
+@dataclass(frozen=True)
+class Announce:
+    text: str
+    dm: bool
+
+
+@dataclass(frozen=True)
+class AddMeeting:
+    """As written: the date, time and zone are checked against the clock by the service."""
+
+    day: date
+    clock_time: time
+    zone: str | None
+    title: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class CancelMeeting:
+    meeting: int
+
+
+@dataclass(frozen=True)
+class Situation:
+    ref: int
+    detail: bool
+
+
+@dataclass(frozen=True)
+class Grant:
+    member: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A `yes` or `no` answer to a preview, optionally naming which one."""
+
+    yes: bool
+    pending: int | None
+
+
 Command = (
     Start | Help | Subscribe | Unsubscribe | ListProducts | SetSeverity | Mute | Status | Latest
+    | Affected | Digest | ListMeetings | Rsvp | Announce | AddMeeting | CancelMeeting | Situation
+    | Grant
 )
 
 
@@ -106,8 +205,22 @@ def command_name(command: Command) -> str:
     return {
         Start: "start", Help: "help", Subscribe: "subscribe", Unsubscribe: "unsubscribe",
         ListProducts: "products", SetSeverity: "severity", Mute: "mute", Status: "status",
-        Latest: "latest",
+        Latest: "latest", Affected: "affected", Digest: "digest", ListMeetings: "meetings",
+        Rsvp: "rsvp", Announce: "announce", AddMeeting: "meeting", CancelMeeting: "meeting",
+        Situation: "situation", Grant: "grant",
     }[type(command)]
+
+
+_CONFIRM = re.compile(r"^/?(yes|no|y|n)(?:\s+#?(\d{1,9}))?[.!]?$", re.IGNORECASE)
+
+
+def parse_confirmation(text: str) -> Confirm | None:
+    """`yes`, `no`, `yes 12` (a button sends the number; `/yes` and `!yes` are read alike)."""
+    match = _CONFIRM.match(_CONTROL.sub("", text).strip().lstrip("!/"))
+    if match is None:
+        return None
+    number = match.group(2)
+    return Confirm(match.group(1).lower().startswith("y"), int(number) if number else None)
 
 
 def parse_command(text: str) -> Command | CommandError | None:
@@ -130,10 +243,15 @@ def parse_command(text: str) -> Command | CommandError | None:
         return CommandError(f"{exc}\nUsage: {spec.usage}")
 
 
-def help_text() -> str:
+def help_text(audience: str = "member") -> str:
+    """The commands this person may use: members', plus coordinators' (and admins')."""
     lines = ["hubbot sends your organisation alerts about security advisories that name the "
              "products it registered.", ""]
-    lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS]
+    lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS if spec.audience == "member"]
+    extra = {"member": (), "coordinator": ("coordinator",), "admin": ("coordinator", "admin")}
+    for group in extra.get(audience, ()):
+        lines += ["", f"For {group}s:"]
+        lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS if spec.audience == group]
     return "\n".join(lines)
 
 
@@ -207,6 +325,117 @@ def _latest(rest: str) -> Command:
     return Latest(int(rest))
 
 
+def _number(word: str, what: str) -> int:
+    word = word.lstrip("#")
+    if not word.isdigit() or len(word) > 9 or int(word) < 1:
+        raise ValueError(f"{what} is a number, as shown in the message.")
+    return int(word)
+
+
+def _affected(rest: str) -> Command:
+    words = rest.split()
+    if len(words) != 2:
+        raise ValueError("Give the alert's ID and yes, no or patched.")
+    try:
+        status = AffectedStatus(words[1].lower())
+    except ValueError:
+        raise ValueError("Answer yes (affected), no (not affected) or patched.") from None
+    return Affected(_number(words[0], "The alert ID"), status)
+
+
+def _digest(rest: str) -> Command:
+    words = rest.lower().split()
+    if words == ["off"]:
+        return Digest(None)
+    if words and words[0] == "on" and len(words) <= 2:
+        if len(words) == 1:
+            return Digest(-1)
+        hour = words[1].removesuffix(":00").removesuffix("h")
+        if hour.isdigit() and 0 <= int(hour) <= 23:
+            return Digest(int(hour))
+        raise ValueError("The hour is a whole hour from 0 to 23, like 8 or 17.")
+    raise ValueError("Say on (optionally with the hour, like on 8) or off.")
+
+
+def _rsvp(rest: str) -> Command:
+    words = rest.split()
+    if len(words) != 2:
+        raise ValueError("Give the meeting's number and yes, no or maybe.")
+    try:
+        answer = RsvpAnswer(words[1].lower())
+    except ValueError:
+        raise ValueError("Answer yes, no or maybe.") from None
+    return Rsvp(_number(words[0], "The meeting number"), answer)
+
+
+def _announce(rest: str) -> Command:
+    dm = False
+    if rest.split(maxsplit=1)[:1] == ["--dm"]:
+        dm, rest = True, rest[4:].strip()
+    if not rest:
+        raise ValueError("Write the announcement after /announce.")
+    return Announce(rest, dm)
+
+
+_MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$", re.DOTALL)
+_LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
+
+
+def _meeting(rest: str) -> Command:
+    action, _, rest = rest.partition(" ")
+    action, rest = action.lower(), rest.strip()
+    if action == "cancel":
+        if not rest or " " in rest:
+            raise ValueError("Give the number of the meeting to cancel.")
+        return CancelMeeting(_number(rest, "The meeting number"))
+    if action != "add":
+        raise ValueError("Use /meeting add … or /meeting cancel <number>.")
+    match = _MEETING_ADD.match(rest)
+    if match is None:
+        raise ValueError("Give the date and time as YYYY-MM-DD HH:MM, then the title.")
+    try:
+        day = date.fromisoformat(match.group(1))
+        hours, minutes = (int(x) for x in match.group(2).split(":"))
+        clock_time = time(hours, minutes)
+    except ValueError:
+        raise ValueError(f"{match.group(1)} {match.group(2)} is not a valid date and time.") \
+            from None
+    rest = match.group(3).strip()
+    zone = None
+    first, _, after = rest.partition(" ")
+    if "/" in first or first.upper() == "UTC":
+        zone = "UTC" if first.upper() == "UTC" else first
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"Unknown time zone {first}: use a name like Europe/Berlin.") \
+                from None
+        rest = after.strip()
+    title, _, link = (part.strip() for part in rest.partition("|"))
+    if not title:
+        raise ValueError("The meeting needs a title.")
+    if len(title) > 200:
+        raise ValueError("A meeting title may have at most 200 characters.")
+    if link and not _LINK.match(link):
+        raise ValueError("The link must be a web address starting with https:// or http://.")
+    return AddMeeting(day, clock_time, zone, title, link or None)
+
+
+def _situation(rest: str) -> Command:
+    words = rest.split()
+    if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "detail"):
+        raise ValueError("Give the alert's ID, and detail to see which members answered what.")
+    return Situation(_number(words[0], "The alert ID"), len(words) == 2)
+
+
+def _grant(rest: str) -> Command:
+    member, _, role = rest.strip().rpartition(" ")
+    role = role.lower()
+    if not member.strip() or role not in {"coordinator", "member"}:
+        raise ValueError("Give the member's name and coordinator or member.")
+    return Grant(member.strip(), role)
+
+
 _PARSERS: dict[str, Callable[[str], Command]] = {
     "start": _start,
     "help": _no_arguments(Help()),
@@ -217,4 +446,12 @@ _PARSERS: dict[str, Callable[[str], Command]] = {
     "mute": _mute,
     "status": _no_arguments(Status()),
     "latest": _latest,
+    "affected": _affected,
+    "digest": _digest,
+    "meetings": _no_arguments(ListMeetings()),
+    "rsvp": _rsvp,
+    "announce": _announce,
+    "meeting": _meeting,
+    "situation": _situation,
+    "grant": _grant,
 }

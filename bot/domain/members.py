@@ -29,6 +29,7 @@ class Member:
     name: str
     min_severity: Severity | None = None
     role: Role = Role.MEMBER
+    digest_hour: int | None = None  # alerts below critical in one daily message; None: off
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,22 @@ def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
     """Chat HTML lines for any outbox payload, and the advisory link to offer as a button."""
     if payload.get("kind") == "alert":
         alert = alert_from_payload(payload)
-        return render_alert_html(alert), alert.advisory.link or None
+        lines = render_alert_html(alert)
+        ref_line = alert_ref_line(payload)
+        if ref_line:
+            lines.append(escape(ref_line))
+        return lines, alert.advisory.link or None
     return plain_lines_html(str(payload.get("text", ""))), None
+
+
+def alert_ref_line(payload: dict[str, Any]) -> str | None:
+    """The alert's short number, and for a member how to say whether it affects them."""
+    ref = payload.get("ref")
+    if not isinstance(ref, int):
+        return None
+    if payload.get("member"):
+        return f"Alert ID {ref} · affected? /affected {ref} yes|no|patched"
+    return f"Alert ID {ref}"
 
 
 # Outbox payloads may carry, besides "text" (or an alert):

@@ -8,13 +8,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.commands import (
+    SPECS,
+    AddMeeting,
+    Affected,
+    Announce,
+    CancelMeeting,
     Command,
     CommandError,
+    Digest,
+    Grant,
     Help,
     Latest,
+    ListMeetings,
     ListProducts,
     Mute,
+    Rsvp,
     SetSeverity,
+    Situation,
     Start,
     Status,
     Subscribe,
@@ -22,13 +32,19 @@ from bot.domain.commands import (
     command_name,
     help_text,
     parse_command,
+    parse_confirmation,
 )
-from bot.domain.members import Contact, Network
+from bot.domain.members import Contact, Network, Role
 from bot.domain.outbox import NewMessage
 from bot.domain.products import ProductSpec
+from bot.domain.rendering import buttons_payload
+from bot.domain.roles import Authority, authority_of
+from bot.services import announcements, digests, meetings, situation
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
+from bot.services.hub_messages import HubPolicy, actor
 from bot.services.invites import code_hash
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
+from bot.services.replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +54,7 @@ NOT_LINKED = (
     "Ask your hub coordinator for an invite code, then send /start CODE."
 )
 NOT_A_COMMAND = "I only understand commands. Send /help for the list."
+NOTHING_TO_CONFIRM = "Nothing is waiting for your yes or no. Send /help for the commands."
 
 
 @dataclass(frozen=True)
@@ -57,10 +74,15 @@ class ChatCommands:
         uow_factory: UnitOfWorkFactory,
         clock: Callable[[], datetime],
         rate_limit: CommandRateLimit | None = None,
+        policy: HubPolicy | None = None,
+        on_meetings_changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._rate = rate_limit or CommandRateLimit()
+        self._policy = policy or HubPolicy()
+        # Called (from the handling thread) after a meeting was added or cancelled.
+        self._on_meetings_changed = on_meetings_changed
 
     def handle(self, sender: Sender, text: str, update_key: str) -> str | None:
         """Act on `text`; returns the answer queued, or None for a redelivered update."""
@@ -72,36 +94,57 @@ class ChatCommands:
             if not allowed:
                 warn = self._rate.should_warn(sender.network.value, sender.address)
                 if warn:
-                    self._queue(uow, sender, update_key, SLOW_DOWN, None, now)
+                    self._queue(uow, sender, update_key, Reply(SLOW_DOWN), None, now)
                 uow.commit()
                 log.warning("%s: a user is over the command rate; %s", sender.network.value,
                             "told to slow down" if warn else "ignored")
                 return SLOW_DOWN if warn else ""
-            parsed = parse_command(text)
             contact = uow.members.contact(sender.network, sender.address)
-            answer = self._answer(uow, sender, parsed, contact, now)
+            authority = self._authority(uow, sender, contact)
+            confirmation = parse_confirmation(text)
+            parsed: Command | CommandError | None = None
+            if confirmation is not None:
+                answer = announcements.confirm(
+                    uow, sender.network, sender.address, confirmation, self._policy,
+                    actor(sender.network, sender.address), now,
+                ) or Reply(NOTHING_TO_CONFIRM if authority else NOT_LINKED)
+                name = "yes" if confirmation.yes else "no"
+            else:
+                parsed = parse_command(text)
+                answer = self._answer(uow, sender, parsed, contact, authority, now)
+                name = command_name(parsed) if not isinstance(parsed, CommandError | None) \
+                    else "-"
             if contact is not None and not contact.active:
                 # They wrote to us, so they can receive again (e.g. they unblocked the bot).
                 uow.members.update_contact(sender.network, sender.address, active=True)
             self._queue(uow, sender, update_key, answer, contact, now)
             uow.commit()
-        name = command_name(parsed) if not isinstance(parsed, CommandError | None) else "-"
+        if isinstance(parsed, AddMeeting | CancelMeeting):
+            self._on_meetings_changed()
         log.info("%s command /%s from a %s chat answered", sender.network.value, name,
-                 "linked" if contact else "unlinked")
-        return answer
+                 authority.name.lower() if authority else "unlinked")
+        return answer.text
+
+    def _authority(self, uow: UnitOfWork, sender: Sender, contact: Contact | None) -> Authority:
+        record = uow.members.get(contact.member) if contact else None
+        return authority_of(sender.network, sender.address, contact,
+                            record.role if record else None, self._policy.admins)
 
     @staticmethod
     def _queue(
-        uow: UnitOfWork, sender: Sender, update_key: str, answer: str, contact: Contact | None,
-        now: datetime,
+        uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
+        contact: Contact | None, now: datetime,
     ) -> None:
+        payload: dict[str, object] = {"kind": "reply", "text": answer.text}
+        if answer.buttons:
+            payload["buttons"] = buttons_payload(answer.buttons)
         uow.outbox.add(
             NewMessage(
                 network=sender.network,
                 address=sender.chat,
                 kind="reply",
                 dedup_key=f"reply|{sender.network.value}|{update_key}",
-                payload={"kind": "reply", "text": answer},
+                payload=payload,
                 priority=REPLY_PRIORITY,
                 member=contact.member if contact else None,
             ),
@@ -110,19 +153,64 @@ class ChatCommands:
 
     def _answer(
         self, uow: UnitOfWork, sender: Sender, parsed: Command | CommandError | None,
-        contact: Contact | None, now: datetime,
-    ) -> str:
+        contact: Contact | None, authority: Authority, now: datetime,
+    ) -> Reply:
         if parsed is None:
-            return NOT_A_COMMAND if contact else NOT_LINKED
+            return Reply(NOT_A_COMMAND if authority else NOT_LINKED)
         if isinstance(parsed, CommandError):
-            return parsed.message
+            return Reply(parsed.message)
         if isinstance(parsed, Start):
-            return self._start(uow, sender, parsed, contact, now)
+            return Reply(self._start(uow, sender, parsed, contact, now))
         if isinstance(parsed, Help):
-            return help_text()
+            return Reply(help_text(authority.audience))
+        audience = SPECS[command_name(parsed)].audience
+        if audience != "member":
+            return self._coordinate(uow, sender, parsed, authority, now)
         if contact is None:
-            return NOT_LINKED
-        member = contact.member
+            return Reply(NOT_LINKED)
+        if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
+            return self._take_part(uow, sender, parsed, contact.member, authority, now)
+        return Reply(self._manage(uow, sender, parsed, contact.member, now))
+
+    def _take_part(
+        self, uow: UnitOfWork, sender: Sender, parsed: Command, member: str,
+        authority: Authority, now: datetime,
+    ) -> Reply:
+        if isinstance(parsed, Affected):
+            return situation.affected(uow, member, actor(sender.network, sender.address),
+                                      parsed, now)
+        if isinstance(parsed, Digest):
+            return digests.set_digest(uow, member, parsed, self._policy, now)
+        if isinstance(parsed, Rsvp):
+            return meetings.rsvp(uow, sender.network, sender.address, member, parsed, now)
+        return meetings.list_meetings(uow, now, authority >= Authority.COORDINATOR)
+
+    def _coordinate(
+        self, uow: UnitOfWork, sender: Sender, parsed: Command, authority: Authority,
+        now: datetime,
+    ) -> Reply:
+        name = command_name(parsed)
+        if SPECS[name].audience == "admin" and authority < Authority.ADMIN:
+            return Reply(f"Only the hub's admins may use /{name}.")
+        if authority < Authority.COORDINATOR:
+            return Reply(f"Only the hub's coordinators may use /{name}. If you need to reach "
+                         "the hub, ask a coordinator.")
+        who = actor(sender.network, sender.address)
+        if isinstance(parsed, Announce):
+            return announcements.preview(uow, sender.network, sender.address, parsed,
+                                         self._policy, now)
+        if isinstance(parsed, AddMeeting):
+            return meetings.add_meeting(uow, parsed, self._policy, who, now)
+        if isinstance(parsed, CancelMeeting):
+            return meetings.cancel_meeting(uow, parsed, self._policy, who, now)
+        if isinstance(parsed, Situation):
+            return situation.situation(uow, parsed, who, now)
+        assert isinstance(parsed, Grant)
+        return _grant(uow, parsed, who, now)
+
+    def _manage(
+        self, uow: UnitOfWork, sender: Sender, parsed: Command, member: str, now: datetime
+    ) -> str:
         if isinstance(parsed, Subscribe):
             return _subscribe(uow, member, parsed, now)
         if isinstance(parsed, Unsubscribe):
@@ -233,3 +321,12 @@ def _latest(uow: UnitOfWork, member: str, count: int) -> str:
         severity = advisory.severity.label.upper() if advisory.severity else "?"
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
     return "\n".join(lines)
+
+
+def _grant(uow: UnitOfWork, command: Grant, who: str, now: datetime) -> Reply:
+    role = Role(command.role)
+    if not uow.members.set_role(command.member, role):
+        return Reply(f"There is no member {command.member!r}. Names are as the admin "
+                     "registered them (`hubbot member list`).")
+    uow.audit.add(who, "grant", f"{command.member}: {role.value}", now)
+    return Reply(f"{command.member} is now a {role.value}.")

@@ -16,8 +16,11 @@ from bot.domain.alerts import (
     channel_deliveries,
     deliveries_for,
 )
+from bot.domain.digest import held_for_digest
 from bot.domain.matching import AdvisoryMatcher
+from bot.domain.members import Member, Network
 from bot.domain.outbox import NewMessage
+from bot.domain.rendering import Button, buttons_payload
 from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ class IngestReport:
     known: int = 0
     alerts: int = 0
     messages: int = 0
+    held: int = 0  # waiting for their members' daily digest
 
 
 class MatcherCache:
@@ -85,9 +89,17 @@ def ingest_advisories(
         if alerts:
             # The hub's channels carry what concerns at least one member, never who it is.
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
+        ref = uow.affected.ref_for(advisory_id) if deliveries else None
         queued_for: set[str] = set()
         for delivery in deliveries:
-            if uow.outbox.add(_message(delivery, advisory_id), now):
+            message = _message(delivery, advisory_id, ref)
+            if _digested(delivery, members):
+                assert delivery.alert.member is not None
+                if uow.held_alerts.hold(delivery.alert.member, delivery.network,
+                                        delivery.address, advisory_id, message.payload, now):
+                    report.held += 1
+                    queued_for.add(delivery.alert.member)
+            elif uow.outbox.add(message, now):
                 report.messages += 1
                 if delivery.alert.member:
                     queued_for.add(delivery.alert.member)
@@ -95,15 +107,33 @@ def ingest_advisories(
     return report
 
 
-def _message(delivery: Delivery, advisory_id: str) -> NewMessage:
+def _digested(delivery: Delivery, members: dict[str, Member]) -> bool:
+    """An alert below critical to a member who chose the daily digest waits for it."""
+    member = members.get(delivery.alert.member or "")
+    return (member is not None and member.digest_hour is not None
+            and delivery.network is not Network.CONSOLE
+            and held_for_digest(delivery.alert.advisory.severity))
+
+
+def affected_buttons(ref: int) -> list[list[Button]]:
+    return [[Button("Affected", f"/affected {ref} yes"),
+             Button("Not affected", f"/affected {ref} no"),
+             Button("Patched", f"/affected {ref} patched")]]
+
+
+def _message(delivery: Delivery, advisory_id: str, ref: int | None) -> NewMessage:
     alert = delivery.alert
     digest = hashlib.sha256(advisory_id.encode()).hexdigest()[:40]
+    payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref}
+    if alert.member is not None and ref is not None:
+        # Members answer whether they are affected; a hub channel only shows the number.
+        payload["buttons"] = buttons_payload(affected_buttons(ref))
     return NewMessage(
         network=delivery.network,
         address=delivery.address,
         kind="alert",
         dedup_key=f"alert|{digest}|{delivery.network.value}|{delivery.address}",
-        payload={**alert_payload(alert), "silent": delivery.silent},
+        payload=payload,
         priority=alert.priority,
         advisory_id=advisory_id,
         member=alert.member,

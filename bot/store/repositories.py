@@ -213,6 +213,15 @@ class SqlMembers:
         )
         self._s.flush()
 
+    def set_digest_hour(self, name: str, hour: int | None) -> bool:
+        row = self._row(name)
+        if row is None:
+            return False
+        row.digest_hour = hour
+        self._s.add(row)
+        self._s.flush()
+        return True
+
     def set_role(self, name: str, role: Role) -> bool:
         row = self._row(name)
         if row is None:
@@ -276,7 +285,7 @@ class SqlMembers:
 def _member(row: MemberRow) -> Member:
     assert row.id is not None
     severity = Severity(row.min_severity) if row.min_severity else None
-    return Member(row.id, row.name, severity, Role(row.role))
+    return Member(row.id, row.name, severity, Role(row.role), row.digest_hour)
 
 
 class SqlProducts:
@@ -375,6 +384,15 @@ class SqlMatches:
             )
         )
 
+
+    def members_for(self, advisory_id: str) -> list[str]:
+        """The members whose products this advisory matched."""
+        return list(self._s.exec(
+            select(MemberRow.name).distinct()
+            .join(MatchRow, col(MatchRow.member_id) == col(MemberRow.id))
+            .where(MatchRow.advisory_id == advisory_id)
+            .order_by(MemberRow.name)
+        ).all())
 
     def latest_for_member(self, member: str, count: int) -> list[tuple[Advisory, str]]:
         """The member's most recent matched advisories, newest first, with one reason each."""

@@ -59,6 +59,8 @@ class MemberRow(SQLModel, table=True):
     name: str = Field(unique=True, max_length=100)
     min_severity: int | None = None
     role: str = Field(default="member", max_length=20)
+    # Alerts below critical wait for one daily message at this hour (hub time zone); None: off.
+    digest_hour: int | None = None
     created_at: datetime
 
 
@@ -178,3 +180,98 @@ class MatrixDirectRoomRow(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=255)
     room_id: str = Field(max_length=255)
     updated_at: datetime
+
+
+class AdvisoryRefRow(SQLModel, table=True):
+    """The short number members and coordinators use for an advisory (/affected 17 yes)."""
+
+    __tablename__ = "advisory_ref"
+
+    ref: int | None = Field(default=None, primary_key=True)
+    advisory_id: str = Field(unique=True, max_length=700)
+
+
+class AffectedAnswerRow(SQLModel, table=True):
+    """A member's answer to an alert: affected, not affected or patched (the latest counts)."""
+
+    __tablename__ = "affected_answer"
+    __table_args__ = (UniqueConstraint("advisory_id", "member_id", name="uq_affected_answer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    advisory_id: str = Field(max_length=700, index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    status: str = Field(max_length=10)
+    answered_by: str = Field(max_length=300)
+    answered_at: datetime
+
+
+class AuditRow(SQLModel, table=True):
+    """What coordinators and admins did, and who: kept for the hub's accountability."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=300)
+    action: str = Field(max_length=50)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PendingConfirmationRow(SQLModel, table=True):
+    """An action shown as a preview that waits for its author's yes or no."""
+
+    __tablename__ = "pending_confirmation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255, index=True)
+    action: str = Field(max_length=30)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    expires_at: datetime
+
+
+class MeetingRow(SQLModel, table=True):
+    __tablename__ = "meeting"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=300)
+    starts_at: datetime = Field(index=True)
+    zone: str = Field(max_length=64)
+    link: str | None = Field(default=None, max_length=600)
+    created_at: datetime
+    created_by: str = Field(max_length=300)
+    cancelled: bool = False
+    # Reminders queued or skipped, comma-separated ("24h,1h"): each is sent at most once.
+    reminders_done: str = Field(default="", max_length=100)
+
+
+class RsvpRow(SQLModel, table=True):
+    __tablename__ = "meeting_rsvp"
+    __table_args__ = (UniqueConstraint("meeting_id", "network", "address", name="uq_rsvp"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    member_id: int | None = None
+    answer: str = Field(max_length=10)
+    answered_at: datetime
+
+
+class HeldAlertRow(SQLModel, table=True):
+    """An alert waiting for its contact's daily digest; released into the outbox at the hour."""
+
+    __tablename__ = "held_alert"
+    __table_args__ = (
+        UniqueConstraint("advisory_id", "network", "address", name="uq_held_alert"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    advisory_id: str = Field(max_length=700)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    held_at: datetime
+    released_at: datetime | None = Field(default=None, index=True)

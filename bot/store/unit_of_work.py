@@ -8,6 +8,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.store.chat_repositories import SqlHubChannels, SqlInboundUpdates, SqlInvites
+from bot.store.coordination_repositories import (
+    SqlAffected,
+    SqlAudit,
+    SqlConfirmations,
+    SqlHeldAlerts,
+    SqlMeetings,
+)
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
 from bot.store.repositories import (
@@ -37,6 +44,11 @@ class SqlUnitOfWork:
         self.invites = SqlInvites(self._session)
         self.inbound = SqlInboundUpdates(self._session)
         self.matrix_rooms = SqlMatrixDirectRooms(self._session)
+        self.audit = SqlAudit(self._session)
+        self.confirmations = SqlConfirmations(self._session)
+        self.meetings = SqlMeetings(self._session)
+        self.affected = SqlAffected(self._session)
+        self.held_alerts = SqlHeldAlerts(self._session)
         return self
 
     def __exit__(

@@ -1,0 +1,65 @@
+"""`/announce`: a preview, the author's yes, then one message to every hub channel (and member)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.domain.commands import Announce, Confirm
+from bot.domain.members import Network
+from bot.domain.rendering import Button
+from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts, queue_to
+from bot.services.ports import UnitOfWork
+from bot.services.replies import Reply
+
+log = logging.getLogger(__name__)
+
+CONFIRM_WITHIN = timedelta(minutes=30)
+ANNOUNCEMENT_PRIORITY = 4  # as urgent as a critical alert: a person decided it must go now
+HEADING = "📣 Announcement from the hub"
+
+
+def preview(uow: UnitOfWork, sender_network: Network, sender_address: str, command: Announce,
+            policy: HubPolicy, now: datetime) -> Reply:
+    channels = hub_channels(uow, policy)
+    contacts = member_contacts(uow) if command.dm else []
+    if not channels and not contacts:
+        return Reply("There is nowhere to send it: the hub has no channels yet (the admin adds "
+                     "them with `hubbot channel add`). Use /announce --dm to write to every "
+                     "member instead.")
+    pending = uow.confirmations.put(sender_network, sender_address, "announce",
+                                    {"text": command.text, "dm": command.dm}, now,
+                                    now + CONFIRM_WITHIN)
+    reach = f"{len(channels)} hub channel{'s' if len(channels) != 1 else ''}"
+    if command.dm:
+        reach += f" and {len(contacts)} member contact{'s' if len(contacts) != 1 else ''}"
+    text = (f"Preview — this goes to {reach}:\n\n{HEADING}\n\n{command.text}\n\n"
+            f"Send it? Answer yes or no (within {CONFIRM_WITHIN.seconds // 60} minutes).")
+    buttons = [[Button("Send", f"yes {pending}"), Button("Cancel", f"no {pending}")]]
+    return Reply(text, buttons)
+
+
+def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answer: Confirm,
+            policy: HubPolicy, actor_name: str, now: datetime) -> Reply | None:
+    """Act on a yes/no; None when nothing waits for this person's answer."""
+    pending = uow.confirmations.pending(sender_network, sender_address)
+    if pending is None:
+        return None
+    if answer.pending is not None and answer.pending != pending.id:
+        return Reply("That preview was replaced by a newer one; answer the newest preview.")
+    uow.confirmations.drop(sender_network, sender_address)
+    if pending.expires_at < now:
+        return Reply("That preview has expired; nothing was sent. Send the command again.")
+    if not answer.yes:
+        uow.audit.add(actor_name, "announce cancelled", pending.payload.get("text", ""), now)
+        return Reply("Cancelled; nothing was sent.")
+    text, dm = str(pending.payload["text"]), bool(pending.payload.get("dm"))
+    recipients = hub_channels(uow, policy) + (member_contacts(uow) if dm else [])
+    queued = queue_to(uow, recipients, kind="announcement", key=str(pending.id),
+                      payload={"text": f"{HEADING}\n\n{text}"},
+                      priority=ANNOUNCEMENT_PRIORITY, now=now)
+    uow.audit.add(actor_name, "announce", f"to {queued} addresses{' (dm)' if dm else ''}: "
+                  f"{text}", now)
+    log.info("announcement %d confirmed: %d messages queued", pending.id, queued)
+    return Reply(f"Sent: the announcement is on its way to {queued} "
+                 f"address{'es' if queued != 1 else ''}.")

@@ -1,0 +1,87 @@
+"""Daily digests: a member's alerts below critical, held and released as one message a day."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.domain.alerts import alert_from_payload
+from bot.domain.commands import Digest
+from bot.domain.coordination import HeldAlert
+from bot.domain.digest import latest_slot
+from bot.domain.rendering import alert_headline
+from bot.services.hub_messages import HubPolicy, queue_to
+from bot.services.ports import UnitOfWork
+from bot.services.replies import Reply
+
+log = logging.getLogger(__name__)
+
+DIGEST_PRIORITY = 1
+PER_MESSAGE = 25
+
+
+def set_digest(uow: UnitOfWork, member: str, command: Digest, policy: HubPolicy,
+               now: datetime) -> Reply:
+    if command.hour is None:
+        uow.members.set_digest_hour(member, None)
+        released = release(uow, member, now, None, key=f"off-{now:%Y%m%dT%H%M%S}")
+        extra = f" The {released} alert(s) waiting were sent now." if released else ""
+        return Reply(f"Digest off: {member}'s alerts arrive as they come.{extra}")
+    hour = policy.digest_hour if command.hour < 0 else command.hour
+    uow.members.set_digest_hour(member, hour)
+    return Reply(f"Digest on: {member}'s alerts below critical arrive in one message a day at "
+                 f"{hour:02}:00 ({policy.zone}). Critical alerts, and those of unknown "
+                 "severity, still arrive at once. /digest off ends it.")
+
+
+def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
+    """Queue every digest that is due: held before each member's latest digest hour."""
+    total = 0
+    members = {m.name: m for m in uow.members.all()}
+    for name in uow.held_alerts.members_waiting():
+        member = members.get(name)
+        if member is None:
+            continue
+        if member.digest_hour is None:  # turned off meanwhile: nothing may stay held
+            total += release(uow, name, now, None, key=f"off-{now:%Y%m%dT%H}")
+            continue
+        slot = latest_slot(now, member.digest_hour, policy.zone)
+        total += release(uow, name, now, slot, key=f"{slot:%Y%m%dT%H%M}")
+    return total
+
+
+def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None,
+            key: str) -> int:
+    """Queue the member's held alerts (held before `before`) as digests; returns how many."""
+    held = uow.held_alerts.waiting(member, before)
+    if not held:
+        return 0
+    by_address: dict[tuple[object, str], list[HeldAlert]] = {}
+    for h in held:
+        by_address.setdefault((h.network, h.address), []).append(h)
+    for items in by_address.values():
+        network, address = items[0].network, items[0].address
+        for part, start in enumerate(range(0, len(items), PER_MESSAGE)):
+            chunk = items[start:start + PER_MESSAGE]
+            queue_to(uow, [(network, address)], kind="digest",
+                     key=f"{member}|{key}|{part}",
+                     payload={"text": digest_text(member, chunk, len(items))},
+                     priority=DIGEST_PRIORITY, now=now)
+    uow.held_alerts.release([h.id for h in held], now)
+    log.info("digest for a member: %d alerts released", len(held))
+    return len(held)
+
+
+def digest_text(member: str, items: list[HeldAlert], total: int) -> str:
+    lines = [f"Daily digest for {member}: {total} alert{'s' if total != 1 else ''}"]
+    for h in items:
+        alert = alert_from_payload(h.payload)
+        ref = h.payload.get("ref")
+        lines.append("")
+        lines.append(("" if ref is None else f"[{ref}] ") + alert_headline(alert))
+        for p in alert.products:
+            lines.append(f"  Your product: {p.vendor} | {p.product}")
+        if alert.advisory.link:
+            lines.append(f"  {alert.advisory.link}")
+    lines += ["", "Answer /affected <id> yes, no or patched for each."]
+    return "\n".join(lines)
