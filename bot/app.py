@@ -18,6 +18,7 @@ from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
+from bot.coordination_jobs import CoordinationJobs
 from bot.domain.outbox import OutboxItem
 from bot.feeds.config import FeedConfig, load_feeds
 from bot.feeds.fetch import FeedFetcher, FetchLimits
@@ -75,6 +76,7 @@ class Bot:
     fetcher: FeedFetcher
     gateways: list[Gateway]
     metrics: Metrics
+    coordination: CoordinationJobs
 
     def networks_connected(self) -> dict[str, bool]:
         return {c.network.value: c.connected for c in self.channels}
@@ -127,9 +129,11 @@ async def build_bot(
         for d in dispatchers:
             d.wake()
 
+    coordination = CoordinationJobs(store, settings.policy(), utc_now, wake,
+                                    settings.summary_day, settings.summary_hour)
     gateways: list[Gateway] = []
     if settings.telegram_token is not None:
-        gateway, channel = telegram_parts(settings, store, wake)
+        gateway, channel = telegram_parts(settings, store, wake, coordination)
         await gateway.start(receive=receive_commands)
         stack.push_async_callback(gateway.stop)
         gateways.append(gateway)
@@ -137,7 +141,7 @@ async def build_bot(
         dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30,
                                             on_result=recorder))
     if settings.matrix_homeserver is not None:
-        matrix_gateway, matrix_channel = matrix_parts(settings, store, wake)
+        matrix_gateway, matrix_channel = matrix_parts(settings, store, wake, coordination)
         stack.push_async_callback(matrix_gateway.stop)  # after the dispatchers finished
         await matrix_gateway.start(receive=receive_commands)
         gateways.append(matrix_gateway)
@@ -149,11 +153,22 @@ async def build_bot(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake,
     )
-    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics)
+    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
+               coordination)
+
+
+def chat_commands(settings: Settings, store: SqlStore,
+                  coordination: CoordinationJobs | None) -> ChatCommands:
+    """The command service both networks share."""
+    return ChatCommands(
+        store, utc_now, CommandRateLimit(settings.command_rate), settings.policy(),
+        on_meetings_changed=coordination.resync_reminders if coordination else lambda: None,
+    )
 
 
 def telegram_parts(
-    settings: Settings, store: SqlStore, wake: Callable[[], None]
+    settings: Settings, store: SqlStore, wake: Callable[[], None],
+    coordination: CoordinationJobs | None = None,
 ) -> tuple[TelegramGateway, TelegramChannel]:
     assert settings.telegram_token is not None
     secret = settings.telegram_webhook_secret
@@ -168,13 +183,14 @@ def telegram_parts(
         timeout=settings.telegram_timeout,
     )
     application = build_application(config)
-    commands = ChatCommands(store, utc_now, CommandRateLimit(settings.command_rate))
+    commands = chat_commands(settings, store, coordination)
     gateway = TelegramGateway(application, commands, config, on_answer=wake)
     return gateway, TelegramChannel(application.bot)
 
 
 def matrix_parts(
-    settings: Settings, store: SqlStore, wake: Callable[[], None]
+    settings: Settings, store: SqlStore, wake: Callable[[], None],
+    coordination: CoordinationJobs | None = None,
 ) -> tuple[MatrixGateway, MatrixChannel]:
     assert settings.matrix_homeserver is not None
     if not settings.matrix_user:
@@ -189,7 +205,7 @@ def matrix_parts(
     )
     session = MatrixSession(config)
     channel = MatrixChannel(session, store, utc_now)
-    commands = ChatCommands(store, utc_now, CommandRateLimit(settings.command_rate))
+    commands = chat_commands(settings, store, coordination)
     gateway = MatrixGateway(session, channel, commands, store, on_answer=wake)
     return gateway, channel
 
@@ -216,6 +232,7 @@ async def run_forever(settings: Settings) -> None:
             stack.push_async_callback(health.stop)
         scheduler = build_scheduler(enabled, bot.poll, utc_now(),
                                     housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
+        bot.coordination.attach(scheduler)
         scheduler.start()
         tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")
                  for d in bot.dispatchers]

@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from bot import log_redaction
-from bot.cli_chat import channel_app, invite_app, member_role
+from bot.cli_chat import audit, channel_app, invite_app, member_role
 from bot.domain.members import Network
 from bot.domain.product_csv import ProductCsvError, parse_product_csv
 from bot.domain.products import ProductSpec
@@ -36,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(invite_app, name="invite")
 app.add_typer(channel_app, name="channel")
 member_app.command("role")(member_role)
+app.command("audit")(audit)
 
 
 def _settings() -> Settings:

@@ -105,11 +105,28 @@ def channel_remove(network: Network, address: str) -> None:
 
 
 def member_role(name: str, role: Role) -> None:
-    """Make a member a coordinator (hears of delivery problems; more with issue 6) or not."""
+    """Make a member a coordinator (announcements, meetings, situations) or a member again."""
     cli = _cli()
     store = cli._store(cli._settings())
     with store() as uow:
         if not uow.members.set_role(name, role):
             cli._fail(f"no member {name!r}; see `hubbot member list`")
+        uow.audit.add("cli", "grant", f"{name}: {role.value}", utc_now())
         uow.commit()
     typer.echo(f"{name} is now a {role.value}")
+
+
+def audit(
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="how many entries")] = 50,
+) -> None:
+    """What coordinators and admins did, newest first: when, who, what."""
+    cli = _cli()
+    store = cli._store(cli._settings())
+    with store() as uow:
+        entries = uow.audit.latest(limit)
+    if not entries:
+        typer.echo("the audit log is empty")
+    for e in entries:
+        detail = " ".join(e.detail.split())
+        typer.echo(f"{e.at:%Y-%m-%d %H:%M:%S} UTC\t{e.actor}\t{e.action}\t"
+                   f"{detail[:200] + ('…' if len(detail) > 200 else '')}")

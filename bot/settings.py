@@ -8,6 +8,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from bot.services.hub_messages import HubPolicy
+
 
 class Settings(BaseSettings):
     """Everything the admin can set; each field is `HUBBOT_<NAME>` in the environment."""
@@ -44,6 +46,13 @@ class Settings(BaseSettings):
     matrix_store_path: Path | None = Field(
         default=None, description="login, device keys, sync token; default: data_dir/matrix"
     )
+    admins: str | None = Field(
+        default=None, description="Telegram user ids and Matrix ids of the hub's admins"
+    )
+    timezone: str = Field(default="UTC", description="the hub's time zone (IANA name)")
+    digest_hour: int = Field(default=8, ge=0, le=23, description="default hour of digests")
+    summary_day: str = Field(default="mon", description="weekday of the weekly summary")
+    summary_hour: int = Field(default=8, ge=0, le=23)
     command_rate: str | None = Field(
         default="20/minute", description="commands per user (limits syntax); off: no limit"
     )
@@ -57,6 +66,39 @@ class Settings(BaseSettings):
 
         parse(value)  # ValueError on anything limits cannot read
         return value.strip()
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: str | None) -> str | None:
+        from bot.domain.roles import parse_admins
+
+        parse_admins(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA time zone name such as Europe/Berlin or UTC") from None
+        return value
+
+    @field_validator("summary_day")
+    @classmethod
+    def _day(cls, value: str) -> str:
+        value = value.strip().lower()[:3]
+        if value not in {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}:
+            raise ValueError("use a weekday: mon, tue, wed, thu, fri, sat or sun")
+        return value
+
+    def policy(self) -> HubPolicy:
+        from bot.domain.roles import parse_admins
+
+        return HubPolicy(admins=parse_admins(self.admins), zone=self.timezone,
+                         digest_hour=self.digest_hour, console=self.console_enabled)
 
     @field_validator("log_level")
     @classmethod

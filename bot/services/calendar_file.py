@@ -35,7 +35,7 @@ def meeting_ics(meeting: Meeting, now: datetime, cancelled: bool = False) -> str
         event.add("description", f"Join: {meeting.link}")
     calendar.add_component(event)
     calendar.add_missing_timezones()
-    return calendar.to_ical().decode()
+    return str(calendar.to_ical().decode())
 
 
 def ics_attachment(meeting: Meeting, now: datetime, cancelled: bool = False) -> dict[str, str]:

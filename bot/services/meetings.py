@@ -89,7 +89,7 @@ def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool) -> Reply:
     if not meetings:
         return Reply("No meetings are scheduled.")
     lines = ["Upcoming hub meetings:"]
-    buttons = []
+    buttons: list[list[Button]] = []
     for m in meetings:
         lines.append(f"• {m.id}: {m.title} — {describe_time(m.starts_at, m.zone)}")
         if m.link:

@@ -55,8 +55,8 @@ def weekly_summary_text(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> st
     lines = [f"Weekly summary of the hub, {since:%d %b} – {now:%d %b %Y}"]
     reports = [found[0] for ref, _ in uow.affected.refs_since(since)
                if (found := report_for(uow, ref)) is not None]
-    lines.append(f"Alerts sent: {len(reports)} advisories matched "
-                 f"{sum(r.matched for r in reports)} member products' owners.")
+    lines.append(f"Advisories that concerned members: {len(reports)}, with "
+                 f"{sum(r.matched for r in reports)} member alerts in all.")
     open_ones = [r for r in reports if r.counts["yes"]]
     if open_ones:
         lines.append("Members affected and not yet patched:")
@@ -74,9 +74,10 @@ def weekly_summary_text(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> st
     return "\n".join(lines)
 
 
-def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
-    """Queue this week's summary to coordinators and admins; once per ISO week."""
-    year, week, _ = now.isocalendar()
+def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
+                        week_of: datetime) -> int:
+    """Queue the summary to coordinators and admins; once per week (`week_of`: its slot)."""
+    year, week, _ = week_of.isocalendar()
     return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
                     payload={"text": weekly_summary_text(uow, policy, now)},
                     priority=SUMMARY_PRIORITY, now=now)
