@@ -1,5 +1,6 @@
-"""Matrix, inbound: the bot's own sync loop. Commands in direct rooms go to the network-independent
-command service; invites are accepted for direct chats and hub rooms and declined otherwise.
+"""Matrix, inbound: the bot's own sync loop. Commands (and a bare "yes"/"no" confirming an
+announcement) in direct rooms go to the network-independent command service; invites are
+accepted for direct chats and hub rooms and declined otherwise.
 
 The bot owns its sync token: it is saved only after every event of a sync response was handled,
 so a crash replays the last batch instead of losing it, and the command service skips event ids
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,6 +54,8 @@ UNREADABLE = ("I could not read your message (it was encrypted before I could de
               "please send it again.")
 # How long the bot waits for a missing room key before it asks for the message again.
 KEY_WAIT = 20.0
+# A reply to a preview: "yes" or "no", maybe naming which one ("yes 12"); passed on as it is.
+CONFIRMATION = re.compile(r"(?:yes|no)(?:\s+#?\d{1,9})?[.!]?", re.IGNORECASE | re.ASCII)
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -297,8 +301,9 @@ class MatrixGateway:
         text = event.body.strip()
         if text.startswith("!"):  # Element runs "/…" itself; "!…" is the usual bot prefix
             text = "/" + text[1:]
-        # Only commands: answering plain text could start an endless talk with another bot.
-        if not text.startswith("/") or not self._is_direct(room):
+        # Only commands and a bare "yes"/"no" (a coordinator confirming an announcement):
+        # answering other plain text could start an endless talk with another bot.
+        if not (text.startswith("/") or CONFIRMATION.fullmatch(text)) or not self._is_direct(room):
             return
         if room.room_id in await self.hub_rooms():
             return  # hub rooms are never answered
