@@ -5,9 +5,14 @@ member's contact): a user is reached in their direct room, opened on the first m
 Each outbox row is sent with the transaction id `hubbot-<row id>`, so a retried send (after a
 timeout, or a crash between sending and recording it) is de-duplicated by the homeserver.
 
+A payload's buttons are shown as the commands they would send ("Answer: !rsvp 3 yes · …"); its
+attachment (a meeting's .ics) follows the text as an `m.file` event with the transaction id
+`hubbot-<row id>-file`, so a retry after a failure between the two shows each once.
+
 Into an encrypted room a message goes encrypted (nio shares the room key with every device of the
 members, `ignore_unverified_devices`), and never in plaintext: without a working olm machine such
-a message fails for good with the reason.
+a message fails for good with the reason. So too a file: uploaded encrypted (the keys go in the
+encrypted event's `file`, never in plaintext to the media repository) or not at all.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from html import escape
 from typing import Any
 
 import aiohttp
@@ -30,6 +36,7 @@ from nio import (
     RoomResolveAliasResponse,
     RoomSendResponse,
     SendRetryError,
+    UploadResponse,
 )
 
 from bot.channels.channel import DeliveryError
@@ -37,13 +44,21 @@ from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
 from bot.domain.alerts import alert_from_payload
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
-from bot.domain.rendering import chat_message_lines, render_alert_text
+from bot.domain.rendering import (
+    Attachment,
+    button_hint_lines,
+    chat_message_lines,
+    payload_attachment,
+    render_alert_text,
+)
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 # Synapse's limit is 65,536 bytes per event; the rest of the event needs some room.
 MAX_CONTENT_BYTES = 60_000
+# Attachments are small text files (a meeting's .ics); anything bigger is a mistake upstream.
+MAX_ATTACHMENT_BYTES = 1_000_000
 _GONE = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"}
 
 
@@ -51,24 +66,28 @@ def message_content(payload: dict[str, Any]) -> dict[str, Any]:
     """The event content: plain `body`, HTML `formatted_body` (every feed string escaped).
 
     Alerts notify (`m.text`); answers and alerts to a muted chat are `m.notice`, which clients
-    do not ring for and other bots do not answer.
+    do not ring for and other bots do not answer. Matrix has no buttons: the commands they would
+    send are shown as text, with "!" (Element runs "/…" itself), and are kept when cut short.
     """
     lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
     if payload.get("kind") == "alert":
         body = render_alert_text(alert_from_payload(payload))
     else:
         body = str(payload.get("text", ""))
+    hints = button_hint_lines(payload, "!")
+    body_hints = "\n\n" + "\n".join(hints) if hints else ""
+    html_hints = ["", *(escape(h) for h in hints)] if hints else []
     quiet = payload.get("kind") == "reply" or bool(payload.get("silent"))
     content = {
         "msgtype": "m.notice" if quiet else "m.text",
-        "body": body,
+        "body": body + body_hints,
         "format": "org.matrix.custom.html",
-        "formatted_body": "<br>\n".join(lines),
+        "formatted_body": "<br>\n".join(lines + html_hints),
     }
     while len(str(content).encode()) > MAX_CONTENT_BYTES and len(lines) > 1:
         lines = lines[: max(1, len(lines) * 3 // 4)] + ["…"]
-        content["formatted_body"] = "<br>\n".join(lines)
-        content["body"] = body[: MAX_CONTENT_BYTES // 4] + " …"
+        content["formatted_body"] = "<br>\n".join(lines + html_hints)
+        content["body"] = body[: MAX_CONTENT_BYTES // 4] + " …" + body_hints
     return content
 
 
@@ -96,15 +115,73 @@ class MatrixChannel:
         return None  # the gateway closes the client after the dispatcher finished
 
     async def send(self, item: OutboxItem) -> str | None:
+        attachment = payload_attachment(item.payload)
+        if attachment is not None and len(attachment.text.encode()) > MAX_ATTACHMENT_BYTES:
+            raise DeliveryError(
+                f"Matrix: the attachment {attachment.filename!r} is larger than "
+                f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB; nothing was sent", transient=False)
         room_id = await self.room_for(item.address)
+        event_id = await self._send_event(item, room_id, message_content(item.payload),
+                                          f"hubbot-{item.id}")
+        if attachment is not None:
+            # The text is what matters: it goes first, even while the media repository fails.
+            # A retry sends it again with the same transaction id (shown once) and uploads again.
+            file_content = await self._upload(room_id, attachment)
+            await self._send_event(item, room_id, file_content, f"hubbot-{item.id}-file")
+        return f"matrix:{room_id}:{event_id}"
+
+    async def _send_event(self, item: OutboxItem, room_id: str, content: dict[str, Any],
+                          tx_id: str) -> str:
+        """One `m.room.message` (encrypted in an encrypted room); returns its event id."""
+        answer = await self._request(room_id, lambda: self._session.client.room_send(
+            room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True,
+        ))
+        if isinstance(answer, RoomSendResponse):
+            self.connected = True
+            return str(answer.event_id)
+        error = self._refused(answer, "send")
+        if error.recipient_gone and item.address.startswith("@"):
+            self._forget_direct_room(room_id)
+        raise error
+
+    async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
+        """Upload the file (encrypted for an encrypted room); returns the `m.file` content."""
+        data = attachment.text.encode()
+        client = self._session.client
+        encrypted = await self._request(room_id, lambda: client.room_encrypted(room_id))
+        if encrypted and client.olm is None:
+            raise DeliveryError("Matrix: the room is end-to-end encrypted but the bot's "
+                                "encryption is not working; not uploading the file in plaintext",
+                                transient=False)
+        # nio uploads without a timeout; a stalled upload must not hold the dispatcher.
+        answer, keys = await self._request(room_id, lambda: asyncio.wait_for(client.upload(
+            lambda _limited, _timeouts: data, content_type=attachment.mime_type,
+            filename=attachment.filename, encrypt=encrypted, filesize=len(data),
+        ), self._session.config.request_timeout))
+        if not isinstance(answer, UploadResponse):
+            error = self._refused(answer, f"upload {attachment.filename!r}")
+            if not error.transient or error.recipient_gone:
+                # Refused by the media repository, not by the room: the room stays known.
+                error = DeliveryError(f"{error.reason} (the text was sent, the file not)",
+                                      transient=False)
+            raise error
+        content: dict[str, Any] = {
+            "msgtype": "m.file", "body": attachment.filename, "filename": attachment.filename,
+            "info": {"mimetype": attachment.mime_type, "size": len(data)},
+        }
+        if encrypted:  # the spec's EncryptedFile: the keys travel inside the encrypted event
+            content["file"] = {"url": answer.content_uri, **(keys or {})}
+        else:
+            content["url"] = answer.content_uri
+        return content
+
+    async def _request(self, room_id: str, request: Callable[[], Awaitable[Any]]) -> Any:
+        """Make a request after any 429 pause; a lost connection or failed encryption raises."""
         wait = self._paused_until - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         try:
-            answer = await self._session.client.room_send(
-                room_id, "m.room.message", message_content(item.payload),
-                tx_id=f"hubbot-{item.id}", ignore_unverified_devices=True,
-            )
+            return await request()
         except (TimeoutError, aiohttp.ClientError) as exc:
             self.connected = False
             raise DeliveryError(f"Matrix: {type(exc).__name__}", transient=True) from None
@@ -115,17 +192,15 @@ class MatrixChannel:
             log.warning("Matrix: could not encrypt for %s (%s); retrying later", room_id, exc)
             raise DeliveryError(f"Matrix: encrypting failed: {exc}", transient=True,
                                 retry_after=5.0) from None
-        if isinstance(answer, RoomSendResponse):
-            self.connected = True
-            return f"matrix:{room_id}:{answer.event_id}"
-        error = _delivery_error(answer, "send")
+
+    def _refused(self, answer: ErrorResponse, doing: str) -> DeliveryError:
+        """The homeserver's error answer as a DeliveryError; a 429 pauses every send."""
+        error = _delivery_error(answer, doing)
         status = getattr(answer.transport_response, "status", None)
         self.connected = status is not None and status < 500
         if error.retry_after:
             self._paused_until = max(self._paused_until, time.monotonic() + error.retry_after)
-        if error.recipient_gone and item.address.startswith("@"):
-            self._forget_direct_room(room_id)
-        raise error
+        return error
 
     async def room_for(self, address: str) -> str:
         """The room id to send to: a room as it is, an alias resolved, a user's direct room."""
