@@ -221,6 +221,8 @@ class PendingConfirmationRow(SQLModel, table=True):
     """An action shown as a preview that waits for its author's yes or no."""
 
     __tablename__ = "pending_confirmation"
+    # Never reuse an id: a stale "yes 12" button must not confirm a newer preview.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     network: str = Field(max_length=20)
