@@ -1,4 +1,5 @@
-"""Telegram, outbound: outbox messages as HTML messages through python-telegram-bot's Bot."""
+"""Telegram, outbound: outbox messages as HTML messages through python-telegram-bot's Bot,
+with the payload's buttons as an inline keyboard and its attachment as a document."""
 
 from __future__ import annotations
 
@@ -6,9 +7,19 @@ import asyncio
 import logging
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+)
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
@@ -16,9 +27,17 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.channels.channel import DeliveryError
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
-from bot.domain.rendering import chat_message_lines, split_lines
+from bot.domain.rendering import (
+    Attachment,
+    Button,
+    chat_message_lines,
+    payload_attachment,
+    payload_buttons,
+    split_lines,
+)
 
 log = logging.getLogger(__name__)
+_Part = Callable[[], Awaitable[Message]]  # one Bot API send, not yet made
 
 # Telegram asks for no more than about one message a second in one private chat.
 PRIVATE_CHAT_GAP = 1.0
@@ -51,22 +70,40 @@ class TelegramChannel:
         except ValueError:
             raise DeliveryError(f"not a Telegram chat id: {item.address!r}",
                                 transient=False) from None
-        lines, link = chat_message_lines(item.payload)
-        parts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
-        button = None
-        if link:
-            button = InlineKeyboardMarkup([[InlineKeyboardButton("Open the advisory", url=link)]])
-        silent = bool(item.payload.get("silent"))
+        parts = self._parts(chat_id, item.payload)
         first = self._parts_sent.get(item.id, 0)
         message_id = None
         for index in range(first, len(parts)):
             await self._pace(chat_id)
-            message_id = await self._send_part(
-                chat_id, parts[index], button if index == len(parts) - 1 else None, silent
-            )
+            message_id = await self._deliver(parts[index])
             self._parts_sent[item.id] = index + 1
         self._parts_sent.pop(item.id, None)
         return f"telegram:{chat_id}:{message_id}"
+
+    def _parts(self, chat_id: int, payload: dict[str, Any]) -> list[_Part]:
+        """The calls that deliver the payload: its text parts (the keyboard on the last one),
+        then its attachment."""
+        lines, link = chat_message_lines(payload)
+        texts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
+        keyboard = _keyboard(payload_buttons(payload), link)
+        silent = bool(payload.get("silent"))
+        parts: list[_Part] = [
+            partial(
+                self._bot.send_message,
+                chat_id=chat_id,
+                text=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if index == len(texts) - 1 else None,
+                disable_notification=silent,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            for index, text in enumerate(texts)
+        ]
+        attachment = payload_attachment(payload)
+        if attachment is not None:
+            parts.append(partial(self._bot.send_document, chat_id=chat_id,
+                                 document=_document(attachment), disable_notification=silent))
+        return parts
 
     async def _pace(self, chat_id: int) -> None:
         if chat_id < 0:
@@ -79,18 +116,10 @@ class TelegramChannel:
             horizon = time.monotonic() - self._gap
             self._last_sent = {c: t for c, t in self._last_sent.items() if t > horizon}
 
-    async def _send_part(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, silent: bool
-    ) -> int:
+    async def _deliver(self, part: _Part) -> int:
+        """Make one Bot API send; its errors become DeliveryErrors the outbox can act on."""
         try:
-            message = await self._bot.send_message(
-                chat_id=chat_id,
-                text=text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_notification=silent,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            message = await part()
         except RetryAfter as exc:
             with warnings.catch_warnings():  # ptb 22 warns that this becomes a timedelta
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -115,3 +144,20 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram: {exc.message}", transient=True) from None
         self.connected = True
         return message.message_id
+
+
+def _keyboard(rows: list[list[Button]], link: str | None) -> InlineKeyboardMarkup | None:
+    """The payload's buttons, each sending its command back; the advisory's link last."""
+    keyboard = [
+        [InlineKeyboardButton(button.label, callback_data=button.command) for button in row]
+        for row in rows
+    ]
+    if link:
+        keyboard.append([InlineKeyboardButton("Open the advisory", url=link)])
+    return InlineKeyboardMarkup(keyboard) if keyboard else None
+
+
+def _document(attachment: Attachment) -> InputFile:
+    document = InputFile(attachment.text.encode(), filename=attachment.filename)
+    document.mimetype = attachment.mime_type  # the payload knows better than the file name
+    return document

@@ -1,5 +1,6 @@
-"""Telegram, inbound: python-telegram-bot's Application receives updates; commands go to the
-network-independent command service. Only private chats are answered."""
+"""Telegram, inbound: python-telegram-bot's Application receives updates; commands, typed or
+sent by pressing an inline button, go to the network-independent command service. Answers go
+to private chats only."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     filters,
@@ -28,6 +31,9 @@ log = logging.getLogger(__name__)
 # Just under Telegram's 30 messages/s, so the server never has to say 429.
 OVERALL_RATE = 29.0
 SORRY = "Sorry, something went wrong on my side and your command was not done. Please try again."
+# What the pressing user's client shows briefly: the answer itself comes as a message.
+PRESSED_HERE = "Got it: my reply comes as a message."
+PRESSED_ELSEWHERE = "Got it: my reply comes in our private chat."
 GROUP_RATE_PER_MINUTE = 20
 
 
@@ -82,6 +88,7 @@ class TelegramGateway:
             MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND),
                            self._on_private_message)
         )
+        application.add_handler(CallbackQueryHandler(self._on_button))
         application.add_error_handler(self._on_error)
 
     async def start(self, receive: bool = True) -> None:
@@ -137,13 +144,42 @@ class TelegramGateway:
         if answer is not None:
             self._on_answer()
 
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A pressed inline button sends its command as if the user had typed it."""
+        query, user, chat = update.callback_query, update.effective_user, _private_chat(update)
+        if query is None or user is None or user.is_bot or not query.data or chat is None:
+            return
+        pressed_here = query.message is not None and query.message.chat.id == chat
+        try:
+            await query.answer(PRESSED_HERE if pressed_here else PRESSED_ELSEWHERE)
+        except TelegramError as exc:  # the press is still handled; the spinner just times out
+            log.warning("Telegram: could not answer the button press of update %s: %s",
+                        update.update_id, exc.message)
+        sender = Sender(Network.TELEGRAM, str(user.id), str(chat))
+        answer = await asyncio.to_thread(
+            self._commands.handle, sender, query.data, str(update.update_id)
+        )
+        if answer is not None:
+            self._on_answer()
+
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else "-"
         log.error("Telegram: handling update %s failed", update_id, exc_info=context.error)
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is not None and chat.type == chat.PRIVATE:
+        chat = _private_chat(update) if isinstance(update, Update) else None
+        if chat is not None:
             # Straight to the chat, not via the outbox: the store may be what failed.
             try:
-                await context.bot.send_message(chat.id, SORRY)
+                await context.bot.send_message(chat, SORRY)
             except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
                 log.warning("Telegram: could not tell the user about the failure")
+
+
+def _private_chat(update: Update) -> int | None:
+    """Where answers to this update go: its private chat, or for a button pressed in a group
+    or channel post, the pressing user's private chat with the bot; None: nowhere."""
+    user, chat = update.effective_user, update.effective_chat
+    if chat is not None and chat.type == chat.PRIVATE:
+        return chat.id
+    if update.callback_query is not None and user is not None and not user.is_bot:
+        return user.id  # a private chat's id is its user's id
+    return None

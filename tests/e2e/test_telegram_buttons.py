@@ -1,0 +1,135 @@
+"""Members answer with inline buttons and get files in Telegram: the real ptb Application
+against the loopback Bot API server, a real SQLite store, messages queued in its outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+
+from bot.app import Bot, build_bot
+from bot.domain.advisory import Advisory
+from bot.domain.alerts import Alert, alert_payload
+from bot.domain.members import Network
+from bot.domain.outbox import NewMessage
+from bot.outbox import utc_now
+from bot.settings import Settings
+
+ALICE = 100001
+HUB_GROUP = -1001234567890
+ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Hub call\r\nEND:VEVENT\r\n" \
+      "END:VCALENDAR\r\n"
+NOTICE = {
+    "text": "Hub call on Thursday 10:00. Will you join?",
+    "buttons": [[{"label": "Yes", "command": "/help"}, {"label": "No", "command": "/status"}]],
+    "attachment": {"filename": "meeting-1.ics", "mime_type": "text/calendar", "text": ICS},
+}
+_keys = itertools.count(1)
+
+
+@dataclass
+class Hub:
+    bot: Bot
+    telegram: TelegramServer
+
+    def queue(self, chat: int, payload: dict[str, Any]) -> None:
+        """Put a message in the outbox, as a service would, and have it sent now."""
+        with self.bot.store() as uow:
+            uow.outbox.add(NewMessage(Network.TELEGRAM, str(chat), "announcement",
+                                      f"test-announcement:{next(_keys)}", payload), utc_now())
+            uow.commit()
+        for dispatcher in self.bot.dispatchers:
+            dispatcher.wake()
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, telegram_server: TelegramServer) -> AsyncIterator[Hub]:
+    telegram_server.add_private_chat(ALICE, first_name="Alice")
+    telegram_server.add_group(HUB_GROUP, "Hub meetings", type="supergroup")
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
+        telegram_timeout=2.0, console=False, matrix_homeserver=None,
+    )
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        bot = await build_bot(settings, stack, feeds=[], receive_commands=True)
+        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
+        try:
+            yield Hub(bot, telegram_server)
+        finally:
+            for gateway in bot.gateways:
+                await gateway.stop_receiving()
+            stop.set()
+            await asyncio.gather(*tasks)
+
+
+async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(hub: Hub) -> None:
+    hub.queue(ALICE, NOTICE)
+    notice, document = await hub.telegram.wait_for_messages(ALICE, 2)
+    assert notice.method == "sendMessage" and notice.text == NOTICE["text"]
+    assert notice.reply_markup == {"inline_keyboard": [[
+        {"text": "Yes", "callback_data": "/help"}, {"text": "No", "callback_data": "/status"},
+    ]]}  # fmt: skip
+    assert document.method == "sendDocument"
+    [upload] = document.files
+    assert upload.filename == "meeting-1.ics" and upload.content_type == "text/calendar"
+    assert upload.content.decode() == ICS
+    assert not document.disable_notification
+
+
+async def test_an_alerts_answer_buttons_come_before_the_advisory_link(hub: Hub) -> None:
+    advisory = Advisory("cisa:1", "Dräger Infinity Delta: remote code execution", "",
+                        "https://adv.example.org/1", "cisa")
+    payload = {**alert_payload(Alert(advisory, "Klinikum Nord", ())), "ref": 7, "buttons": [
+        [{"label": "Affected", "command": "/affected 7 yes"},
+         {"label": "Not affected", "command": "/affected 7 no"}],
+    ]}  # fmt: skip
+    hub.queue(ALICE, payload)
+    [alert] = await hub.telegram.wait_for_messages(ALICE, 1)
+    assert alert.reply_markup == {"inline_keyboard": [
+        [{"text": "Affected", "callback_data": "/affected 7 yes"},
+         {"text": "Not affected", "callback_data": "/affected 7 no"}],
+        [{"text": "Open the advisory", "url": "https://adv.example.org/1"}],
+    ]}  # fmt: skip
+
+
+async def test_pressing_a_button_runs_its_command_like_typing_it(hub: Hub) -> None:
+    hub.queue(ALICE, NOTICE)
+    notice, _ = await hub.telegram.wait_for_messages(ALICE, 2)
+    hub.telegram.user_presses(ALICE, notice, "/help")
+    answer = (await hub.telegram.wait_for_messages(ALICE, 3))[2]
+    assert "/subscribe" in answer.text  # the help text
+    [pressed] = hub.telegram.callback_answers
+    assert pressed["text"] and "reply" in pressed["text"]
+
+
+async def test_a_button_pressed_in_a_group_is_answered_privately(hub: Hub) -> None:
+    hub.queue(HUB_GROUP, NOTICE)
+    post, _ = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    hub.telegram.user_presses(ALICE, post, "/help")
+    [answer] = await hub.telegram.wait_for_messages(ALICE, 1)
+    assert "/subscribe" in answer.text
+    [pressed] = hub.telegram.callback_answers
+    assert "private chat" in pressed["text"]
+    await asyncio.sleep(0.5)
+    assert len(hub.telegram.messages_to(HUB_GROUP)) == 2  # the notice and its file only
+
+
+async def test_a_failed_file_is_resent_without_repeating_the_message(hub: Hub) -> None:
+    hub.telegram.fail_next(ALICE, status=502, description="Bad Gateway", method="sendDocument")
+    hub.queue(ALICE, NOTICE)
+    notice, document = await hub.telegram.wait_for_messages(ALICE, 2, timeout=10)
+    assert notice.method == "sendMessage" and document.method == "sendDocument"
+    assert hub.telegram.stats.errors[502] == 1  # the first try of the file failed
+    await asyncio.sleep(0.5)
+    assert len(hub.telegram.messages_to(ALICE)) == 2
+    with hub.bot.store() as uow:
+        assert uow.outbox.backlog()[("telegram", "sent")] == 1
