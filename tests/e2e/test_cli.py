@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -218,3 +219,17 @@ def test_secrets_never_reach_the_logs(hubbot) -> None:
     logs = done.stdout + done.stderr
     assert "127.0.0.1:9" in logs  # it tried, failed and said so ...
     assert "SECRET-bot-token-value" not in logs  # ... without ever printing the token
+
+
+def test_role_changes_reach_the_audit_log(hubbot) -> None:
+    assert "the audit log is empty" in hubbot("audit").out
+    assert hubbot("member", "add", "Hub Office").code == 0
+    assert "Hub Office is now a coordinator" in hubbot("member", "role", "Hub Office",
+                                                       "coordinator").out
+    assert hubbot("member", "role", "Nobody", "coordinator").code == 1
+    lines = hubbot("audit").out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith("\tcli\tgrant\tHub Office: coordinator") and " UTC\t" in lines[0]
+    bad = subprocess.run(hubbot.command("audit"), env={**hubbot.env, "HUBBOT_ADMINS": "alice"},
+                         cwd=hubbot.home, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "neither a Telegram user id" in bad.stderr + bad.stdout
