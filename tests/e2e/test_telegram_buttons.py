@@ -8,21 +8,24 @@ import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 from bot.app import Bot, build_bot
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, alert_payload
-from bot.domain.members import Network
+from bot.domain.alerts import Alert, HubChannel, alert_payload
+from bot.domain.members import Network, Role
 from bot.domain.outbox import NewMessage
 from bot.outbox import utc_now
+from bot.services import catalogue
 from bot.settings import Settings
 
 ALICE = 100001
+CISO = 100002  # the hub office's coordinator
 HUB_GROUP = -1001234567890
 ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Hub call\r\nEND:VEVENT\r\n" \
       "END:VCALENDAR\r\n"
@@ -48,10 +51,22 @@ class Hub:
         for dispatcher in self.bot.dispatchers:
             dispatcher.wake()
 
+    async def say(self, user: int, text: str) -> str:
+        """The user writes; returns the text of the bot's answer."""
+        before = len(self.telegram.messages_to(user))
+        self.telegram.user_sends(user, text)
+        return (await self.telegram.wait_for_messages(user, before + 1))[-1].text or ""
+
+    async def press(self, user: int, message: SentMessage, label: str) -> None:
+        """The user presses the message's button with this label."""
+        [command] = [b["callback_data"] for b in message.buttons if b["text"] == label]
+        self.telegram.user_presses(user, message, command)
+
 
 @pytest.fixture
 async def hub(tmp_path: Path, telegram_server: TelegramServer) -> AsyncIterator[Hub]:
-    telegram_server.add_private_chat(ALICE, first_name="Alice")
+    for user in (ALICE, CISO):
+        telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub meetings", type="supergroup")
     settings = Settings(
         data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
@@ -62,6 +77,13 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer) -> AsyncIterator[
     async with AsyncExitStack() as stack:
         bot = await build_bot(settings, stack, feeds=[], receive_commands=True)
         tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
+        catalogue.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+                             utc_now())
+        catalogue.add_member(bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))], utc_now())
+        with bot.store() as uow:
+            uow.members.set_role("Hub Office", Role.COORDINATOR)
+            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+            uow.commit()
         try:
             yield Hub(bot, telegram_server)
         finally:
@@ -133,3 +155,26 @@ async def test_a_failed_file_is_resent_without_repeating_the_message(hub: Hub) -
     assert len(hub.telegram.messages_to(ALICE)) == 2
     with hub.bot.store() as uow:
         assert uow.outbox.backlog()[("telegram", "sent")] == 1
+
+
+async def test_member_answers_a_meeting_notice_in_the_hub_channel_by_button(hub: Hub) -> None:
+    day = (utc_now() + timedelta(days=2)).strftime("%Y-%m-%d")
+    assert "scheduled" in await hub.say(CISO, f"/meeting add {day} 10:00 UTC Hub call")
+    notice, calendar = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    assert [b["text"] for b in notice.buttons] == ["Attend", "Maybe", "Decline"]
+    assert calendar.files[0].filename.endswith(".ics")
+    await hub.press(ALICE, notice, "Attend")
+    [noted] = await hub.telegram.wait_for_messages(ALICE, 1)
+    assert noted.text.startswith("Noted: you attend meeting 1, Hub call")
+    await asyncio.sleep(0.5)
+    assert len(hub.telegram.messages_to(HUB_GROUP)) == 2  # nothing more in the group
+
+
+async def test_coordinator_sends_an_announcement_by_pressing_send(hub: Hub) -> None:
+    assert "Send it?" in await hub.say(CISO, "/announce The hub call moves to Friday.")
+    preview = hub.telegram.messages_to(CISO)[-1]
+    await hub.press(CISO, preview, "Send")
+    [post] = await hub.telegram.wait_for_messages(HUB_GROUP, 1)
+    assert "The hub call moves to Friday." in post.text
+    sent = (await hub.telegram.wait_for_messages(CISO, 2))[1]
+    assert "Sent: the announcement is on its way to 1 address" in sent.text
