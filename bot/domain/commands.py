@@ -15,7 +15,7 @@ MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_MUTE = timedelta(days=30)
 
 
@@ -320,14 +320,19 @@ def _mute(rest: str) -> Command:
 def _latest(rest: str) -> Command:
     if not rest:
         return Latest(5)
-    if not rest.isdigit() or not 1 <= int(rest) <= 50:
+    if not _is_number(rest) or not 1 <= int(rest) <= 50:
         raise ValueError("Give a number from 1 to 50.")
     return Latest(int(rest))
 
 
+def _is_number(word: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes '²', which `int` refuses."""
+    return word.isascii() and word.isdigit()
+
+
 def _number(word: str, what: str) -> int:
     word = word.lstrip("#")
-    if not word.isdigit() or len(word) > 9 or int(word) < 1:
+    if not _is_number(word) or len(word) > 9 or int(word) < 1:
         raise ValueError(f"{what} is a number, as shown in the message.")
     return int(word)
 
@@ -351,7 +356,7 @@ def _digest(rest: str) -> Command:
         if len(words) == 1:
             return Digest(-1)
         hour = words[1].removesuffix(":00").removesuffix("h")
-        if hour.isdigit() and 0 <= int(hour) <= 23:
+        if _is_number(hour) and 0 <= int(hour) <= 23:
             return Digest(int(hour))
         raise ValueError("The hour is a whole hour from 0 to 23, like 8 or 17.")
     raise ValueError("Say on (optionally with the hour, like on 8) or off.")
@@ -378,6 +383,7 @@ def _announce(rest: str) -> Command:
 
 
 _MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$", re.DOTALL)
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*(?:/[A-Za-z0-9_+-]+)+$")  # Area/Location
 _LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
 
 
@@ -403,7 +409,7 @@ def _meeting(rest: str) -> Command:
     rest = match.group(3).strip()
     zone = None
     first, _, after = rest.partition(" ")
-    if "/" in first or first.upper() == "UTC":
+    if _ZONE_NAME.match(first) or first.upper() == "UTC":
         zone = "UTC" if first.upper() == "UTC" else first
         try:
             ZoneInfo(zone)

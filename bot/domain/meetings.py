@@ -61,12 +61,15 @@ def describe_time(moment: datetime, zone: str) -> str:
 
 
 def until_text(delta: timedelta) -> str:
-    """'in 1 hour', 'in 23 hours', 'in 40 minutes'."""
+    """'in 1 hour', 'in 23 hours', 'in 40 minutes', 'in 1 hour 20 minutes'."""
     minutes = max(1, round(delta.total_seconds() / 60))
-    if minutes < 90:
+    if minutes < 60:
         return f"in {minutes} minute{'s' if minutes != 1 else ''}"
-    hours = round(minutes / 60)
-    return f"in {hours} hours"
+    hours, rest = divmod(minutes, 60)
+    if hours >= 2:
+        hours, rest = round(minutes / 60), 0
+    text = f"in {hours} hour{'s' if hours != 1 else ''}"
+    return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,8 @@ def payload_buttons(payload: dict[str, Any]) -> list[list[Button]]:
     """The payload's buttons, rows in order; malformed entries are left out."""
     rows: list[list[Button]] = []
     for row in payload.get("buttons") or []:
+        if not isinstance(row, list):
+            continue
         buttons = [
             Button(str(b["label"]), str(b["command"]))
             for b in row
@@ -181,7 +183,8 @@ def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
 
 def payload_attachment(payload: dict[str, Any]) -> Attachment | None:
     data = payload.get("attachment")
-    if not isinstance(data, dict) or not data.get("filename") or "text" not in data:
+    if not isinstance(data, dict) or not data.get("filename") or not isinstance(
+            data.get("text"), str):
         return None
     return Attachment(str(data["filename"]), str(data.get("mime_type") or "text/plain"),
                       str(data["text"]))
