@@ -98,7 +98,8 @@ class TelegramGateway:
         if not receive:
             return
         await app.bot.set_my_commands(
-            [BotCommand(spec.name, spec.summary) for spec in COMMANDS]
+            [BotCommand(spec.name, spec.summary) for spec in COMMANDS
+             if spec.audience == "member"]
         )
         await app.start()
         updater = app.updater

@@ -103,16 +103,27 @@ async def test_member_links_subscribes_and_receives_the_alert(hub: Hub) -> None:
     assert "Dräger Infinity Delta: remote code execution" in alert.text
     assert "Your product: Dräger | Infinity Delta" in alert.text
     assert 'matched: product "Infinity Delta" in the title' in alert.text
-    assert alert.buttons == [{"text": "Open the advisory", "url": "https://adv.example.org/1"}]
+    assert "Alert ID 1 · affected? /affected 1 yes|no|patched" in alert.text
+    assert alert.buttons == [
+        {"text": "Affected", "callback_data": "/affected 1 yes"},
+        {"text": "Not affected", "callback_data": "/affected 1 no"},
+        {"text": "Patched", "callback_data": "/affected 1 patched"},
+        {"text": "Open the advisory", "url": "https://adv.example.org/1"},
+    ]
     assert not alert.disable_notification
     await asyncio.sleep(1.5)
     assert len(hub.telegram.messages_to(ALICE)) == 4  # IntelliVue is not theirs
+    # Pressing "Patched" answers the hub's question for the organisation.
+    hub.telegram.user_presses(ALICE, alert, "/affected 1 patched")
+    [answer] = (await hub.telegram.wait_for_messages(ALICE, 5))[4:]
+    assert "Recorded: Klinikum Nord has patched alert 1" in answer.text
 
 
 async def test_command_menu_is_registered_at_start(hub: Hub) -> None:
     names = [c["command"] for c in hub.telegram.commands()]
+    # Members' commands; coordinators' and admins' are in their /help, not everyone's menu.
     assert names == ["start", "help", "subscribe", "unsubscribe", "products", "severity",
-                     "mute", "status", "latest"]
+                     "mute", "status", "latest", "affected", "digest", "meetings", "rsvp"]
 
 
 async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
