@@ -18,8 +18,10 @@ from bot.domain.tlp import Tlp
 from bot.store.tables import (
     AdvisoryRow,
     AdvisorySourceRow,
+    AffectedAnswerRow,
     ContactRow,
     FeedStateRow,
+    HeldAlertRow,
     InviteRow,
     MatchRow,
     MemberRow,
@@ -170,7 +172,7 @@ class SqlMembers:
         row = self._row(name)
         if row is None:
             return False
-        for table in (ContactRow, ProductRow, InviteRow):
+        for table in (ContactRow, ProductRow, InviteRow, HeldAlertRow, AffectedAnswerRow):
             for child in self._s.exec(select(table).where(table.member_id == row.id)):
                 self._s.delete(child)
         # Nothing more reaches a removed member, not even what was already queued.

@@ -425,3 +425,15 @@ def test_the_weekly_summary_goes_to_coordinators_and_admins_once(hub: Hub) -> No
     text = json.loads(hub.rows("summary")[0].payload)["text"]
     assert f"• {ref}: Dräger Infinity Delta: authentication bypass — 1 affected" in text
     assert "Klinikum" not in text  # counts, never names
+
+
+def test_a_member_with_answers_and_held_alerts_can_still_be_removed(hub: Hub) -> None:
+    hub.say(NORD, "/digest on")
+    hub.ingest(advisory(1, "Dräger Infinity Delta: authentication bypass"))
+    ref = json.loads(hub.rows("alert")[0].payload)["ref"]
+    hub.say(NORD, f"/affected {ref} yes")
+    hub.say(COORD, "/meeting add 2026-11-02 14:00 Quarterly exercise")
+    hub.say(NORD, "/rsvp 1 yes")
+    catalogue.remove_member(hub.store, "Klinikum Nord")
+    assert "Matched 1 member; 0 answered" in hub.say(COORD, f"/situation {ref}")
+    assert CoordinationJobs(hub.store, POLICY, hub.clock).release_digests() == 0
