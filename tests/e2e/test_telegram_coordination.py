@@ -1,0 +1,412 @@
+"""Hub coordination in Telegram: who may do what, announcements confirmed by typing, meetings
+across time zones and DST, reminders after a restart, who is affected, daily digests.
+
+The real ptb Application against the loopback Bot API server, feeds from the loopback feed
+server, a real SQLite store. Where a story needs another moment than now (a reminder, a digest
+hour), the coordination jobs and an outbox dispatcher run with a controllable clock, as a
+restarted bot at that moment would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from feedserver import FeedServer, rss
+from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
+
+from bot.app import Bot, build_bot, open_store
+from bot.coordination_jobs import CoordinationJobs
+from bot.domain.alerts import HubChannel
+from bot.domain.members import Network, Role
+from bot.domain.products import ProductSpec
+from bot.feeds.config import FeedConfig
+from bot.outbox import OutboxDispatcher, utc_now
+from bot.services import catalogue
+from bot.settings import Settings
+
+ALICE = 100001  # Klinikum Nord
+CISO = 100002  # the hub office's coordinator
+BOB = 100003  # Vivantes
+ADMIN = 100009  # one of the hub's admins (settings), linked to no member
+STRANGER = 100006  # linked to no member
+HUB_GROUP = -1001234567890
+BERLIN = ZoneInfo("Europe/Berlin")
+ZONE = "Europe/Berlin"
+
+
+def item(n: int, title: str, score: str) -> str:
+    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
+            f"<guid>https://adv.example.org/{n}</guid><description>CVSS v3.1 base score "
+            f"{score} CVE-2026-9000{n}</description>"
+            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
+
+
+CRITICAL = item(1, "Dräger Infinity Delta: remote code execution", "9.8")
+HIGH = item(2, "Dräger Infinity Delta: information disclosure", "8.1")
+
+
+class Clock:
+    """A clock the test sets; what the restarted bot's jobs and dispatcher read."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    telegram: TelegramServer
+    feeds: FeedServer
+    feed_list: list[FeedConfig]
+    bot: Bot | None = None
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def running(self) -> Bot:
+        assert self.bot is not None, "the bot is not running"
+        return self.bot
+
+    async def start(self) -> Bot:
+        """Start the bot as `hubbot run` does (without its scheduler) on the same database."""
+        self._stack, self._stop = AsyncExitStack(), asyncio.Event()
+        self.bot = await build_bot(self.settings, self._stack, feeds=self.feed_list,
+                                   receive_commands=True)
+        self._tasks = [asyncio.create_task(d.run(self._stop)) for d in self.bot.dispatchers]
+        return self.bot
+
+    async def stop(self) -> None:
+        bot, self.bot = self.running, None
+        for gateway in bot.gateways:
+            await gateway.stop_receiving()
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        await self._stack.aclose()
+
+    async def say(self, user: int, text: str, timeout: float = 8) -> str:
+        """The user writes in their private chat; returns the text of the bot's answer."""
+        before = len(self.telegram.messages_to(user))
+        self.telegram.user_sends(user, text)
+        return (await self.telegram.wait_for_messages(user, before + 1, timeout))[-1].text or ""
+
+    async def press(self, user: int, message: SentMessage, label: str) -> None:
+        [command] = [b["callback_data"] for b in message.buttons if b["text"] == label]
+        self.telegram.user_presses(user, message, command)
+
+    def jobs(self, clock: Clock) -> CoordinationJobs:
+        """The coordination jobs a bot started at `clock`'s moment builds."""
+        return CoordinationJobs(open_store(self.settings), self.settings.policy(), clock)
+
+    async def deliver_as_of(self, clock: Clock) -> int:
+        """Send, over the running bot's Telegram channel, what is due at `clock`'s moment."""
+        [channel] = [c for c in self.running.channels if c.network is Network.TELEGRAM]
+        return await OutboxDispatcher(self.running.store, channel, clock=clock).drain()
+
+    def texts(self, chat: int) -> list[str]:
+        return [m.text or "" for m in self.telegram.messages_to(chat)]
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, telegram_server: TelegramServer,
+              feed_server: FeedServer) -> AsyncIterator[Hub]:
+    for user in (ALICE, CISO, BOB, ADMIN, STRANGER):
+        telegram_server.add_private_chat(user, first_name=f"user{user}")
+    telegram_server.add_group(HUB_GROUP, "Hub", type="supergroup")
+    feed_server.serve("/cisa.xml", rss([]))
+    settings = Settings(
+        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
+        telegram_timeout=2.0, console=False, matrix_homeserver=None,
+        admins=str(ADMIN), timezone=ZONE,
+    )
+    feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(minutes=5))]
+    hub = Hub(settings, telegram_server, feed_server, feeds)
+    bot = await hub.start()
+    now = utc_now()
+    for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
+        catalogue.add_member(bot.store, name, [(Network.TELEGRAM, str(user))], now)
+    with bot.store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
+        uow.commit()
+    try:
+        yield hub
+    finally:
+        if hub.bot is not None:
+            await hub.stop()
+
+
+def describe(start: datetime) -> str:
+    """How the bot shows a Berlin meeting time, worked out here with zoneinfo."""
+    local = start.astimezone(BERLIN)
+    return (f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} {local.tzname()} "
+            f"({ZONE}; {start.astimezone(UTC):%H:%M} UTC)")
+
+
+def next_offset_change(after: datetime, forward_only: bool = False) -> date:
+    """The first local day after `after` whose noon has another UTC offset than the day before."""
+    day = after.astimezone(BERLIN).date()
+    for _ in range(400):
+        offset = datetime.combine(day, time(12), BERLIN).utcoffset()
+        day += timedelta(days=1)
+        new = datetime.combine(day, time(12), BERLIN).utcoffset()
+        assert offset is not None and new is not None
+        if new != offset and (new > offset or not forward_only):
+            return day
+    raise AssertionError("Europe/Berlin changed no clocks within 400 days")
+
+
+# Who may do what
+
+
+async def test_members_and_strangers_are_refused_the_coordinators_commands(hub: Hub) -> None:
+    day = (utc_now() + timedelta(days=3)).astimezone(BERLIN).date()
+    commands = {"announce": "/announce Hello", "meeting": f"/meeting add {day} 14:00 Exercise",
+                "situation": "/situation 1"}
+
+    async def refusals(user: int) -> None:
+        for name, text in commands.items():
+            assert f"Only the hub's coordinators may use /{name}." in await hub.say(user, text)
+        assert "Only the hub's coordinators may use /meeting" in await hub.say(
+            user, "/meeting cancel 1")
+        assert await hub.say(user, "/grant Klinikum Nord coordinator") == \
+            "Only the hub's admins may use /grant."
+
+    await asyncio.gather(refusals(ALICE), refusals(STRANGER))
+    assert await hub.say(CISO, "/grant Vivantes coordinator") == \
+        "Only the hub's admins may use /grant."
+    assert hub.telegram.messages_to(HUB_GROUP) == []
+    with hub.running.store() as uow:
+        assert uow.audit.latest(10) == [] and uow.meetings.upcoming(utc_now()) == []
+
+
+async def test_an_admin_grants_the_coordinator_role_and_it_is_audited(hub: Hub) -> None:
+    assert await hub.say(ADMIN, "/grant Vivantes coordinator") == \
+        "Vivantes is now a coordinator."
+    with hub.running.store() as uow:
+        [entry] = uow.audit.latest(10)
+    assert (entry.actor, entry.action, entry.detail) == \
+        (f"telegram:{ADMIN}", "grant", "Vivantes: coordinator")
+    assert "Preview" in await hub.say(BOB, "/announce Exercise on Friday")
+    assert "There is no member 'Nobody'" in await hub.say(ADMIN, "/grant Nobody coordinator")
+
+
+async def test_help_shows_each_person_the_commands_they_may_use(hub: Hub) -> None:
+    member, coordinator, admin = await asyncio.gather(
+        hub.say(ALICE, "/help"), hub.say(CISO, "/help"), hub.say(ADMIN, "/help"))
+    assert "/affected" in member and "/rsvp" in member
+    assert "/announce" not in member and "/situation" not in member and "/grant" not in member
+    assert "/announce" in coordinator and "/situation" in coordinator
+    assert "/meeting add" in coordinator and "/grant" not in coordinator
+    assert "/grant" in admin and "/announce" in admin
+    assert len({member, coordinator, admin}) == 3
+
+
+# Announcements
+
+
+async def test_an_announcement_is_confirmed_by_typing_yes_and_reaches_everyone_once(
+        hub: Hub) -> None:
+    preview = await hub.say(CISO, "/announce --dm First draft: exercise on Friday")
+    assert "Preview — this goes to 1 hub channel and 3 member contacts" in preview
+    assert "First draft" in preview and "Send it? Answer yes or no" in preview
+    assert await hub.say(CISO, "no") == "Cancelled; nothing was sent."
+    assert "Preview" in await hub.say(CISO, "/announce --dm Second draft: exercise on Monday")
+    assert await hub.say(CISO, "yes") == \
+        "Sent: the announcement is on its way to 4 addresses."
+    heading = "📣 Announcement from the hub\n\nSecond draft: exercise on Monday"
+    for chat in (HUB_GROUP, ALICE, BOB):
+        [post] = await hub.telegram.wait_for_messages(chat, 1)
+        assert post.text == heading
+    announced = await hub.telegram.wait_for_messages(CISO, 5)
+    assert announced[-1].text == heading
+    await asyncio.sleep(0.5)  # room for a (wrong) second copy or the cancelled draft
+    everything = [t for chat in (HUB_GROUP, ALICE, BOB, CISO) for t in hub.texts(chat)]
+    assert sum(t == heading for t in everything) == 4
+    assert not any(t.startswith("📣") and "First draft" in t for t in everything)
+    with hub.running.store() as uow:
+        actions = [e.action for e in uow.audit.latest(10)]
+    assert actions == ["announce", "announce cancelled"]
+
+
+# Meetings
+
+
+async def test_a_meeting_after_the_dst_change_shows_berlin_wall_time_and_utc(hub: Hub) -> None:
+    now = utc_now()
+    day = next_offset_change(now) + timedelta(days=2)
+    start = datetime.combine(day, time(14), BERLIN)
+    assert start.utcoffset() != now.astimezone(BERLIN).utcoffset()  # the other side of it
+    answer = await hub.say(CISO, f"/meeting add {day} 14:00 Europe/Berlin Quarterly exercise "
+                                 "| https://meet.example/q")
+    assert f"Meeting 1 scheduled for {describe(start)}; posted to 1 hub channel" in answer
+    assert f"14:00 {start.tzname()}" in describe(start)
+    notice, calendar = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    assert notice.text is not None
+    assert f"When: {describe(start)}" in notice.text
+    assert "Join: https://meet.example/q" in notice.text
+    assert [b["text"] for b in notice.buttons] == ["Attend", "Maybe", "Decline"]
+    assert calendar.method == "sendDocument"
+    [ics] = calendar.files
+    assert ics.filename == "meeting-1.ics" and ics.content_type == "text/calendar"
+    text = ics.content.decode()
+    assert f"DTSTART;TZID=Europe/Berlin:{day:%Y%m%d}T140000" in text
+    assert "METHOD:PUBLISH" in text and "BEGIN:VTIMEZONE" in text
+
+
+async def test_a_time_in_the_skipped_dst_hour_is_refused(hub: Hub) -> None:
+    day = next_offset_change(utc_now(), forward_only=True)
+    answer = await hub.say(CISO, f"/meeting add {day} 02:30 Europe/Berlin Skipped hour")
+    assert answer.startswith("Not scheduled:")
+    assert f"{day} 02:30 does not exist in Europe/Berlin: the clocks go forward" in answer
+    await asyncio.sleep(0.3)
+    assert hub.telegram.messages_to(HUB_GROUP) == []
+
+
+async def test_rsvp_counts_are_for_coordinators_and_cancelling_tells_who_answered(
+        hub: Hub) -> None:
+    day = (utc_now() + timedelta(days=5)).astimezone(BERLIN).date()
+    await hub.say(CISO, f"/meeting add {day} 14:00 Hub call")
+    await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    assert "Noted: you attend meeting 1, Hub call" in await hub.say(ALICE, "/rsvp 1 yes")
+    member_view, coordinator_view = await asyncio.gather(
+        hub.say(ALICE, "/meetings"), hub.say(CISO, "/meetings"))
+    assert "1: Hub call" in member_view and "RSVP" not in member_view
+    assert "RSVP: 1 yes · 0 maybe · 0 no" in coordinator_view
+
+    assert "Meeting 1 cancelled; 2 notifications" in await hub.say(CISO, "/meeting cancel 1")
+    for chat, before in ((HUB_GROUP, 2), (ALICE, 2)):
+        cancel, calendar = (await hub.telegram.wait_for_messages(chat, before + 2))[-2:]
+        assert cancel.text is not None and cancel.text.startswith(
+            "❌ Cancelled: hub meeting 1, Hub call")
+        [ics] = calendar.files
+        assert ics.filename == "meeting-1-cancelled.ics"
+        assert "METHOD:CANCEL" in ics.content.decode()
+        assert "STATUS:CANCELLED" in ics.content.decode()
+    await asyncio.sleep(0.3)
+    assert len(hub.telegram.messages_to(BOB)) == 0  # Bob never answered
+
+
+# Reminders across a restart
+
+
+async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
+        hub: Hub) -> None:
+    day = (utc_now() + timedelta(days=3)).astimezone(BERLIN).date()
+    start = datetime.combine(day, time(14), BERLIN).astimezone(UTC)
+    await hub.say(CISO, f"/meeting add {day} 14:00 Restart drill")
+    await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    assert "you attend" in await hub.say(ALICE, "/rsvp 1 yes")
+    assert "you do not attend" in await hub.say(BOB, "/rsvp 1 no")
+    await hub.stop()
+
+    # Restarted 40 minutes before the start: the 1-hour reminder's moment passed while down.
+    clock = Clock(start - timedelta(minutes=40))
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    hub.jobs(clock).attach(scheduler)
+    assert not [j for j in scheduler.get_jobs() if j.id.startswith("reminder:")]
+    await hub.start()
+    assert await hub.deliver_as_of(clock) == 2
+    reminder = "⏰ Reminder: hub meeting 1, Restart drill, starts in 40 minutes"
+    [post] = (await hub.telegram.wait_for_messages(HUB_GROUP, 3))[2:]
+    [mine] = (await hub.telegram.wait_for_messages(ALICE, 2))[1:]
+    for message in (post, mine):
+        assert message.text is not None and message.text.startswith(reminder)
+        assert f"When: {describe(start)}" in message.text
+
+    # A second restart at the same moment sends nothing more.
+    await hub.stop()
+    hub.jobs(clock).attach(AsyncIOScheduler(timezone="UTC"))
+    await hub.start()
+    assert await hub.deliver_as_of(clock) == 0
+    await asyncio.sleep(0.3)
+    assert len(hub.telegram.messages_to(HUB_GROUP)) == 3
+    assert len(hub.telegram.messages_to(ALICE)) == 2
+    assert len(hub.telegram.messages_to(BOB)) == 1  # only the answer to their /rsvp
+
+
+# Who is affected
+
+
+async def test_members_say_they_are_affected_and_coordinators_see_counts_first(
+        hub: Hub) -> None:
+    for member in ("Klinikum Nord", "Vivantes"):
+        catalogue.add_product(hub.running.store, member, ProductSpec("Dräger", "Infinity Delta"),
+                              utc_now())
+    hub.feeds.serve("/cisa.xml", rss([CRITICAL]))
+    await hub.running.poll_all()
+    [alert] = await hub.telegram.wait_for_messages(ALICE, 1)
+    assert alert.text is not None
+    found = re.search(r"Alert ID (\d+)", alert.text)
+    assert found, alert.text
+    ref = found.group(1)
+    assert [(b["text"], b.get("callback_data")) for b in alert.buttons][:3] == [
+        ("Affected", f"/affected {ref} yes"), ("Not affected", f"/affected {ref} no"),
+        ("Patched", f"/affected {ref} patched")]
+    await hub.press(ALICE, alert, "Affected")
+    [recorded] = (await hub.telegram.wait_for_messages(ALICE, 2))[1:]
+    assert f"Recorded: Klinikum Nord is affected by alert {ref}" in (recorded.text or "")
+
+    summary = await hub.say(CISO, f"/situation {ref}")
+    assert "Matched 2 members; 1 answered, 1 not yet." in summary
+    assert "Affected: 1 · Patched: 0 · Not affected: 0" in summary
+    assert "Klinikum" not in summary and "Vivantes" not in summary
+    detail = await hub.say(CISO, f"/situation {ref} detail")
+    assert "• Klinikum Nord: affected" in detail and "• Vivantes: no answer yet" in detail
+
+
+# Daily digest
+
+
+def next_eight_oclock(now: datetime) -> datetime:
+    local = now.astimezone(BERLIN)
+    slot = datetime.combine(local.date(), time(8), BERLIN)
+    if slot <= local:
+        slot = datetime.combine(local.date() + timedelta(days=1), time(8), BERLIN)
+    return slot.astimezone(UTC)
+
+
+async def test_a_digest_holds_high_alerts_until_the_hour_but_not_critical_ones(
+        hub: Hub) -> None:
+    for member in ("Klinikum Nord", "Vivantes"):
+        catalogue.add_product(hub.running.store, member, ProductSpec("Dräger", "Infinity Delta"),
+                              utc_now())
+    answer = await hub.say(ALICE, "/digest on 8")
+    assert answer.startswith("Digest on: Klinikum Nord's alerts below critical arrive in one "
+                             f"message a day at 08:00 ({ZONE}).")
+    hub.feeds.serve("/cisa.xml", rss([CRITICAL, HIGH]))
+    await hub.running.poll_all()
+    # Vivantes has no digest: both alerts reach Bob, which shows both were sent out.
+    bobs = await hub.telegram.wait_for_messages(BOB, 2)
+    assert {"remote code execution" in (m.text or "") for m in bobs} == {True, False}
+    [critical] = (await hub.telegram.wait_for_messages(ALICE, 2))[1:]
+    assert "remote code execution" in (critical.text or "")
+    await asyncio.sleep(0.5)
+    assert len(hub.telegram.messages_to(ALICE)) == 2  # the high one is held
+
+    eight = next_eight_oclock(utc_now())
+    jobs = hub.jobs(Clock(eight - timedelta(minutes=1)))
+    assert jobs.release_digests() == 0
+    clock = Clock(eight)
+    jobs = hub.jobs(clock)
+    assert jobs.release_digests() == 1
+    assert jobs.release_digests() == 0
+    assert await hub.deliver_as_of(clock) == 1
+    [digest] = (await hub.telegram.wait_for_messages(ALICE, 3))[2:]
+    assert digest.text is not None
+    assert digest.text.startswith("Daily digest for Klinikum Nord: 1 alert")
+    assert "information disclosure" in digest.text and "remote code" not in digest.text
+    assert len(hub.telegram.messages_to(BOB)) == 2
