@@ -125,9 +125,22 @@ async def build_bot(
     recorder = delivery_recorder(metrics)
     dispatchers = [OutboxDispatcher(store, c, on_result=recorder) for c in channels]
 
-    def wake() -> None:
+    loop = asyncio.get_running_loop()
+
+    def wake_now() -> None:
         for d in dispatchers:
             d.wake()
+
+    def wake() -> None:
+        """Callable from any thread (scheduler jobs and commands run in worker threads)."""
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            wake_now()
+        else:
+            loop.call_soon_threadsafe(wake_now)
 
     coordination = CoordinationJobs(store, settings.policy(), utc_now, wake,
                                     settings.summary_day, settings.summary_hour)
