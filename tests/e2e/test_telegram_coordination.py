@@ -156,15 +156,16 @@ def describe(start: datetime) -> str:
             f"({ZONE}; {start.astimezone(UTC):%H:%M} UTC)")
 
 
-def next_offset_change(after: datetime, forward_only: bool = False) -> date:
-    """The first local day after `after` whose noon has another UTC offset than the day before."""
+def next_offset_change(after: datetime, direction: int = 0) -> date:
+    """The first local day after `after` whose noon has another UTC offset than the day before
+    (with `direction` 1 only clocks going forward, with -1 only going back)."""
     day = after.astimezone(BERLIN).date()
     for _ in range(400):
         offset = datetime.combine(day, time(12), BERLIN).utcoffset()
         day += timedelta(days=1)
         new = datetime.combine(day, time(12), BERLIN).utcoffset()
         assert offset is not None and new is not None
-        if new != offset and (new > offset or not forward_only):
+        if new != offset and direction * (new - offset).total_seconds() >= 0:
             return day
     raise AssertionError("Europe/Berlin changed no clocks within 400 days")
 
@@ -202,6 +203,11 @@ async def test_an_admin_grants_the_coordinator_role_and_it_is_audited(hub: Hub) 
         (f"telegram:{ADMIN}", "grant", "Vivantes: coordinator")
     assert "Preview" in await hub.say(BOB, "/announce Exercise on Friday")
     assert "There is no member 'Nobody'" in await hub.say(ADMIN, "/grant Nobody coordinator")
+    # An admin needs no membership to announce either.
+    assert "Preview — this goes to 1 hub channel" in await hub.say(ADMIN, "/announce Admin note")
+    assert "on its way to 1 address" in await hub.say(ADMIN, "yes")
+    [post] = await hub.telegram.wait_for_messages(HUB_GROUP, 1)
+    assert post.text == "📣 Announcement from the hub\n\nAdmin note"
 
 
 async def test_help_shows_each_person_the_commands_they_may_use(hub: Hub) -> None:
@@ -224,10 +230,13 @@ async def test_an_announcement_is_confirmed_by_typing_yes_and_reaches_everyone_o
     assert "Preview — this goes to 1 hub channel and 3 member contacts" in preview
     assert "First draft" in preview and "Send it? Answer yes or no" in preview
     assert await hub.say(CISO, "no") == "Cancelled; nothing was sent."
-    assert "Preview" in await hub.say(CISO, "/announce --dm Second draft: exercise on Monday")
+    await asyncio.sleep(0.3)
+    assert hub.telegram.messages_to(HUB_GROUP) == []
+    second = "Second draft: patch <Alaris 8015> & reboot, Monday"  # HTML-like, shown as typed
+    assert "Preview" in await hub.say(CISO, f"/announce --dm {second}")
     assert await hub.say(CISO, "yes") == \
         "Sent: the announcement is on its way to 4 addresses."
-    heading = "📣 Announcement from the hub\n\nSecond draft: exercise on Monday"
+    heading = f"📣 Announcement from the hub\n\n{second}"
     for chat in (HUB_GROUP, ALICE, BOB):
         [post] = await hub.telegram.wait_for_messages(chat, 1)
         assert post.text == heading
@@ -267,13 +276,19 @@ async def test_a_meeting_after_the_dst_change_shows_berlin_wall_time_and_utc(hub
     assert "METHOD:PUBLISH" in text and "BEGIN:VTIMEZONE" in text
 
 
-async def test_a_time_in_the_skipped_dst_hour_is_refused(hub: Hub) -> None:
-    day = next_offset_change(utc_now(), forward_only=True)
+async def test_a_skipped_dst_hour_is_refused_and_a_repeated_one_read_as_the_first(hub: Hub) -> None:
+    day = next_offset_change(utc_now(), direction=1)
     answer = await hub.say(CISO, f"/meeting add {day} 02:30 Europe/Berlin Skipped hour")
     assert answer.startswith("Not scheduled:")
     assert f"{day} 02:30 does not exist in Europe/Berlin: the clocks go forward" in answer
-    await asyncio.sleep(0.3)
-    assert hub.telegram.messages_to(HUB_GROUP) == []
+    # The hour that happens twice when the clocks go back is read as the first (summer time).
+    day = next_offset_change(utc_now(), direction=-1)
+    first = datetime.combine(day, time(2, 30, fold=0), BERLIN)
+    assert first.tzname() == "CEST"
+    answer = await hub.say(CISO, f"/meeting add {day} 02:30 Europe/Berlin Twice hour")
+    assert f"Meeting 1 scheduled for {describe(first)}" in answer
+    [notice, _] = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
+    assert "Skipped hour" not in (notice.text or "") and "Twice hour" in (notice.text or "")
 
 
 async def test_rsvp_counts_are_for_coordinators_and_cancelling_tells_who_answered(
@@ -311,6 +326,12 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
     await hub.telegram.wait_for_messages(HUB_GROUP, 2)
     assert "you attend" in await hub.say(ALICE, "/rsvp 1 yes")
     assert "you do not attend" in await hub.say(BOB, "/rsvp 1 no")
+    # A bot started now would schedule both reminders.
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    hub.jobs(Clock(utc_now())).attach(scheduler)
+    assert {j.id: j.trigger.run_date for j in scheduler.get_jobs()
+            if j.id.startswith("reminder:")} == {"reminder:1:24h": start - timedelta(hours=24),
+                                                 "reminder:1:1h": start - timedelta(hours=1)}
     await hub.stop()
 
     # Restarted 40 minutes before the start: the 1-hour reminder's moment passed while down.
@@ -353,6 +374,7 @@ async def test_members_say_they_are_affected_and_coordinators_see_counts_first(
     found = re.search(r"Alert ID (\d+)", alert.text)
     assert found, alert.text
     ref = found.group(1)
+    assert f"Alert ID {ref} · affected? /affected {ref} yes|no|patched" in alert.text
     assert [(b["text"], b.get("callback_data")) for b in alert.buttons][:3] == [
         ("Affected", f"/affected {ref} yes"), ("Not affected", f"/affected {ref} no"),
         ("Patched", f"/affected {ref} patched")]
