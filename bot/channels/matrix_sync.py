@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,6 +36,7 @@ from nio import (
 
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixLoginError, MatrixSession
+from bot.domain.commands import parse_confirmation
 from bot.domain.members import Network
 from bot.outbox import utc_now
 from bot.services.chat_commands import ChatCommands, Sender
@@ -54,8 +54,6 @@ UNREADABLE = ("I could not read your message (it was encrypted before I could de
               "please send it again.")
 # How long the bot waits for a missing room key before it asks for the message again.
 KEY_WAIT = 20.0
-# A reply to a preview: "yes" or "no", maybe naming which one ("yes 12"); passed on as it is.
-CONFIRMATION = re.compile(r"(?:yes|no)(?:\s+#?\d{1,9})?[.!]?", re.IGNORECASE | re.ASCII)
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -301,9 +299,11 @@ class MatrixGateway:
         text = event.body.strip()
         if text.startswith("!"):  # Element runs "/…" itself; "!…" is the usual bot prefix
             text = "/" + text[1:]
-        # Only commands and a bare "yes"/"no" (a coordinator confirming an announcement):
-        # answering other plain text could start an endless talk with another bot.
-        if not (text.startswith("/") or CONFIRMATION.fullmatch(text)) or not self._is_direct(room):
+        # Only commands and a bare "yes"/"no" (a coordinator confirming an announcement), read
+        # by the service's own parser so the two never disagree: answering other plain text
+        # could start an endless talk with another bot.
+        confirmation = parse_confirmation(text) is not None
+        if not (text.startswith("/") or confirmation) or not self._is_direct(room):
             return
         if room.room_id in await self.hub_rooms():
             return  # hub rooms are never answered

@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from feedserver import FeedServer
 from synapse import Account, MatrixUser, Synapse
@@ -35,6 +36,8 @@ class Hub:
     home: Path
     bot_account: Account
     homeserver: str | None = None  # default: the Synapse itself (tests may put a proxy between)
+    # More settings for the bot, e.g. {"admins": "@admin:…", "timezone": "Europe/Berlin"}.
+    extra_settings: dict[str, Any] = field(default_factory=dict)
     bot: Bot | None = None
     stack: AsyncExitStack | None = None
     users: list[MatrixUser] = field(default_factory=list)
@@ -47,12 +50,13 @@ class Hub:
 
     @property
     def settings(self) -> Settings:
-        return Settings(
+        base: dict[str, Any] = dict(
             data_dir=self.home, database_url=f"sqlite:///{self.home / 'hub.db'}",
             console=False, telegram_token=None,
             matrix_homeserver=self.homeserver or self.synapse.url,
             matrix_user=self.bot_id, matrix_password=self.bot_account.password,
         )
+        return Settings(**(base | self.extra_settings))
 
     @property
     def gateway(self) -> MatrixGateway:
