@@ -46,10 +46,12 @@ from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
     Attachment,
+    alert_ref_line,
     button_hint_lines,
     chat_message_lines,
     payload_attachment,
     render_alert_text,
+    with_command_prefix,
 )
 from bot.services.ports import UnitOfWorkFactory
 
@@ -70,10 +72,15 @@ def message_content(payload: dict[str, Any]) -> dict[str, Any]:
     send are shown as text, with "!" (Element runs "/…" itself), and are kept when cut short.
     """
     lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
+    lines = [with_command_prefix(line, "!") for line in lines]
     if payload.get("kind") == "alert":
         body = render_alert_text(alert_from_payload(payload))
+        ref_line = alert_ref_line(payload)
+        if ref_line:
+            body += "\n" + ref_line
     else:
         body = str(payload.get("text", ""))
+    body = with_command_prefix(body, "!")
     hints = button_hint_lines(payload, "!")
     body_hints = "\n\n" + "\n".join(hints) if hints else ""
     html_hints = ["", *(escape(h) for h in hints)] if hints else []

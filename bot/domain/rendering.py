@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from bot.domain.alerts import Alert, alert_from_payload
+from bot.domain.commands import SPECS
 from bot.domain.severity import Severity
 
 _SUMMARY_CHARS = 600
@@ -192,3 +194,12 @@ def payload_attachment(payload: dict[str, Any]) -> Attachment | None:
 
 def buttons_payload(rows: list[list[Button]]) -> list[list[dict[str, str]]]:
     return [[{"label": b.label, "command": b.command} for b in row] for row in rows]
+
+
+def with_command_prefix(text: str, prefix: str) -> str:
+    """Write the bot's commands in `text` with another prefix ("!" on Matrix, where Element
+    runs "/…" itself); links and paths are left alone."""
+    if prefix == "/":
+        return text
+    names = "|".join(sorted(SPECS, key=len, reverse=True))
+    return re.sub(rf"(?<![\w/.:])/({names})\b", rf"{prefix}\1", text)

@@ -50,14 +50,17 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
                                "attachment": ics_attachment(meeting, now)},
                       priority=MEETING_PRIORITY, now=now)
     # Reminders whose moment is already gone will never be due: recorded now, not guessed later.
-    skipped = plan_reminders(meeting, now).skip
-    uow.meetings.mark_reminders(meeting.id, skipped)
+    plan = plan_reminders(meeting, now)
+    uow.meetings.mark_reminders(meeting.id, plan.skip)
+    coming = [name.replace("h", " hour") + ("s" if name != "1h" else "") for name, _ in plan.later]
     uow.audit.add(actor_name, "meeting add", f"{meeting.id}: {meeting.title} at "
                   f"{describe_time(start, zone)}", now)
     where = (f"posted to {queued} hub channel{'s' if queued != 1 else ''}" if queued
              else "not posted anywhere: the hub has no channels yet")
+    reminders = (f"Reminders go {' and '.join(coming)} before." if coming
+                 else "It is too close for reminders.")
     return Reply(f"Meeting {meeting.id} scheduled for {describe_time(start, zone)}; {where}. "
-                 "Reminders go 24 hours and 1 hour before.")
+                 + reminders)
 
 
 def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
@@ -116,8 +119,8 @@ def rsvp(uow: UnitOfWork, network: Network, address: str, member: str, command: 
     uow.meetings.rsvp(meeting.id, network, address, member, command.answer.value, now)
     words = {"yes": "you attend", "no": "you do not attend", "maybe": "you may attend"}
     extra = " You will get the reminders here." if command.answer.value in ATTENDING else ""
-    return Reply(f"Noted: {words[command.answer.value]} meeting {meeting.id}, {meeting.title} "
-                 f"({describe_time(meeting.starts_at, meeting.zone)}).{extra}")
+    return Reply(f"Noted: {words[command.answer.value]} meeting {meeting.id}, {meeting.title}, "
+                 f"on {describe_time(meeting.starts_at, meeting.zone)}.{extra}")
 
 
 def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,

@@ -437,3 +437,19 @@ def test_a_member_with_answers_and_held_alerts_can_still_be_removed(hub: Hub) ->
     catalogue.remove_member(hub.store, "Klinikum Nord")
     assert "Matched 1 member; 0 answered" in hub.say(COORD, f"/situation {ref}")
     assert CoordinationJobs(hub.store, POLICY, hub.clock).release_digests() == 0
+
+
+def test_the_coordinator_is_told_which_reminders_will_go(hub: Hub) -> None:
+    assert "Reminders go 24 hours and 1 hour before." in hub.say(
+        COORD, "/meeting add 2026-11-02 14:00 Far ahead")
+    assert "Reminders go 1 hour before." in hub.say(
+        COORD, "/meeting add 2026-10-20 20:00 Tonight")  # 18:00 UTC, 9 hours away
+    assert "It is too close for reminders." in hub.say(
+        COORD, "/meeting add 2026-10-20 11:30 Very soon")  # 09:30 UTC, half an hour away
+
+
+def test_an_admin_without_a_member_sees_the_meetings_with_counts(hub: Hub) -> None:
+    hub.say(ADMIN, "/meeting add 2026-11-02 14:00 Quarterly exercise")
+    hub.say(NORD, "/rsvp 1 yes")
+    assert "RSVP: 1 yes · 0 maybe · 0 no" in hub.say(ADMIN, "/meetings")
+    assert hub.say(STRANGER, "/meetings") == NOT_LINKED

@@ -124,3 +124,14 @@ def test_any_message_parses_to_a_command_an_answer_or_nothing(text: str) -> None
     assert result is None or hasattr(result, "__dataclass_fields__")
     if isinstance(result, Subscribe):
         assert result.vendor and result.product and "|" not in result.vendor + result.product
+
+
+def test_commands_are_written_with_the_networks_prefix_and_links_are_left_alone() -> None:
+    from bot.domain.rendering import with_command_prefix
+
+    text = ("Send /help. Only coordinators may use /announce (see https://hub.example/help "
+            "and /tmp/affected); /affected 3 yes, or /helpdesk.")
+    assert with_command_prefix(text, "!") == (
+        "Send !help. Only coordinators may use !announce (see https://hub.example/help "
+        "and /tmp/affected); !affected 3 yes, or /helpdesk.")
+    assert with_command_prefix(text, "/") == text
