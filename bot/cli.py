@@ -213,11 +213,14 @@ def product_add(
     distinctive: Annotated[
         bool, typer.Option(help="match the product name even without the vendor's")
     ] = False,
+    versions: Annotated[
+        str | None, typer.Option(help="the version run, or a vers: range (CSAF decides by it)")
+    ] = None,
 ) -> None:
     """Register a product for a member."""
     try:
         spec = ProductSpec(vendor, product, tuple(alias or ()), tuple(vendor_alias or ()),
-                           distinctive)
+                           distinctive, versions)
     except ValueError as exc:
         _fail(str(exc))
     try:
@@ -238,6 +241,7 @@ def product_list(
     for p in products:
         extra = f"\taliases: {'; '.join(p.spec.aliases)}" if p.spec.aliases else ""
         flag = "\tdistinctive" if p.spec.distinctive else ""
+        flag += f"\tversions: {p.spec.versions}" if p.spec.versions else ""
         typer.echo(f"#{p.id}\t{p.member}\t{p.spec.vendor} | {p.spec.product}{extra}{flag}")
 
 

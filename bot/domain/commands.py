@@ -36,7 +36,8 @@ class CommandSpec:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", "[invite-code]", "link this chat to your organisation", False),
     CommandSpec("help", "", "what this bot does and its commands", False),
-    CommandSpec("subscribe", "<vendor> | <product>", "alert me about a product"),
+    CommandSpec("subscribe", "<vendor> | <product> [| <version or vers: range>]",
+                "alert me about a product (of that version)"),
     CommandSpec("unsubscribe", "<vendor> | <product>", "stop alerts about a product"),
     CommandSpec("products", "", "the products your organisation registered"),
     CommandSpec("severity", "<low|medium|high|critical>", "the lowest severity you are alerted of"),
@@ -78,6 +79,7 @@ class Help:
 class Subscribe:
     vendor: str
     product: str
+    versions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,14 @@ def _vendor_product(rest: str) -> tuple[str, str]:
 
 
 def _subscribe(rest: str) -> Command:
+    if rest.count("|") >= 2:  # a vers: range has | of its own: vendor | product | the rest
+        vendor, product, versions = rest.split("|", 2)
+        first, versions = f"{vendor}|{product}", versions.strip()
+        if not versions:
+            raise ValueError("Give the version after the second |, or leave out that |.")
+        if len(versions) > MAX_ARGUMENT_CHARS:
+            raise ValueError(f"A version may have at most {MAX_ARGUMENT_CHARS} characters.")
+        return Subscribe(*_vendor_product(first), versions=versions)
     return Subscribe(*_vendor_product(rest))
 
 

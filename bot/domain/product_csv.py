@@ -1,4 +1,5 @@
-"""The product list CSV: `member,vendor,product[,aliases][,vendor_aliases][,distinctive]`."""
+"""The product list CSV: `member,vendor,product[,aliases][,vendor_aliases][,distinctive]
+[,versions]`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from bot.domain.members import check_member_name
 from bot.domain.products import ProductSpec
 
 REQUIRED = ("member", "vendor", "product")
-OPTIONAL = ("aliases", "vendor_aliases", "distinctive")
+OPTIONAL = ("aliases", "vendor_aliases", "distinctive", "versions")
 _TRUE = {"1", "true", "yes", "y", "x"}
 _FALSE = {"", "0", "false", "no", "n"}
 MAX_ROWS = 200_000
@@ -70,6 +71,7 @@ def _spec(row: dict[str, str]) -> ProductSpec:
         aliases=_list(row.get("aliases", "")),
         vendor_aliases=_list(row.get("vendor_aliases", "")),
         distinctive=distinctive in _TRUE,
+        versions=row.get("versions") or None,
     )
 
 

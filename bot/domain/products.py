@@ -40,6 +40,7 @@ _GENERIC_PRODUCT_WORDS = _NOISE_WORDS | frozenset(
     """.split()
 )
 _PARENTHESISED = re.compile(r"\(([^()]*)\)")
+MAX_VERSIONS_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,16 @@ class ProductSpec:
     aliases: tuple[str, ...] = ()
     vendor_aliases: tuple[str, ...] = ()
     distinctive: bool = False
+    # The version(s) the member runs: one version ("B.06.18") or a range ("vers:generic/<2.0").
+    # None: any version; advisories that list versions are then shown with them.
+    versions: str | None = None
 
     def __post_init__(self) -> None:
+        if self.versions is not None:
+            text = " ".join(self.versions.split())
+            if not text or len(text) > MAX_VERSIONS_CHARS or not text.isprintable():
+                raise ValueError(f"versions must be 1-{MAX_VERSIONS_CHARS} printable characters")
+            object.__setattr__(self, "versions", text)
         if not folded_words(self.product):
             raise ValueError("a product needs a name with at least one letter or digit")
         if is_generic_product_name(self.product):

@@ -252,14 +252,22 @@ class ChatCommands:
 
 def _subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -> str:
     try:
-        spec = ProductSpec(command.vendor, command.product)
+        spec = ProductSpec(command.vendor, command.product, versions=command.versions)
     except ValueError as exc:
         return f"Not added: {exc}."
-    if uow.products.find(member, spec.vendor, spec.product) is not None:
-        return f"{spec.vendor} | {spec.product} is already in {member}'s list."
+    version = f" (version {spec.versions})" if spec.versions else ""
+    found = uow.products.find(member, spec.vendor, spec.product)
+    if found is not None:
+        if command.versions is None or found.spec.versions == spec.versions:
+            return f"{spec.vendor} | {spec.product}{version} is already in {member}'s list."
+        uow.products.set_versions(found.id, spec.versions)
+        return (f"Updated {found.spec.vendor} | {found.spec.product}: {member} runs version "
+                f"{spec.versions}. Advisories that list versions are decided by it.")
     uow.products.add(member, spec, now)
-    return (f"Added {spec.vendor} | {spec.product}. {member} will be alerted when an advisory "
-            "names it.")
+    decided = (" Advisories that list versions (CSAF) alert only when yours is affected."
+               if spec.versions else "")
+    return (f"Added {spec.vendor} | {spec.product}{version}. {member} will be alerted when an "
+            f"advisory names it.{decided}")
 
 
 def _unsubscribe(uow: UnitOfWork, member: str, command: Unsubscribe) -> str:
@@ -276,7 +284,8 @@ def _products(uow: UnitOfWork, member: str) -> str:
     if not products:
         return f"{member} has no products yet. Add one: /subscribe <vendor> | <product>"
     lines = [f"{member}'s products ({len(products)}):"]
-    lines += [f"• {p.spec.vendor} | {p.spec.product}" for p in products[:100]]
+    lines += [f"• {p.spec.vendor} | {p.spec.product}"
+              + (f" | {p.spec.versions}" if p.spec.versions else "") for p in products[:100]]
     if len(products) > 100:
         lines.append(f"… and {len(products) - 100} more (the admin can list all).")
     return "\n".join(lines)

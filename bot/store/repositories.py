@@ -315,6 +315,7 @@ class SqlProducts:
             aliases=_join(spec.aliases),
             vendor_aliases=_join(spec.vendor_aliases),
             distinctive=spec.distinctive,
+            versions=spec.versions,
             created_at=now,
         )
         self._s.add(row)
@@ -334,7 +335,7 @@ class SqlProducts:
                 name,
                 ProductSpec(
                     p.vendor, p.product, _split(p.aliases), _split(p.vendor_aliases),
-                    p.distinctive,
+                    p.distinctive, p.versions,
                 ),
             )
             for p, name in self._s.exec(stmt.order_by(ProductRow.id))
@@ -348,6 +349,15 @@ class SqlProducts:
             ):
                 return p
         return None
+
+    def set_versions(self, product_id: int, versions: str | None) -> bool:
+        row = self._s.get(ProductRow, product_id)
+        if row is None:
+            return False
+        row.versions = versions
+        self._s.add(row)
+        self._s.flush()
+        return True
 
     def remove(self, product_id: int) -> bool:
         row = self._s.get(ProductRow, product_id)

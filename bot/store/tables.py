@@ -91,6 +91,7 @@ class ProductRow(SQLModel, table=True):
     aliases: str = Field(default="", sa_column=Column(Text, nullable=False))
     vendor_aliases: str = Field(default="", sa_column=Column(Text, nullable=False))
     distinctive: bool = False
+    versions: str | None = Field(default=None, max_length=300)
     created_at: datetime
 
 

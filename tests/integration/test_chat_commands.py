@@ -173,3 +173,18 @@ def test_lookalike_commands_are_not_taken_for_real_ones(chat, store: SqlStore, t
     assert "Added" not in answer
     with store() as uow:
         assert len(uow.products.all("Vivantes")) == 1
+
+
+def test_a_member_registers_the_version_it_runs_and_can_change_it(chat, store: SqlStore) -> None:
+    code = create_invite(store, "Klinikum Nord", NOW)
+    chat(ALICE, f"/start {code}")
+    added = chat(ALICE, "/subscribe Philips | IntelliVue MX40 | B.06.18")
+    assert "Added Philips | IntelliVue MX40 (version B.06.18)" in added
+    assert "• Philips | IntelliVue MX40 | B.06.18" in chat(ALICE, "/products")
+    assert "already in" in chat(ALICE, "/subscribe philips | intellivue mx40 | B.06.18")
+    assert "runs version vers:generic/>=B.06.00|<B.07" in chat(
+        ALICE, "/subscribe Philips | IntelliVue MX40 | vers:generic/>=B.06.00|<B.07")
+    assert "Give the version after the second |" in chat(ALICE, "/subscribe Philips | X | ")
+    with store() as uow:
+        [product] = uow.products.all("Klinikum Nord")
+    assert product.spec.versions == "vers:generic/>=B.06.00|<B.07"
