@@ -11,6 +11,12 @@ from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 
 _CVE = re.compile(r"\bCVE-(\d{4})-(\d{4,7})\b", re.IGNORECASE)
+# Publishers' advisory ids that name one advisory in every format it is published in (RSS, CSAF):
+# CISA ICS(M)A-24-123-01, Siemens SSA-123456, BSI WID-SEC-2024-1234, CERT@VDE VDE-2024-012.
+_TRACKING = re.compile(
+    r"\b(ICSM?A-\d{2}-\d{3}-\d{2}[A-Z]?|SSA-\d{6}|WID-SEC-\d{4}-\d{4}|VDE-\d{4}-\d{3,5})\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Advisory:
     severity: Severity | None = None
     tlp: Tlp = Tlp.CLEAR
     tags: tuple[str, ...] = field(default=())
+    tracking_id: str | None = None  # the publisher's id, shared by its RSS entry and CSAF file
 
     @property
     def cve_key(self) -> str:
@@ -50,6 +57,15 @@ def extract_cves(text: str) -> tuple[str, ...]:
     for year, number in _CVE.findall(text):
         seen.setdefault(f"CVE-{year}-{number}", None)
     return tuple(seen)
+
+
+def find_tracking_id(*texts: str) -> str | None:
+    """The first publisher advisory id in the texts (title first), upper-cased."""
+    for text in texts:
+        found = _TRACKING.search(text or "")
+        if found:
+            return found.group(1).upper()
+    return None
 
 
 def stable_advisory_id(

@@ -17,7 +17,7 @@ from xml.parsers import expat
 
 import feedparser
 
-from bot.domain.advisory import Advisory, extract_cves, stable_advisory_id
+from bot.domain.advisory import Advisory, extract_cves, find_tracking_id, stable_advisory_id
 from bot.domain.severity import Severity
 from bot.feeds.config import FeedConfig
 from bot.feeds.dates import published_utc
@@ -185,6 +185,7 @@ def _advisory(feed: FeedConfig, entry: Mapping[str, Any], base: str) -> Advisory
         severity=severity,
         tlp=tlp_in([raw_title, summary_full, *categories]) or feed.tlp,
         tags=feed.tags,
+        tracking_id=find_tracking_id(raw_title, link, guid or ""),
     )
 
 

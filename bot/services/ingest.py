@@ -69,7 +69,8 @@ def ingest_advisories(
         if uow.advisories.advisory_for_entry(advisory.id) is not None:
             report.known += 1
             continue
-        same = uow.advisories.with_cve_key(advisory.cve_key)
+        same = (uow.advisories.with_tracking_id(advisory.tracking_id)
+                or uow.advisories.with_cve_key(advisory.cve_key))
         if same is not None and advisory.source not in uow.advisories.sources(same):
             # Another feed republishing the same advisory: one advisory, one alert per member.
             # The entry is still matched, so a member it names who was not alerted yet is.

@@ -93,6 +93,7 @@ class SqlAdvisories:
                 severity=int(advisory.severity) if advisory.severity else None,
                 tlp=int(advisory.tlp),
                 tags=_join(advisory.tags),
+                tracking_id=advisory.tracking_id,
                 first_seen_at=seen_at,
             )
         )
@@ -129,7 +130,14 @@ class SqlAdvisories:
             severity=Severity(row.severity) if row.severity else None,
             tlp=Tlp(row.tlp),
             tags=_split(row.tags),
+            tracking_id=row.tracking_id,
         )
+
+    def with_tracking_id(self, tracking_id: str | None) -> str | None:
+        if not tracking_id:
+            return None
+        stmt = select(AdvisoryRow.id).where(AdvisoryRow.tracking_id == tracking_id).limit(1)
+        return self._s.exec(stmt).first()
 
     def sources(self, advisory_id: str) -> list[str]:
         """Feeds that carried the advisory: the first one, then the others as they came."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -38,6 +38,8 @@ class AdvisoryRow(SQLModel, table=True):
     severity: int | None = None
     tlp: int = 0
     tags: str = Field(default="", max_length=1000)
+    # The publisher's tracking id (ICSMA-24-123-01): RSS entry and CSAF document of one advisory.
+    tracking_id: str | None = Field(default=None, max_length=200, index=True)
     first_seen_at: datetime
 
 
@@ -61,6 +63,8 @@ class MemberRow(SQLModel, table=True):
     role: str = Field(default="member", max_length=20)
     # Alerts below critical wait for one daily message at this hour (hub time zone); None: off.
     digest_hour: int | None = None
+    # An extra alert rule: "kev" (only known exploited) or "epss>=0.1"; None: severity only.
+    alert_rule: str | None = Field(default=None, max_length=30)
     created_at: datetime
 
 
@@ -106,6 +110,11 @@ class MatchRow(SQLModel, table=True):
     product_id: int = Field(index=True)
     member_id: int = Field(index=True)
     why: str = Field(sa_column=Column(Text, nullable=False))
+    # Version-aware decision from a CSAF document (affected, fixed, not_affected, ...); None
+    # for a name-only match. The detail (reason, versions, fix links) is JSON.
+    decision: str | None = Field(default=None, max_length=30)
+    decision_detail: str = Field(default="", sa_column=Column(Text, nullable=False,
+                                                              server_default=""))
     created_at: datetime
 
 
@@ -278,3 +287,54 @@ class HeldAlertRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     held_at: datetime
     released_at: datetime | None = Field(default=None, index=True)
+
+
+class CsafDocumentRow(SQLModel, table=True):
+    """The CSAF document version an advisory was last decided on (revisions re-decide)."""
+
+    __tablename__ = "csaf_document"
+    __table_args__ = (UniqueConstraint("advisory_id", name="uq_csaf_document_advisory"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    advisory_id: str = Field(max_length=700)
+    tracking_id: str = Field(max_length=200, index=True)
+    version: str = Field(max_length=50)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    document: str = Field(sa_column=Column(Text, nullable=False))  # the parsed model, as JSON
+    seen_at: datetime
+
+
+class CsafSeenRow(SQLModel, table=True):
+    """Per CSAF feed, each document URL and the `updated` stamp last fetched."""
+
+    __tablename__ = "csaf_seen"
+
+    feed: str = Field(primary_key=True, max_length=100)
+    url: str = Field(primary_key=True, max_length=700)
+    updated: str = Field(max_length=100)
+
+
+class KevEntryRow(SQLModel, table=True):
+    """A CVE in CISA's Known Exploited Vulnerabilities catalog."""
+
+    __tablename__ = "kev_entry"
+
+    cve: str = Field(primary_key=True, max_length=30)
+    date_added: date | None = None
+    vendor: str = Field(default="", max_length=300)
+    product: str = Field(default="", max_length=300)
+    name: str = Field(default="", max_length=500)
+    ransomware: bool = False
+    seen_at: datetime
+
+
+class EpssScoreRow(SQLModel, table=True):
+    """FIRST's EPSS score of a CVE: the probability of exploitation in the next 30 days."""
+
+    __tablename__ = "epss_score"
+
+    cve: str = Field(primary_key=True, max_length=30)
+    epss: float
+    percentile: float
+    score_date: date | None = None
+    fetched_at: datetime
