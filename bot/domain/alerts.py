@@ -20,6 +20,10 @@ class MatchedProduct:
     vendor: str
     product: str
     why: str
+    # From a CSAF document: affected | fixed | not_affected | under_investigation |
+    # unknown_version, and a line saying which versions and fixes; None for a name-only match.
+    decision: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,15 @@ class Alert:
     advisory: Advisory
     member: str | None
     products: tuple[MatchedProduct, ...]
+    exploited: bool = False  # in CISA's Known Exploited Vulnerabilities catalog
+    epss: float | None = None  # FIRST EPSS: probability of exploitation in 30 days (max of CVEs)
+    change: str | None = None  # a revision's re-alert: what changed for this member
 
     @property
     def priority(self) -> int:
-        """Higher goes first: critical before high before the rest."""
+        """Higher goes first: critical (or known exploited) before high before the rest."""
+        if self.exploited:
+            return int(Severity.CRITICAL)
         return int(self.advisory.severity or 0)
 
 
@@ -138,8 +147,13 @@ def alert_payload(alert: Alert) -> dict[str, object]:
             "tags": list(a.tags),
         },
         "products": [
-            {"vendor": p.vendor, "product": p.product, "why": p.why} for p in alert.products
+            {"vendor": p.vendor, "product": p.product, "why": p.why, "decision": p.decision,
+             "note": p.note}
+            for p in alert.products
         ],
+        "exploited": alert.exploited,
+        "epss": alert.epss,
+        "change": alert.change,
     }
 
 
@@ -159,5 +173,7 @@ def alert_from_payload(data: dict[str, Any]) -> Alert:
         tlp=Tlp[a["tlp"]],
         tags=tuple(a["tags"]),
     )
-    products = tuple(MatchedProduct(p["vendor"], p["product"], p["why"]) for p in data["products"])
-    return Alert(advisory, data["member"], products)
+    products = tuple(MatchedProduct(p["vendor"], p["product"], p["why"], p.get("decision"),
+                                    p.get("note")) for p in data["products"])
+    return Alert(advisory, data["member"], products, bool(data.get("exploited")),
+                 data.get("epss"), data.get("change"))

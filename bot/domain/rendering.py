@@ -31,14 +31,22 @@ def render_alert_text(alert: Alert) -> str:
     """A readable multi-line alert: headline, CVEs, matched products and why, link, summary."""
     a = alert.advisory
     lines = [alert_headline(alert)]
+    if alert.change:
+        lines.append(f"Updated: {alert.change}")
+    if alert.exploited:
+        lines.append("KNOWN EXPLOITED in the wild (CISA KEV)")
     lines.append(f"For: {alert.member or 'hub channel'}   Source: {a.source}   {a.tlp.label}")
     if a.published:
         lines.append(f"Published: {a.published:%Y-%m-%d %H:%M} UTC")
     if a.cves:
         lines.append(f"CVEs: {_cve_list(a.cves)}")
+    if alert.epss is not None:
+        lines.append(f"EPSS: {alert.epss:.1%} chance of exploitation in the next 30 days")
     for p in alert.products:
         lines.append(f"Your product: {p.vendor} | {p.product}")
         lines.append(f"  matched because {p.why}")
+        if p.note:
+            lines.append(f"  {p.note}")
     if a.link:
         lines.append(f"Link: {a.link}")
     if a.summary:
@@ -56,15 +64,23 @@ def render_alert_html(alert: Alert) -> list[str]:
     severity = a.severity.label.upper() if a.severity else "SEVERITY UNKNOWN"
     score = f" · CVSS {a.cvss:.1f}" if a.cvss is not None else ""
     lines = [f"{mark} <b>{severity}{score}</b>", f"<b>{escape(a.title)}</b>"]
+    if alert.change:
+        lines.insert(0, f"🔁 <b>Updated:</b> {escape(alert.change)}")
+    if alert.exploited:
+        lines.insert(0, "🚨 <b>KNOWN EXPLOITED in the wild</b> (CISA KEV)")
     facts = [a.tlp.label, escape(a.source)]
     if a.published:
         facts.append(f"{a.published:%Y-%m-%d %H:%M} UTC")
     lines.append(" · ".join(facts))
     if a.cves:
         lines.append(escape(_cve_list(a.cves)))
+    if alert.epss is not None:
+        lines.append(f"EPSS {alert.epss:.1%}: chance of exploitation in the next 30 days")
     for p in alert.products:
         lines.append(f"Your product: <b>{escape(p.vendor)} | {escape(p.product)}</b>")
         lines.append(f"<i>matched: {escape(p.why)}</i>")
+        if p.note:
+            lines.append(f"<b>{escape(p.note)}</b>")
     if a.summary:
         lines.append("")
         lines.extend(escape(part) for part in textwrap.wrap(_short_summary(a.summary), 300))
