@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain.advisory import Advisory
@@ -90,6 +90,7 @@ def ingest_advisories(
         if alerts:
             # The hub's channels carry what concerns at least one member, never who it is.
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
+            deliveries = _with_exploitation(uow, advisory, deliveries)
         ref = uow.affected.ref_for(advisory_id) if deliveries else None
         queued_for: set[str] = set()
         for delivery in deliveries:
@@ -108,10 +109,23 @@ def ingest_advisories(
     return report
 
 
+def _with_exploitation(
+    uow: UnitOfWork, advisory: Advisory, deliveries: list[Delivery]
+) -> list[Delivery]:
+    """Mark alerts of a known exploited CVE (critical priority) and add the EPSS score."""
+    exploited = bool(uow.exploitation.exploited(advisory.cves))
+    epss = uow.exploitation.epss_max(advisory.cves)
+    if not exploited and epss is None:
+        return deliveries
+    return [replace(d, alert=replace(d.alert, exploited=exploited, epss=epss))
+            for d in deliveries]
+
+
 def _digested(delivery: Delivery, members: dict[str, Member]) -> bool:
     """An alert below critical to a member who chose the daily digest waits for it."""
     member = members.get(delivery.alert.member or "")
     return (member is not None and member.digest_hour is not None
+            and not delivery.alert.exploited
             and delivery.network is not Network.CONSOLE
             and held_for_digest(delivery.alert.advisory.severity))
 

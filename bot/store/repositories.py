@@ -133,6 +133,14 @@ class SqlAdvisories:
             tracking_id=row.tracking_id,
         )
 
+    def first_seen_after(self, advisory_id: str, moment: datetime) -> bool:
+        seen = self._s.exec(
+            select(AdvisoryRow.first_seen_at).where(AdvisoryRow.id == advisory_id)).first()
+        if seen is None:
+            return False
+        seen = seen if seen.tzinfo is not None else seen.replace(tzinfo=moment.tzinfo)
+        return seen >= moment
+
     def with_tracking_id(self, tracking_id: str | None) -> str | None:
         if not tracking_id:
             return None

@@ -15,6 +15,7 @@ from bot.store.coordination_repositories import (
     SqlHeldAlerts,
     SqlMeetings,
 )
+from bot.store.exploitation_repository import SqlExploitation
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
 from bot.store.repositories import (
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
         self.meetings = SqlMeetings(self._session)
         self.affected = SqlAffected(self._session)
         self.held_alerts = SqlHeldAlerts(self._session)
+        self.exploitation = SqlExploitation(self._session)
         return self
 
     def __exit__(
