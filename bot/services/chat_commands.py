@@ -327,10 +327,12 @@ def _latest(uow: UnitOfWork, member: str, count: int) -> str:
     if not found:
         return f"No advisory has named {member}'s products yet."
     lines = [f"Latest alerts for {member}:"]
-    for advisory, _why in found:
+    for advisory, _why, note in found:
         when = f"{advisory.published:%Y-%m-%d}" if advisory.published else "undated"
         severity = advisory.severity.label.upper() if advisory.severity else "?"
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
+        if note:
+            lines.append(f"  {note}")
     return "\n".join(lines)
 
 
