@@ -131,7 +131,7 @@ def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
     caller commits: a reminder is marked done in the same transaction that queues it.
     """
     later: list[tuple[int, str, datetime]] = []
-    for meeting in uow.meetings.upcoming(now):
+    for meeting in uow.meetings.upcoming(now, limit=None):
         plan = plan_reminders(meeting, now)
         for name in plan.send_now:
             _queue_reminder(uow, meeting, name, policy, now)

@@ -16,6 +16,7 @@ from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.outbox import NewMessage, OutboxItem
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.severity import Severity
+from bot.store.csaf_repository import CsafRecord
 
 
 class FeedStates(Protocol):
@@ -127,7 +128,7 @@ class Meetings(Protocol):
     def add(self, title: str, starts_at: datetime, zone: str, link: str | None,
             created_by: str, now: datetime) -> Meeting: ...
     def get(self, meeting_id: int) -> Meeting | None: ...
-    def upcoming(self, now: datetime, limit: int = 100) -> list[Meeting]: ...
+    def upcoming(self, now: datetime, limit: int | None = 100) -> list[Meeting]: ...
     def cancel(self, meeting_id: int) -> bool: ...
     def mark_reminders(self, meeting_id: int, names: tuple[str, ...]) -> None: ...
     def rsvp(self, meeting_id: int, network: Network, address: str, member: str | None,
@@ -168,6 +169,14 @@ class Exploitation(Protocol):
     def alerted(self, advisory_id: str) -> list[tuple[Network, str, int | None]]: ...
 
 
+class CsafRecords(Protocol):
+    def get(self, tracking_id: str) -> CsafRecord | None: ...
+    def save(self, advisory_id: str, tracking_id: str, version: str, url: str,
+             raw_sha256: str, now: datetime) -> None: ...
+    def seen(self, feed: str) -> dict[str, str]: ...
+    def set_seen(self, feed: str, url: str, updated: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     feeds: FeedStates
     advisories: Advisories
@@ -185,6 +194,7 @@ class UnitOfWork(Protocol):
     affected: AffectedAnswers
     held_alerts: HeldAlerts
     exploitation: Exploitation
+    csaf: CsafRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -33,7 +33,8 @@ def report_for(uow: UnitOfWork, ref: int) -> tuple[SituationReport, list[str]] |
     if advisory_id is None:
         return None
     matched = uow.matches.members_for(advisory_id)
-    answers = {m: a for m, a in uow.affected.answers(advisory_id).items() if m in matched}
+    matched_set = set(matched)
+    answers = {m: a for m, a in uow.affected.answers(advisory_id).items() if m in matched_set}
     advisory = uow.advisories.get(advisory_id)
     title = advisory.title if advisory else advisory_id
     return SituationReport(ref, title, len(matched), answers), matched

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from bot.domain.coordination import AuditEntry, HeldAlert, PendingConfirmation
@@ -105,12 +105,11 @@ class SqlMeetings:
         row = self._s.get(MeetingRow, meeting_id)
         return None if row is None else _meeting(row)
 
-    def upcoming(self, now: datetime, limit: int = 100) -> list[Meeting]:
-        rows = self._s.exec(
-            select(MeetingRow).where(col(MeetingRow.starts_at) > now,
-                                     col(MeetingRow.cancelled).is_(False))
-            .order_by(MeetingRow.starts_at).limit(limit)
-        ).all()
+    def upcoming(self, now: datetime, limit: int | None = 100) -> list[Meeting]:
+        stmt = select(MeetingRow).where(col(MeetingRow.starts_at) > now,
+                                        col(MeetingRow.cancelled).is_(False))
+        stmt = stmt.order_by(MeetingRow.starts_at)
+        rows = self._s.exec(stmt.limit(limit) if limit is not None else stmt).all()
         return [_meeting(r) for r in rows]
 
     def cancel(self, meeting_id: int) -> bool:
@@ -234,6 +233,12 @@ class SqlAffected:
 class SqlHeldAlerts:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._member_ids: dict[str, int] = {}
+
+    def _member(self, name: str) -> int:
+        if name not in self._member_ids:
+            self._member_ids[name] = _member_id(self._s, name)
+        return self._member_ids[name]
 
     def hold(self, member: str, network: Network, address: str, advisory_id: str,
              payload: dict[str, Any], now: datetime) -> bool:
@@ -242,7 +247,7 @@ class SqlHeldAlerts:
             HeldAlertRow.address == address)).first()
         if exists is not None:
             return False
-        self._s.add(HeldAlertRow(member_id=_member_id(self._s, member), network=network.value,
+        self._s.add(HeldAlertRow(member_id=self._member(member), network=network.value,
                                  address=address, advisory_id=advisory_id,
                                  payload=json.dumps(payload, ensure_ascii=False), held_at=now))
         self._s.flush()
@@ -260,9 +265,10 @@ class SqlHeldAlerts:
                           json.loads(r.payload), _aware(r.held_at)) for r in rows]
 
     def release(self, ids: list[int], now: datetime) -> None:
-        for row in self._s.exec(select(HeldAlertRow).where(col(HeldAlertRow.id).in_(ids))):
-            row.released_at = now
-            self._s.add(row)
+        for start in range(0, len(ids), 500):
+            self._s.exec(update(HeldAlertRow)  # type: ignore[call-overload]
+                         .where(col(HeldAlertRow.id).in_(ids[start:start + 500]))
+                         .values(released_at=now))
         self._s.flush()
 
     def members_waiting(self) -> list[str]:

@@ -25,6 +25,7 @@ def _aware(moment: datetime) -> datetime:
 class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self._member_ids: dict[str, int | None] = {}  # per unit of work: a fan-out asks often
 
     def add(self, message: NewMessage, now: datetime) -> bool:
         """Queue a message; False when the same dedup key is already queued or sent."""
@@ -35,9 +36,11 @@ class SqlOutbox:
             return False
         member_id = None
         if message.member is not None:
-            member_id = self._s.exec(
-                select(MemberRow.id).where(MemberRow.name == message.member)
-            ).first()
+            if message.member not in self._member_ids:
+                self._member_ids[message.member] = self._s.exec(
+                    select(MemberRow.id).where(MemberRow.name == message.member)
+                ).first()
+            member_id = self._member_ids[message.member]
         row = OutboxRow(
             created_at=now,
             network=message.network.value,

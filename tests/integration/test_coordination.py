@@ -453,3 +453,11 @@ def test_an_admin_without_a_member_sees_the_meetings_with_counts(hub: Hub) -> No
     hub.say(NORD, "/rsvp 1 yes")
     assert "RSVP: 1 yes · 0 maybe · 0 no" in hub.say(ADMIN, "/meetings")
     assert hub.say(STRANGER, "/meetings") == NOT_LINKED
+
+
+def test_every_upcoming_meeting_gets_its_reminder_jobs_however_many(hub: Hub) -> None:
+    for day in range(150):
+        start = NOW + timedelta(days=3 + day)
+        hub.say(COORD, f"/meeting add {start:%Y-%m-%d} 14:00 Meeting {day}")
+    _, scheduler = _jobs(hub)
+    assert len(_reminder_jobs(scheduler)) == 300
