@@ -84,29 +84,46 @@ def ingest_advisories(
         matches = matcher.match(advisory.title, advisory.summary)
         for m in matches:
             uow.matches.add(advisory_id, m.product, m.why, now)
+        if same is not None:
+            # Products a CSAF document of this advisory already decided by version are not
+            # decided again by name: no alarm where the document says not affected.
+            decided = uow.matches.decisions(advisory_id)
+            matches = [m for m in matches if m.product.id not in decided]
         alerts = alerts_for(advisory, matches, members)
         contacts = uow.members.contacts([a.member for a in alerts if a.member]) if alerts else []
         deliveries = deliveries_for(alerts, contacts, console=console, now=now)
         if alerts:
             # The hub's channels carry what concerns at least one member, never who it is.
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
-            deliveries = _with_exploitation(uow, advisory, deliveries)
-        ref = uow.affected.ref_for(advisory_id) if deliveries else None
-        queued_for: set[str] = set()
-        for delivery in deliveries:
-            message = _message(delivery, advisory_id, ref)
-            if _digested(delivery, members):
-                assert delivery.alert.member is not None
-                if uow.held_alerts.hold(delivery.alert.member, delivery.network,
-                                        delivery.address, advisory_id, message.payload, now):
-                    report.held += 1
-                    queued_for.add(delivery.alert.member)
-            elif uow.outbox.add(message, now):
-                report.messages += 1
-                if delivery.alert.member:
-                    queued_for.add(delivery.alert.member)
-        report.alerts += len(queued_for)
+        queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report)
     return report
+
+
+def queue_alerts(
+    uow: UnitOfWork, advisory: Advisory, advisory_id: str, deliveries: list[Delivery],
+    members: dict[str, Member], now: datetime, report: IngestReport,
+    dedup_suffix: str | None = None,
+) -> None:
+    """Queue (or hold for a digest) each delivery, with the advisory's short id, exploitation
+    and EPSS; `dedup_suffix` makes a revision's re-alert a new message."""
+    if not deliveries:
+        return
+    deliveries = _with_exploitation(uow, advisory, deliveries)
+    ref = uow.affected.ref_for(advisory_id)
+    queued_for: set[str] = set()
+    for delivery in deliveries:
+        message = _message(delivery, advisory_id, ref, dedup_suffix)
+        if _digested(delivery, members):
+            assert delivery.alert.member is not None
+            if uow.held_alerts.hold(delivery.alert.member, delivery.network,
+                                    delivery.address, advisory_id, message.payload, now):
+                report.held += 1
+                queued_for.add(delivery.alert.member)
+        elif uow.outbox.add(message, now):
+            report.messages += 1
+            if delivery.alert.member:
+                queued_for.add(delivery.alert.member)
+    report.alerts += len(queued_for)
 
 
 def _with_exploitation(
@@ -136,9 +153,12 @@ def affected_buttons(ref: int) -> list[list[Button]]:
              Button("Patched", f"/affected {ref} patched")]]
 
 
-def _message(delivery: Delivery, advisory_id: str, ref: int | None) -> NewMessage:
+def _message(delivery: Delivery, advisory_id: str, ref: int | None,
+             dedup_suffix: str | None = None) -> NewMessage:
     alert = delivery.alert
     digest = hashlib.sha256(advisory_id.encode()).hexdigest()[:40]
+    if dedup_suffix:
+        digest += f"|{dedup_suffix[:100]}"
     payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref}
     if alert.member is not None and ref is not None:
         # Members answer whether they are affected; a hub channel only shows the number.

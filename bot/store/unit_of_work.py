@@ -15,6 +15,7 @@ from bot.store.coordination_repositories import (
     SqlHeldAlerts,
     SqlMeetings,
 )
+from bot.store.csaf_repository import SqlCsaf
 from bot.store.exploitation_repository import SqlExploitation
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self.affected = SqlAffected(self._session)
         self.held_alerts = SqlHeldAlerts(self._session)
         self.exploitation = SqlExploitation(self._session)
+        self.csaf = SqlCsaf(self._session)
         return self
 
     def __exit__(
