@@ -1,0 +1,155 @@
+"""Ingest CSAF documents: decide each matched member product by version, alert who is affected,
+and re-alert on a revision only what changed for a member."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.domain.alerts import (
+    Alert,
+    MatchedProduct,
+    alerts_for,
+    channel_deliveries,
+    deliveries_for,
+)
+from bot.domain.csaf import CsafDocument, products_named
+from bot.domain.matching import AdvisoryMatcher, Match
+from bot.domain.versions import Decision, VersionDecision, decide
+from bot.services.ingest import IngestReport, queue_alerts
+from bot.services.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# A member is alerted unless the document says their version is fixed or not affected.
+ALERTING = frozenset({Decision.AFFECTED, Decision.UNDER_INVESTIGATION, Decision.UNKNOWN_VERSION})
+_NOTE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class CsafItem:
+    url: str
+    document: CsafDocument
+    raw_sha256: str  # of the document's bytes: a changed document with the same version
+
+
+def note_for(decision: VersionDecision) -> str:
+    """One line for the alert and /latest: the decision, its reason, and the fix."""
+    words = {
+        Decision.AFFECTED: "Your version is affected",
+        Decision.FIXED: "Fixed",
+        Decision.NOT_AFFECTED: "Not affected",
+        Decision.UNDER_INVESTIGATION: "Under investigation",
+        Decision.UNKNOWN_VERSION: "Versions listed",
+    }[decision.decision]
+    parts = [f"{words}: {decision.reason}"]
+    if decision.decision is Decision.UNKNOWN_VERSION and decision.affected_versions:
+        parts.append("affected: " + ", ".join(decision.affected_versions[:10]))
+    if decision.fixed_versions:
+        parts.append("fixed in " + ", ".join(decision.fixed_versions[:5]))
+    if decision.fix_urls:
+        parts.append("fix: " + decision.fix_urls[0])
+    return "; ".join(parts)[:_NOTE_CHARS]
+
+
+def _detail(decision: VersionDecision) -> dict[str, object]:
+    return {"reason": decision.reason, "note": note_for(decision),
+            "affected_versions": list(decision.affected_versions),
+            "fixed_versions": list(decision.fixed_versions),
+            "fix_urls": list(decision.fix_urls)}
+
+
+def change_between(old: tuple[str, dict[str, object]] | None,
+                   new: VersionDecision) -> str | None:
+    """What changed for a member between two revisions, if it concerns them; else None."""
+    if new.decision not in ALERTING:
+        return None
+    if old is None:
+        return "the advisory now names your product"
+    old_decision, old_detail = old
+    if old_decision not in {d.value for d in ALERTING}:
+        return f"your version is now {new.decision.value.replace('_', ' ')} ({new.reason})"
+    if (new.fix_urls or new.fixed_versions) and not (
+            old_detail.get("fix_urls") or old_detail.get("fixed_versions")):
+        fixed = ", ".join(new.fixed_versions[:3]) or "see the link"
+        return f"a fix is now available ({fixed})"
+    return None
+
+
+def ingest_csaf(
+    uow: UnitOfWork, items: Iterable[CsafItem], matcher: AdvisoryMatcher, now: datetime,
+    console: bool, source: str,
+) -> IngestReport:
+    """Record each document's advisory and decisions and queue the alerts, in the caller's
+    transaction (the caller commits)."""
+    report = IngestReport()
+    members = {m.name: m for m in uow.members.all()}
+    for item in items:
+        doc = item.document
+        advisory = doc.to_advisory(source)
+        previous = uow.csaf.get(doc.tracking_id)
+        if previous is not None and (previous.version, previous.raw_sha256) == (
+                doc.version, item.raw_sha256):
+            report.known += 1
+            continue
+        advisory_id = (uow.advisories.advisory_for_entry(advisory.id)
+                       or uow.advisories.with_tracking_id(doc.tracking_id)
+                       or uow.advisories.with_cve_key(advisory.cve_key))
+        if advisory_id is None:
+            uow.advisories.add(advisory, now)
+            advisory_id = advisory.id
+            report.new.append(advisory_id)
+        else:
+            uow.advisories.add_source(advisory_id, advisory.id, source, now)
+            report.merged.append(advisory_id)
+        revision = previous is not None
+        old_decisions = uow.matches.decisions(advisory_id)
+        alerting: list[Match] = []
+        notes: dict[int, tuple[str, str, str | None]] = {}
+        for m in matcher.match(advisory.title, advisory.summary):
+            decision = decide(m.product.spec.versions, doc, products_named(doc, m.product.spec))
+            uow.matches.add(advisory_id, m.product, m.why, now)
+            uow.matches.set_decision(advisory_id, m.product.id, decision.decision.value,
+                                     _detail(decision))
+            change = change_between(old_decisions.get(m.product.id), decision)
+            if decision.decision in ALERTING and (not revision or change):
+                alerting.append(m)
+                notes[m.product.id] = (decision.decision.value, note_for(decision),
+                                       change if revision else None)
+        uow.csaf.save(advisory_id, doc.tracking_id, doc.version, item.url, item.raw_sha256, now)
+        if not alerting:
+            continue
+        alerts = [_with_notes(a, alerting, notes)
+                  for a in alerts_for(advisory, alerting, members)]
+        contacts = uow.members.contacts([a.member for a in alerts if a.member])
+        deliveries = deliveries_for(alerts, contacts, console=console, now=now)
+        if not revision:
+            deliveries += channel_deliveries(advisory, uow.hub_channels.all())
+        version_key = f"v{doc.version}" if revision else None
+        queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report,
+                     dedup_suffix=version_key)
+    return report
+
+
+def _with_notes(alert: Alert, matches: list[Match],
+                notes: dict[int, tuple[str, str, str | None]]) -> Alert:
+    by_name = {(m.product.spec.vendor, m.product.spec.product): m.product.id for m in matches
+               if m.product.member == alert.member}
+    products = []
+    change = None
+    for p in alert.products:
+        product_id = by_name.get((p.vendor, p.product))
+        if product_id in notes:
+            decision, note, changed = notes[product_id]
+            products.append(MatchedProduct(p.vendor, p.product, p.why, decision, note))
+            change = change or changed
+        else:
+            products.append(p)
+    return replace(alert, products=tuple(products), change=change)
+
+
+def raw_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
