@@ -21,6 +21,7 @@ from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.outbox import OutboxItem
 from bot.feeds.config import FeedConfig, load_feeds
+from bot.feeds.csaf_source import CsafSource
 from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
 from bot.health import HealthServer
@@ -164,7 +165,7 @@ async def build_bot(
 
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
-        on_queued=wake,
+        on_queued=wake, csaf=CsafSource(fetcher),
     )
     return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
                coordination)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain.tlp import Tlp
 
 MIN_INTERVAL = timedelta(seconds=1)
-_FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled")
+_FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled", "type")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -30,6 +30,8 @@ class FeedConfig:
     tlp: Tlp = Tlp.CLEAR
     tags: tuple[str, ...] = ()
     enabled: bool = True
+    # rss: an RSS/Atom feed; csaf: a CSAF provider's provider-metadata.json or a ROLIE feed
+    type: str = "rss"
 
     @property
     def host(self) -> str:
@@ -70,6 +72,7 @@ def parse_feeds(text: str, origin: str) -> list[FeedConfig]:
             tlp=f.tlp,
             tags=tuple(f.tags),
             enabled=f.enabled,
+            type=f.type,
         )
         for f in model.feeds
     ]
@@ -108,6 +111,14 @@ class _Feed(BaseModel):
     tlp: Tlp = Tlp.CLEAR
     tags: list[str] = Field(default_factory=list)
     enabled: bool = True
+    type: str = "rss"
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in ("rss", "csaf"):
+            raise ValueError("use rss (RSS or Atom) or csaf (provider-metadata.json or ROLIE)")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -11,11 +11,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.advisory import Advisory
+from bot.domain.csaf import CsafError, parse_csaf
 from bot.domain.feed_state import FeedState
 from bot.feeds.backoff import next_poll_delay
 from bot.feeds.config import FeedConfig
+from bot.feeds.csaf_source import CsafPoll, CsafSource, where
 from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
 from bot.feeds.parse import FeedRejected
+from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
 from bot.services.ingest import MatcherCache, ingest_advisories
 from bot.services.ports import UnitOfWorkFactory
 
@@ -63,6 +66,7 @@ class FeedPoller:
         console: bool,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
+        csaf: CsafSource | None = None,
     ) -> None:
         self._uow = uow_factory
         self._fetcher = fetcher
@@ -70,6 +74,7 @@ class FeedPoller:
         self._console = console
         self._clock = clock
         self._on_queued = on_queued
+        self._csaf = csaf
         self._matchers = MatcherCache()
         # Ingests run in worker threads (parsing a big feed must not stall the event loop);
         # one at a time, so two feeds never race to store the same advisory.
@@ -82,6 +87,8 @@ class FeedPoller:
         now = self._clock()
         if not force and state.next_poll_at is not None and state.next_poll_at > now:
             return PollOutcome(feed.name, "skipped")
+        if feed.type == "csaf":
+            return await self._poll_csaf(feed, state)
         result = await self._fetcher.fetch(feed, state.etag, state.last_modified)
         state.last_attempt_at = self._clock()
         if isinstance(result, NotModified):
@@ -122,6 +129,48 @@ class FeedPoller:
             "feed %s: %d entries, %d new, %d merged by CVE set, %d messages queued",
             feed.name, len(parsed.advisories), outcome.new, outcome.merged, outcome.messages,
         )
+        return outcome
+
+    async def _poll_csaf(self, feed: FeedConfig, state: FeedState) -> PollOutcome:
+        if self._csaf is None:
+            return self._failed(feed, state, "CSAF sources are not configured here", None)
+        with self._uow() as uow:
+            seen = uow.csaf.seen(feed.name)
+        polled = await self._csaf.poll(feed, seen)
+        state.last_attempt_at = self._clock()
+        if polled.error is not None:
+            return self._failed(feed, state, polled.error, None)
+        outcome = await asyncio.to_thread(self._ingest_csaf, feed, state, polled)
+        if outcome.messages and self._on_queued is not None:
+            self._on_queued()
+        return outcome
+
+    def _ingest_csaf(self, feed: FeedConfig, state: FeedState, polled: CsafPoll) -> PollOutcome:
+        items, problems = [], list(polled.problems)
+        for fetched in polled.documents:
+            try:
+                items.append(CsafItem(fetched.url, parse_csaf(fetched.document),
+                                      raw_digest(fetched.body)))
+            except CsafError as exc:
+                problems.append(f"{where(fetched.url)}: {exc}")
+                log.error("CSAF %s: %s: %s; document skipped", feed.name, where(fetched.url),
+                          exc)
+        outcome = PollOutcome(feed.name, "fetched", problems=problems)
+        with self._write_lock, self._uow() as uow:
+            now = self._clock()
+            report = ingest_csaf(uow, items, self._matchers.get(uow), now,
+                                 console=self._console, source=feed.name)
+            for url, updated in polled.seen.items():
+                uow.csaf.set_seen(feed.name, url, updated)
+            state.entries_seen = polled.listed
+            self._mark_success(feed, state, now)
+            uow.feeds.save(state)
+            uow.commit()
+        outcome.new, outcome.merged = len(report.new), len(report.merged)
+        outcome.known, outcome.messages = report.known, report.messages
+        log.info("CSAF %s: %d documents listed, %d fetched, %d new advisories, %d merged, "
+                 "%d messages queued", feed.name, polled.listed, len(items), outcome.new,
+                 outcome.merged, outcome.messages)
         return outcome
 
     def _succeeded(self, feed: FeedConfig, state: FeedState, outcome: PollOutcome) -> PollOutcome:

@@ -1,0 +1,260 @@
+"""CSAF providers: discovery (provider-metadata.json → ROLIE feeds or a directory with
+changes.csv), documents fetched with the feed fetcher's limits, checked against their published
+.sha256/.sha512 and validated against the CSAF 2.0 JSON schema shipped in `csaf_schema/`.
+
+Only host and file name are ever logged: a provider URL may carry a token.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4, DRAFT7
+
+from bot.domain.tlp import Tlp
+from bot.feeds.config import FeedConfig
+from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, NotModified
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENTS_PER_POLL = 200
+_HASHES = {"sha512": hashlib.sha512, "sha256": hashlib.sha256}
+
+
+@dataclass(frozen=True)
+class CsafFetched:
+    url: str
+    updated: str
+    body: bytes
+    document: dict[str, Any]
+
+
+@dataclass
+class CsafPoll:
+    documents: list[CsafFetched] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)  # url → updated, to remember
+    error: str | None = None  # the provider itself could not be read
+    listed: int = 0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    url: str
+    updated: str
+    hash_urls: tuple[str, ...]
+
+
+def where(url: str) -> str:
+    """Host and file name: what a log line may show of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}/…/{parts.path.rsplit('/', 1)[-1]}"
+
+
+class CsafSource:
+    def __init__(self, fetcher: FeedFetcher,
+                 max_documents: int = MAX_DOCUMENTS_PER_POLL) -> None:
+        self._fetcher = fetcher
+        self._max = max_documents
+        self._etags: dict[str, tuple[str | None, str | None, bytes]] = {}
+
+    async def poll(self, feed: FeedConfig, seen: Mapping[str, str]) -> CsafPoll:
+        """New or changed documents of the provider (at most `max_documents`, newest first)."""
+        result = CsafPoll()
+        top = await self._json(feed, feed.url, result)
+        if top is None:
+            result.error = result.problems[-1] if result.problems else "unreadable"
+            return result
+        entries: list[_Entry] = []
+        if isinstance(top, dict) and "distributions" in top:
+            for rolie_url in _rolie_feeds(top, feed.tlp):
+                rolie = await self._json(feed, rolie_url, result)
+                if rolie is not None:
+                    entries += _rolie_entries(rolie, rolie_url, result)
+            for directory in _directories(top):
+                entries += await self._changes(feed, directory, result)
+        elif isinstance(top, dict) and isinstance(top.get("feed"), dict):
+            entries = _rolie_entries(top, feed.url, result)
+        else:
+            result.error = (f"{where(feed.url)} is neither a provider-metadata.json nor a "
+                            "ROLIE feed")
+            log.error("CSAF %s: %s", feed.name, result.error)
+            return result
+        result.listed = len(entries)
+        fresh = [e for e in entries if seen.get(e.url) != e.updated]
+        fresh.sort(key=lambda e: e.updated, reverse=True)
+        for entry in fresh[: self._max]:
+            await self._document(feed, entry, result)
+        return result
+
+    async def _document(self, feed: FeedConfig, entry: _Entry, result: CsafPoll) -> None:
+        fetched = await self._fetch(feed, entry.url, result)
+        if fetched is None:
+            return
+        body = fetched.body
+        for hash_url in entry.hash_urls:
+            algorithm = hash_url.rsplit(".", 1)[-1].lower()
+            if algorithm not in _HASHES:
+                continue
+            published = await self._fetch(feed, hash_url, result, quiet_missing=True)
+            if published is None:
+                continue
+            expected = published.body.decode("ascii", "replace").strip().split()[:1]
+            actual = _HASHES[algorithm](body).hexdigest()
+            if not expected or expected[0].lower() != actual:
+                problem = f"{where(entry.url)}: {algorithm} does not match the published hash"
+                log.error("CSAF %s: %s; document skipped", feed.name, problem)
+                result.problems.append(problem)
+                return  # not remembered: the next poll tries again
+            break
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._invalid(feed, entry, result, f"not JSON ({exc})")
+            return
+        error = schema_error(document)
+        if error is not None:
+            self._invalid(feed, entry, result, error)
+            return
+        result.documents.append(CsafFetched(entry.url, entry.updated, body, document))
+        result.seen[entry.url] = entry.updated
+
+    def _invalid(self, feed: FeedConfig, entry: _Entry, result: CsafPoll, why: str) -> None:
+        problem = f"{where(entry.url)}: invalid CSAF: {why}"
+        log.error("CSAF %s: %s; document skipped", feed.name, problem)
+        result.problems.append(problem)
+        result.seen[entry.url] = entry.updated  # unchanged, it stays invalid: not refetched
+
+    async def _changes(self, feed: FeedConfig, directory: str, result: CsafPoll) -> list[_Entry]:
+        base = directory.rstrip("/") + "/"
+        fetched = await self._fetch(feed, base + "changes.csv", result)
+        if fetched is None:
+            return []
+        entries = []
+        text = fetched.body.decode("utf-8", "replace")
+        for row in csv.reader(io.StringIO(text)):
+            if len(row) < 2 or not row[0].strip().endswith(".json"):
+                continue
+            url = urljoin(base, row[0].strip())
+            if not url.startswith(base):
+                continue  # a path leaving the directory is not the provider's document
+            entries.append(_Entry(url, row[1].strip(), (url + ".sha512", url + ".sha256")))
+        return entries
+
+    async def _json(self, feed: FeedConfig, url: str, result: CsafPoll) -> Any:
+        fetched = await self._fetch(feed, url, result, conditional=True)
+        if fetched is None:
+            return None
+        try:
+            return json.loads(fetched.body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            problem = f"{where(url)}: not JSON"
+            log.error("CSAF %s: %s", feed.name, problem)
+            result.problems.append(problem)
+            return None
+
+    async def _fetch(self, feed: FeedConfig, url: str, result: CsafPoll, *,
+                     conditional: bool = False, quiet_missing: bool = False) -> Fetched | None:
+        etag = last_modified = None
+        cached = self._etags.get(url) if conditional else None
+        if cached is not None:
+            etag, last_modified, _ = cached
+        answer = await self._fetcher.fetch(replace(feed, url=url), etag, last_modified)
+        if isinstance(answer, NotModified) and cached is not None:
+            return Fetched(cached[2], {}, cached[0], cached[1], url)
+        if isinstance(answer, FetchFailed):
+            if not (quiet_missing and "404" in answer.reason):
+                problem = f"{where(url)}: {answer.reason}"
+                log.warning("CSAF %s: %s", feed.name, problem)
+                result.problems.append(problem)
+            return None
+        if not isinstance(answer, Fetched):
+            return None
+        if conditional:
+            self._etags[url] = (answer.etag, answer.last_modified, answer.body)
+        return answer
+
+
+def _rolie_feeds(metadata: dict[str, Any], allowed: Tlp) -> list[str]:
+    urls = []
+    for distribution in metadata.get("distributions") or []:
+        if not isinstance(distribution, dict):
+            continue
+        rolie = distribution.get("rolie")
+        for entry in (rolie.get("feeds") or []) if isinstance(rolie, dict) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+                continue
+            try:
+                tlp = Tlp.parse(str(entry.get("tlp_label") or "UNLABELED"))
+            except ValueError:
+                continue  # UNLABELED or unknown: not ours to share
+            if tlp <= allowed:
+                urls.append(entry["url"])
+    return urls
+
+
+def _directories(metadata: dict[str, Any]) -> list[str]:
+    return [d["directory_url"] for d in metadata.get("distributions") or []
+            if isinstance(d, dict) and isinstance(d.get("directory_url"), str)]
+
+
+def _rolie_entries(rolie: Any, rolie_url: str, result: CsafPoll) -> list[_Entry]:
+    feed = rolie.get("feed") if isinstance(rolie, dict) else None
+    if not isinstance(feed, dict) or not isinstance(feed.get("entry", []), list):
+        problem = f"{where(rolie_url)}: not a ROLIE feed"
+        log.error("CSAF: %s", problem)
+        result.problems.append(problem)
+        return []
+    entries = []
+    for item in feed.get("entry", []):
+        if not isinstance(item, dict):
+            continue
+        content = item.get("content")
+        src = content.get("src") if isinstance(content, dict) else None
+        if not isinstance(src, str) or not src.startswith(("https://", "http://")):
+            continue
+        links = item.get("link") if isinstance(item.get("link"), list) else []
+        hashes = tuple(link["href"] for link in links if isinstance(link, dict)
+                       and link.get("rel") == "hash" and isinstance(link.get("href"), str))
+        entries.append(_Entry(src, str(item.get("updated") or ""), hashes))
+    return entries
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    folder = resources.files("bot.feeds") / "csaf_schema"
+
+    def load(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
+        return data
+
+    registry: Registry = Registry().with_resources([
+        ("https://www.first.org/cvss/cvss-v2.0.json",
+         Resource.from_contents(load("cvss-v2.0.json"), default_specification=DRAFT4)),
+        ("https://www.first.org/cvss/cvss-v3.0.json",
+         Resource.from_contents(load("cvss-v3.0.json"), default_specification=DRAFT4)),
+        ("https://www.first.org/cvss/cvss-v3.1.json",
+         Resource.from_contents(load("cvss-v3.1.json"), default_specification=DRAFT7)),
+    ])
+    return Draft202012Validator(load("csaf_json_schema.json"), registry=registry)
+
+
+def schema_error(document: Any) -> str | None:
+    """None when the document is valid CSAF 2.0; else the first failing path and why."""
+    error = next(iter(sorted(_validator().iter_errors(document),
+                             key=lambda e: list(e.absolute_path))), None)
+    if error is None:
+        return None
+    return f"{error.json_path}: {error.message[:200]}"
