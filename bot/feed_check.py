@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.domain.csaf import CsafError, parse_csaf
 from bot.feeds.config import FeedConfig
+from bot.feeds.csaf_source import CsafSource
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits
 from bot.feeds.parse import parse_feed
 from bot.settings import Settings
@@ -15,6 +17,8 @@ async def check_feed(
 ) -> bool:
     """Fetch without validators (always a full answer); True when entries were parsed."""
     limits = FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+    if feed.type == "csaf":
+        return await _check_csaf(feed, limits, show, echo)
     async with FeedFetcher(limits=limits) as fetcher:
         result = await fetcher.fetch(feed)
     if isinstance(result, FetchFailed):
@@ -37,3 +41,26 @@ async def check_feed(
              f"cvss {a.cvss if a.cvss is not None else '-'}  {a.tlp.label}  "
              f"CVEs {', '.join(a.cves[:5]) or '-'}\n    {a.link}")
     return bool(parsed.advisories)
+
+
+async def _check_csaf(
+    feed: FeedConfig, limits: FetchLimits, show: int, echo: Callable[[str], None]
+) -> bool:
+    """Discover the provider's documents and read the newest `show` of them."""
+    async with FeedFetcher(limits=limits) as fetcher:
+        polled = await CsafSource(fetcher, max_documents=show).poll(feed, {})
+    if polled.error is not None:
+        echo(f"{feed.name}: {polled.error}")
+        return False
+    echo(f"{feed.name}: {polled.listed} CSAF documents listed; the newest {show} read")
+    for problem in polled.problems:
+        echo(f"  problem: {problem}")
+    for fetched in polled.documents:
+        try:
+            doc = parse_csaf(fetched.document)
+        except CsafError as exc:
+            echo(f"- {fetched.url}: {exc}")
+            continue
+        echo(f"- {doc.tracking_id} v{doc.version}: {doc.title}\n    {len(doc.products)} "
+             f"products, CVEs {', '.join(doc.cves[:5]) or '-'}, {doc.tlp.label}")
+    return bool(polled.documents)
