@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
 from bot.channels.channel import Channel
@@ -20,8 +20,10 @@ from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.outbox import OutboxItem
+from bot.exploitation_jobs import ExploitationJobs
 from bot.feeds.config import FeedConfig, load_feeds
 from bot.feeds.csaf_source import CsafSource
+from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
 from bot.health import HealthServer
@@ -78,13 +80,14 @@ class Bot:
     gateways: list[Gateway]
     metrics: Metrics
     coordination: CoordinationJobs
+    exploitation: ExploitationJobs | None = None
 
     def networks_connected(self) -> dict[str, bool]:
         return {c.network.value: c.connected for c in self.channels}
 
     async def poll_all(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollOutcome]:
         """Poll every enabled feed now, concurrently."""
-        chosen = [f for f in (feeds or self.feeds) if f.enabled]
+        chosen = [f for f in (feeds or self.feeds) if f.enabled and f.advisories]
         return list(await asyncio.gather(*(self.poll(f, force=True) for f in chosen)))
 
     async def poll(self, feed: FeedConfig, force: bool = False) -> PollOutcome:
@@ -163,12 +166,28 @@ async def build_bot(
         dispatchers.append(OutboxDispatcher(store, matrix_channel, batch_size=40, concurrency=8,
                                             on_result=recorder))
 
+    exploitation = exploitation_parts(feeds, store, fetcher, wake)
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake, csaf=CsafSource(fetcher),
+        enrich=exploitation.enrich if exploitation else None,
     )
     return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
-               coordination)
+               coordination, exploitation)
+
+
+def exploitation_parts(feeds: list[FeedConfig], store: SqlStore, fetcher: FeedFetcher,
+                       wake: Callable[[], None]) -> ExploitationJobs | None:
+    """KEV and EPSS, when feeds.yaml lists them (type: kev / type: epss)."""
+    kev = next((f for f in feeds if f.type == "kev" and f.enabled), None)
+    epss = next((f for f in feeds if f.type == "epss" and f.enabled), None)
+    if kev is None and epss is None:
+        return None
+    return ExploitationJobs(
+        store, KevSource(fetcher, kev.url) if kev else None,
+        EpssClient(fetcher, epss.url) if epss else None, utc_now, wake,
+        interval=kev.interval if kev else timedelta(days=1),
+    )
 
 
 def chat_commands(settings: Settings, store: SqlStore,
@@ -232,7 +251,7 @@ async def run_forever(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with AsyncExitStack() as stack:
         bot = await build_bot(settings, stack, receive_commands=True)
-        enabled = [f for f in bot.feeds if f.enabled]
+        enabled = [f for f in bot.feeds if f.enabled and f.advisories]
         log.info(
             "hubbot running: %d feeds, database %s, channels: %s",
             len(enabled), safe_url(settings.db_url),
@@ -247,6 +266,8 @@ async def run_forever(settings: Settings) -> None:
         scheduler = build_scheduler(enabled, bot.poll, utc_now(),
                                     housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
         bot.coordination.attach(scheduler)
+        if bot.exploitation is not None:
+            bot.exploitation.attach(scheduler)
         scheduler.start()
         tasks = [asyncio.create_task(d.run(stop), name=f"dispatch:{d.network}")
                  for d in bot.dispatchers]

@@ -102,7 +102,8 @@ def poll(
             _fail(f"no feed named {', '.join(sorted(unknown))} in {settings.feeds_file}")
         feeds = [f for f in feeds if f.name in feed]
     failed = asyncio.run(_poll_once(settings, feeds))
-    raise typer.Exit(1 if failed and failed == len([f for f in feeds if f.enabled]) else 0)
+    polled = [f for f in feeds if f.enabled and f.advisories]
+    raise typer.Exit(1 if failed and failed == len(polled) else 0)
 
 
 async def _poll_once(settings: Settings, feeds: list) -> int:  # type: ignore[type-arg]
@@ -288,7 +289,8 @@ def feeds_check(
     if name is None:
         for f in feeds:
             state = "" if f.enabled else "  (disabled)"
-            typer.echo(f"{f.name:<28} every {f.interval}  {f.tlp.label:<10} {f.url}{state}")
+            typer.echo(f"{f.name:<28} {f.type:<5} every {f.interval}  {f.tlp.label:<10} "
+                       f"{f.url}{state}")
         typer.echo(f"{settings.feeds_file}: {len(feeds)} feeds, valid")
         return
     chosen = next((f for f in feeds if f.name == name), None)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bot.domain.csaf import CsafError, parse_csaf
 from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafSource
+from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits
 from bot.feeds.parse import parse_feed
 from bot.settings import Settings
@@ -19,6 +20,8 @@ async def check_feed(
     limits = FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
     if feed.type == "csaf":
         return await _check_csaf(feed, limits, show, echo)
+    if feed.type in ("kev", "epss"):
+        return await _check_exploitation(feed, limits, echo)
     async with FeedFetcher(limits=limits) as fetcher:
         result = await fetcher.fetch(feed)
     if isinstance(result, FetchFailed):
@@ -64,3 +67,21 @@ async def _check_csaf(
         echo(f"- {doc.tracking_id} v{doc.version}: {doc.title}\n    {len(doc.products)} "
              f"products, CVEs {', '.join(doc.cves[:5]) or '-'}, {doc.tlp.label}")
     return bool(polled.documents)
+
+
+async def _check_exploitation(
+    feed: FeedConfig, limits: FetchLimits, echo: Callable[[str], None]
+) -> bool:
+    async with FeedFetcher(limits=limits) as fetcher:
+        if feed.type == "kev":
+            catalog = await KevSource(fetcher, feed.url).fetch()
+            if catalog is None:
+                echo(f"{feed.name}: the KEV catalog could not be read (see the log)")
+                return False
+            echo(f"{feed.name}: KEV catalog {catalog.version}, {len(catalog.listings)} CVEs"
+                 + (f", {catalog.skipped} malformed entries skipped" if catalog.skipped else ""))
+            return True
+        scores = await EpssClient(fetcher, feed.url).scores(["CVE-2021-44228"])
+        echo(f"{feed.name}: " + (f"EPSS of CVE-2021-44228 is {scores['CVE-2021-44228'].epss}"
+                                 if scores else "no score received (see the log)"))
+        return bool(scores)

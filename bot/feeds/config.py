@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.domain.tlp import Tlp
 
 MIN_INTERVAL = timedelta(seconds=1)
+FEED_TYPES = ("rss", "csaf", "kev", "epss")
 _FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled", "type")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -30,8 +31,14 @@ class FeedConfig:
     tlp: Tlp = Tlp.CLEAR
     tags: tuple[str, ...] = ()
     enabled: bool = True
-    # rss: an RSS/Atom feed; csaf: a CSAF provider's provider-metadata.json or a ROLIE feed
+    # rss: an RSS/Atom feed; csaf: a CSAF provider's provider-metadata.json or a ROLIE feed;
+    # kev: CISA's Known Exploited Vulnerabilities catalog; epss: FIRST's EPSS API
     type: str = "rss"
+
+    @property
+    def advisories(self) -> bool:
+        """A source of advisories (polled as a feed), not of exploitation data."""
+        return self.type in ("rss", "csaf")
 
     @property
     def host(self) -> str:
@@ -116,8 +123,9 @@ class _Feed(BaseModel):
     @field_validator("type")
     @classmethod
     def _type(cls, value: str) -> str:
-        if value not in ("rss", "csaf"):
-            raise ValueError("use rss (RSS or Atom) or csaf (provider-metadata.json or ROLIE)")
+        if value not in FEED_TYPES:
+            raise ValueError("use rss (RSS or Atom), csaf (provider-metadata.json or ROLIE), "
+                             "kev (CISA's KEV catalog JSON) or epss (FIRST's EPSS API)")
         return value
 
     @field_validator("name")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -67,6 +67,7 @@ class FeedPoller:
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
         csaf: CsafSource | None = None,
+        enrich: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
         self._uow = uow_factory
         self._fetcher = fetcher
@@ -75,6 +76,8 @@ class FeedPoller:
         self._clock = clock
         self._on_queued = on_queued
         self._csaf = csaf
+        # Called with the CVEs of fetched entries before they are ingested (EPSS scores).
+        self._enrich = enrich
         self._matchers = MatcherCache()
         # Ingests run in worker threads (parsing a big feed must not stall the event loop);
         # one at a time, so two feeds never race to store the same advisory.
@@ -95,12 +98,19 @@ class FeedPoller:
             return self._succeeded(feed, state, PollOutcome(feed.name, "not-modified"))
         if isinstance(result, FetchFailed):
             return self._failed(feed, state, result.reason, result.retry_after)
-        outcome = await asyncio.to_thread(self._ingest, feed, state, result)
+        parsed = await asyncio.to_thread(self._parse_entries, feed, state, result)
+        if isinstance(parsed, PollOutcome):
+            return parsed
+        if self._enrich is not None:
+            await self._enrich([c for a in parsed.advisories for c in a.cves])
+        outcome = await asyncio.to_thread(self._ingest, feed, state, result, parsed)
         if outcome.messages and self._on_queued is not None:
             self._on_queued()
         return outcome
 
-    def _ingest(self, feed: FeedConfig, state: FeedState, fetched: Fetched) -> PollOutcome:
+    def _parse_entries(
+        self, feed: FeedConfig, state: FeedState, fetched: Fetched
+    ) -> ParsedEntries | PollOutcome:
         try:
             parsed = self._parse(feed, fetched.body, fetched.headers)
         except FeedRejected as exc:
@@ -112,6 +122,10 @@ class FeedPoller:
             log.warning("feed %s: %s", feed.name, problem)
         if not parsed.advisories and parsed.problems:
             return self._failed(feed, state, "; ".join(parsed.problems)[:500], None)
+        return parsed
+
+    def _ingest(self, feed: FeedConfig, state: FeedState, fetched: Fetched,
+                parsed: ParsedEntries) -> PollOutcome:
         outcome = PollOutcome(feed.name, "fetched", problems=list(parsed.problems))
         with self._write_lock, self._uow() as uow:
             now = self._clock()
@@ -140,6 +154,10 @@ class FeedPoller:
         state.last_attempt_at = self._clock()
         if polled.error is not None:
             return self._failed(feed, state, polled.error, None)
+        if self._enrich is not None:
+            await self._enrich([str(v.get("cve")) for d in polled.documents
+                                for v in d.document.get("vulnerabilities", [])
+                                if isinstance(v, dict) and v.get("cve")])
         outcome = await asyncio.to_thread(self._ingest_csaf, feed, state, polled)
         if outcome.messages and self._on_queued is not None:
             self._on_queued()
