@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from bot.domain.matching import Match
 from bot.domain.members import Contact, Member, Network
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
+
+_EPSS_RULE = re.compile(r"^epss>=?(0?\.\d{1,4}|1(?:\.0{1,4})?|0)$")
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,32 @@ class HubChannel:
     max_tlp: Tlp = Tlp.CLEAR
 
 
-def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, Member]) -> list[
-    Alert
-]:
-    """One alert per member whose products matched and whose severity threshold is met.
+def parse_alert_rule(text: str) -> str | None:
+    """`kev` or `epss>=X` (0 < X <= 1), normalised; None when the text is neither."""
+    text = text.strip().lower().replace(" ", "")
+    if text == "kev":
+        return "kev"
+    match = _EPSS_RULE.match(text)
+    if match is None:
+        return None
+    threshold = float(match.group(1))
+    return f"epss>={threshold:g}" if 0 < threshold <= 1 else None
+
+
+def rule_allows(rule: str | None, exploited: bool, epss: float | None) -> bool:
+    """`kev`: only known exploited. `epss>=X`: known exploited, or an EPSS of X or more, or no
+    EPSS score yet (not knowing is no reason to stay silent)."""
+    if rule is None or exploited:
+        return True
+    if rule == "kev":
+        return False
+    threshold = float(rule.removeprefix("epss>="))
+    return epss is None or epss >= threshold
+
+
+def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, Member],
+               exploited: bool = False, epss: float | None = None) -> list[Alert]:
+    """One alert per member whose products matched and whose threshold or rule is met.
 
     An advisory without a known severity reaches every matched member: not knowing is no reason
     to stay silent.
@@ -84,6 +109,8 @@ def alerts_for(advisory: Advisory, matches: Iterable[Match], members: dict[str, 
     for name, products in sorted(by_member.items()):
         member = members.get(name)
         if member is None or not _severe_enough(advisory.severity, member.min_severity):
+            continue
+        if not rule_allows(member.alert_rule, exploited, epss):
             continue
         alerts.append(Alert(advisory, name, tuple(products)))
     return alerts

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.alerts import parse_alert_rule
 from bot.domain.severity import Severity
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
@@ -40,7 +41,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 "alert me about a product (of that version)"),
     CommandSpec("unsubscribe", "<vendor> | <product>", "stop alerts about a product"),
     CommandSpec("products", "", "the products your organisation registered"),
-    CommandSpec("severity", "<low|medium|high|critical>", "the lowest severity you are alerted of"),
+    CommandSpec("severity", "<low|medium|high|critical|kev|epss>=0.1>",
+                "the lowest severity you are alerted of, or only exploited ones"),
     CommandSpec("mute", "<duration like 2h, 1d, or off>", "deliver alerts silently for a while"),
     CommandSpec("status", "", "feeds' health, last poll, alerts waiting"),
     CommandSpec("latest", "[n]", "the last n alerts for your organisation (default 5)"),
@@ -95,7 +97,8 @@ class ListProducts:
 
 @dataclass(frozen=True)
 class SetSeverity:
-    level: Severity
+    level: Severity | None
+    rule: str | None = None  # "kev" or "epss>=0.1": exploitation instead of severity
 
 
 @dataclass(frozen=True)
@@ -307,9 +310,14 @@ def _unsubscribe(rest: str) -> Command:
 
 
 def _severity(rest: str) -> Command:
-    level = Severity.from_word(rest) if rest else None
-    if level is None or rest.strip().lower() not in {s.label for s in Severity}:
-        raise ValueError("Choose one of low, medium, high, critical.")
+    word = rest.strip().lower().replace(" ", "")
+    rule = parse_alert_rule(word) if word else None
+    if rule is not None:
+        return SetSeverity(None, rule)
+    level = Severity.from_word(word) if word else None
+    if level is None or word not in {s.label for s in Severity}:
+        raise ValueError("Choose one of low, medium, high, critical, kev (only known "
+                         "exploited) or epss>=0.1 (likely to be exploited).")
     return SetSeverity(level)
 
 

@@ -30,6 +30,7 @@ class Member:
     min_severity: Severity | None = None
     role: Role = Role.MEMBER
     digest_hour: int | None = None  # alerts below critical in one daily message; None: off
+    alert_rule: str | None = None  # "kev" or "epss>=0.1" instead of a severity threshold
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,15 @@ class ChatCommands:
             return _products(uow, member)
         if isinstance(parsed, SetSeverity):
             uow.members.set_min_severity(member, parsed.level)
+            uow.members.set_alert_rule(member, parsed.rule)
+            if parsed.rule == "kev":
+                return (f"{member} now gets alerts only for advisories known to be exploited "
+                        "(CISA's KEV catalog), also when one becomes so later.")
+            if parsed.rule is not None:
+                return (f"{member} now gets alerts when exploitation is likely "
+                        f"({parsed.rule.replace('>=', ' ≥ ').upper()}), known, or not yet "
+                        "scored.")
+            assert parsed.level is not None
             return (f"{member} now gets alerts of severity {parsed.level.label} and above "
                     "(and those whose severity is not known).")
         if isinstance(parsed, Mute):

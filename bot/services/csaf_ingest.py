@@ -122,8 +122,10 @@ def ingest_csaf(
         uow.csaf.save(advisory_id, doc.tracking_id, doc.version, item.url, item.raw_sha256, now)
         if not alerting:
             continue
+        exploited = bool(uow.exploitation.exploited(advisory.cves))
         alerts = [_with_notes(a, alerting, notes)
-                  for a in alerts_for(advisory, alerting, members)]
+                  for a in alerts_for(advisory, alerting, members, exploited,
+                                      uow.exploitation.epss_max(advisory.cves))]
         contacts = uow.members.contacts([a.member for a in alerts if a.member])
         deliveries = deliveries_for(alerts, contacts, console=console, now=now)
         if not revision:

@@ -89,7 +89,9 @@ def ingest_advisories(
             # decided again by name: no alarm where the document says not affected.
             decided = uow.matches.decisions(advisory_id)
             matches = [m for m in matches if m.product.id not in decided]
-        alerts = alerts_for(advisory, matches, members)
+        exploited = bool(uow.exploitation.exploited(advisory.cves))
+        alerts = alerts_for(advisory, matches, members, exploited,
+                            uow.exploitation.epss_max(advisory.cves))
         contacts = uow.members.contacts([a.member for a in alerts if a.member]) if alerts else []
         deliveries = deliveries_for(alerts, contacts, console=console, now=now)
         if alerts:

@@ -233,6 +233,15 @@ class SqlMembers:
         )
         self._s.flush()
 
+    def set_alert_rule(self, name: str, rule: str | None) -> bool:
+        row = self._row(name)
+        if row is None:
+            return False
+        row.alert_rule = rule
+        self._s.add(row)
+        self._s.flush()
+        return True
+
     def set_digest_hour(self, name: str, hour: int | None) -> bool:
         row = self._row(name)
         if row is None:
@@ -305,7 +314,7 @@ class SqlMembers:
 def _member(row: MemberRow) -> Member:
     assert row.id is not None
     severity = Severity(row.min_severity) if row.min_severity else None
-    return Member(row.id, row.name, severity, Role(row.role), row.digest_hour)
+    return Member(row.id, row.name, severity, Role(row.role), row.digest_hour, row.alert_rule)
 
 
 class SqlProducts:

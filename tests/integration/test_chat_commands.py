@@ -82,7 +82,7 @@ def test_unlinked_users_get_a_polite_refusal_for_everything_but_start_and_help(c
     ("/subscribe Dräger Infinity Delta", "Usage: /subscribe <vendor> | <product>"),
     ("/subscribe | Infinity", "Both the vendor and the product are needed"),
     ("/subscribe Philips | Firmware", "too generic"),
-    ("/severity extreme", "Usage: /severity <low|medium|high|critical>"),
+    ("/severity extreme", "Usage: /severity <low|medium|high|critical|kev|epss>=0.1>"),
     ("/mute forever", "Usage: /mute"),
     ("/mute 90d", "from 1 minute to 30 days"),
     ("/latest 500", "from 1 to 50"),

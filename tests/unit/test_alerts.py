@@ -111,3 +111,18 @@ def test_product_csv_needs_its_columns() -> None:
 def test_bad_contact_addresses_are_refused(network: Network, address: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         check_address(network, address)
+
+
+def test_exploitation_rules_for_members() -> None:
+    from bot.domain.alerts import parse_alert_rule, rule_allows
+
+    assert parse_alert_rule("KEV") == "kev"
+    assert parse_alert_rule("epss >= 0.10") == "epss>=0.1"
+    assert parse_alert_rule("epss>=1") == "epss>=1"
+    for bad in ("epss>=1.5", "epss>=-0.1", "epss", "cvss>=7", "epss>=0.1x"):
+        assert parse_alert_rule(bad) is None, bad
+    assert rule_allows(None, False, None)
+    assert not rule_allows("kev", False, 0.99) and rule_allows("kev", True, None)
+    assert rule_allows("epss>=0.1", False, 0.2) and not rule_allows("epss>=0.1", False, 0.05)
+    assert rule_allows("epss>=0.1", False, None)  # not scored yet: alert
+    assert rule_allows("epss>=0.5", True, 0.01)  # known exploited beats a low score
