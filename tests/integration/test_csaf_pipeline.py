@@ -204,3 +204,29 @@ async def test_rss_and_csaf_of_one_advisory_alert_once_and_a_revision_only_what_
     assert "fix: https://www.philips.com/psirt" in realerts["1001"]["products"][0]["note"]
     await poller.poll(feed, force=True)
     assert len(alerts(store)) == 6  # the same revision again: nothing more
+
+
+async def test_a_provider_directory_with_changes_csv(setup, store: SqlStore,
+                                                     feed_server: FeedServer,
+                                                     csaf_folder: Path) -> None:
+    provider, poller, feed, _ = setup
+    metadata = {"canonical_url": feed_server.url("/provider-metadata.json"),
+                "distributions": [{"directory_url": feed_server.url("/csaf/white/")}],
+                "list_on_CSAF_aggregators": False, "metadata_version": "2.0",
+                "mirror_on_CSAF_aggregators": False, "role": "csaf_provider",
+                "publisher": {"category": "coordinator", "name": "CISA",
+                              "namespace": "https://www.cisa.gov/"}}
+    feed_server.serve("/provider-metadata.json", json.dumps(metadata).encode(),
+                      content_type="application/json")
+    body = (csaf_folder / "icsma-20-177-01.json").read_bytes()
+    feed_server.serve("/csaf/white/2020/icsma-20-177-01.json", body,
+                      content_type="application/json")
+    feed_server.serve("/csaf/white/2020/icsma-20-177-01.json.sha256",
+                      hashlib.sha256(body).hexdigest().encode(), content_type="text/plain")
+    feed_server.serve("/csaf/white/changes.csv",
+                      b'"2020/icsma-20-177-01.json","2020-06-25T10:00:00Z"\n'
+                      b'"../../secret.json","2020-06-25T10:00:00Z"\n', content_type="text/csv")
+    outcome = await poller.poll(feed, force=True)
+    assert outcome.status == "fetched" and outcome.new == 1
+    assert not feed_server.requests_for("/secret.json")  # never outside the directory
+    assert feed_server.requests_for("/csaf/white/2020/icsma-20-177-01.json.sha256")
