@@ -230,3 +230,15 @@ async def test_a_provider_directory_with_changes_csv(setup, store: SqlStore,
     assert outcome.status == "fetched" and outcome.new == 1
     assert not feed_server.requests_for("/secret.json")  # never outside the directory
     assert feed_server.requests_for("/csaf/white/2020/icsma-20-177-01.json.sha256")
+
+
+async def test_an_unchanged_rolie_feed_is_not_downloaded_again(setup,
+                                                              feed_server: FeedServer) -> None:
+    provider, poller, feed, _ = setup
+    provider.publish()
+    rolie = feed_server.routes["/rolie.json"]
+    rolie.etag = '"rolie-1"'
+    await poller.poll(feed, force=True)
+    await poller.poll(feed, force=True)
+    last = feed_server.requests_for("/rolie.json")[-1]
+    assert last.headers.get("if-none-match") == '"rolie-1"'  # answered 304, nothing re-read
