@@ -81,10 +81,11 @@ def change_between(old: tuple[str, dict[str, object]] | None,
 
 def ingest_csaf(
     uow: UnitOfWork, items: Iterable[CsafItem], matcher: AdvisoryMatcher, now: datetime,
-    console: bool, source: str,
+    console: bool, source: str, alert_since: datetime | None = None,
 ) -> IngestReport:
     """Record each document's advisory and decisions and queue the alerts, in the caller's
-    transaction (the caller commits)."""
+    transaction (the caller commits). Documents last released before `alert_since` are
+    recorded (decisions, /latest) without alerting: a provider's archive on its first poll."""
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
     for item in items:
@@ -120,6 +121,10 @@ def ingest_csaf(
                 notes[m.product.id] = (decision.decision.value, note_for(decision),
                                        change if revision else None)
         uow.csaf.save(advisory_id, doc.tracking_id, doc.version, item.url, item.raw_sha256, now)
+        released = doc.current_release or doc.initial_release
+        if alert_since is not None and released is not None and released < alert_since:
+            report.archived += 1
+            continue
         if not alerting:
             continue
         exploited = bool(uow.exploitation.exploited(advisory.cves))

@@ -34,6 +34,7 @@ class IngestReport:
     alerts: int = 0
     messages: int = 0
     held: int = 0  # waiting for their members' daily digest
+    archived: int = 0  # recorded without alerting (a provider's old documents, first poll)
 
 
 class MatcherCache:

@@ -24,6 +24,8 @@ from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
+# On a CSAF provider's first poll, documents last released longer ago are recorded, not alerted.
+CSAF_ARCHIVE_AGE = timedelta(days=30)
 # Past this many failures in a row a feed is reported as an error, not a warning.
 FAILURE_STREAK_ALARM = 3
 
@@ -176,8 +178,11 @@ class FeedPoller:
         outcome = PollOutcome(feed.name, "fetched", problems=problems)
         with self._write_lock, self._uow() as uow:
             now = self._clock()
+            # A provider's first poll brings its archive: only recent documents alert.
+            first = state.last_success_at is None
             report = ingest_csaf(uow, items, self._matchers.get(uow), now,
-                                 console=self._console, source=feed.name)
+                                 console=self._console, source=feed.name,
+                                 alert_since=now - CSAF_ARCHIVE_AGE if first else None)
             for url, updated in polled.seen.items():
                 uow.csaf.set_seen(feed.name, url, updated)
             state.entries_seen = polled.listed
@@ -187,8 +192,10 @@ class FeedPoller:
         outcome.new, outcome.merged = len(report.new), len(report.merged)
         outcome.known, outcome.messages = report.known, report.messages
         log.info("CSAF %s: %d documents listed, %d fetched, %d new advisories, %d merged, "
-                 "%d messages queued", feed.name, polled.listed, len(items), outcome.new,
-                 outcome.merged, outcome.messages)
+                 "%d messages queued%s", feed.name, polled.listed, len(items), outcome.new,
+                 outcome.merged, outcome.messages,
+                 f"; {report.archived} older than {CSAF_ARCHIVE_AGE.days} days recorded without "
+                 "alerting (first poll)" if report.archived else "")
         return outcome
 
     def _succeeded(self, feed: FeedConfig, state: FeedState, outcome: PollOutcome) -> PollOutcome:

@@ -94,6 +94,11 @@ async def setup(store: SqlStore, feed_server: FeedServer, csaf_folder: Path):
                         csaf=CsafSource(fetcher))
     feed = FeedConfig("cisa-csaf", feed_server.url("/provider-metadata.json"),
                       timedelta(hours=1), type="csaf")
+    # The provider's first poll (its archive is recorded, not alerted) is behind us: the
+    # documents below are "new" publications, whatever their date.
+    provider.publish(())
+    assert (await poller.poll(feed, force=True)).status == "fetched"
+    provider.documents.clear()
     yield provider, poller, feed, clock
     await fetcher.aclose()
 
@@ -242,3 +247,22 @@ async def test_an_unchanged_rolie_feed_is_not_downloaded_again(setup,
     await poller.poll(feed, force=True)
     last = feed_server.requests_for("/rolie.json")[-1]
     assert last.headers.get("if-none-match") == '"rolie-1"'  # answered 304, nothing re-read
+
+
+async def test_a_providers_archive_is_recorded_on_its_first_poll_not_alerted(
+        store: SqlStore, feed_server: FeedServer, csaf_folder: Path) -> None:
+    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    catalogue.add_product(store, "Vivantes",
+                          ProductSpec("Philips", "IntelliVue MX40", versions="B.06.12"), NOW)
+    provider = Provider(feed_server, csaf_folder)
+    provider.publish(("icsma-17-255-01.json",))  # released in 2017
+    async with FeedFetcher() as fetcher:
+        poller = FeedPoller(store, fetcher, parse_feed, console=False, clock=lambda: NOW,
+                            csaf=CsafSource(fetcher))
+        feed = FeedConfig("cisa-csaf", feed_server.url("/provider-metadata.json"),
+                          timedelta(hours=1), type="csaf")
+        assert (await poller.poll(feed, force=True)).new == 1
+    assert alerts(store) == []
+    with store() as uow:
+        [(advisory, _why, note)] = uow.matches.latest_for_member("Vivantes", 5)
+    assert "ICSMA-17-255-01" in advisory.title and note and note.startswith("Your version is")
