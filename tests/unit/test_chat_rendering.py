@@ -135,3 +135,26 @@ def test_commands_are_written_with_the_networks_prefix_and_links_are_left_alone(
         "Send !help. Only coordinators may use !announce (see https://hub.example/help "
         "and /tmp/affected); !affected 3 yes, or /helpdesk.")
     assert with_command_prefix(text, "/") == text
+
+
+def test_an_alert_shows_exploitation_epss_what_changed_and_the_version_decision() -> None:
+    from bot.domain.advisory import Advisory
+    from bot.domain.alerts import Alert, MatchedProduct, alert_from_payload, alert_payload
+    from bot.domain.rendering import render_alert_html, render_alert_text
+
+    advisory = Advisory("a", "Philips <IntelliVue> MX40", "", "https://x/1", "cisa-csaf",
+                        cves=("CVE-2026-1",))
+    product = MatchedProduct("Philips", "IntelliVue MX40", 'product "IntelliVue MX40"',
+                             "affected", "Your version is affected: B.06.12 < B.06.18 & co")
+    alert = Alert(advisory, "Vivantes", (product,), exploited=True, epss=0.4231,
+                  change="a fix is now available (B.06.19)")
+    again = alert_from_payload(alert_payload(alert))
+    assert again == alert
+    html = "\n".join(render_alert_html(again))
+    assert html.startswith("🚨 <b>KNOWN EXPLOITED in the wild</b>")
+    assert "🔁 <b>Updated:</b> a fix is now available (B.06.19)" in html
+    assert "EPSS 42.3%" in html and "&lt;IntelliVue&gt;" in html
+    assert "<b>Your version is affected: B.06.12 &lt; B.06.18 &amp; co</b>" in html
+    text = render_alert_text(again)
+    assert "KNOWN EXPLOITED in the wild (CISA KEV)" in text and "Updated: a fix" in text
+    assert alert.priority == 4  # known exploited goes first, whatever the severity
