@@ -74,7 +74,9 @@ def message_content(payload: dict[str, Any]) -> dict[str, Any]:
     lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
     lines = [with_command_prefix(line, "!") for line in lines]
     if payload.get("kind") == "alert":
-        body = render_alert_text(alert_from_payload(payload))
+        zone = payload.get("zone")
+        body = render_alert_text(alert_from_payload(payload),
+                                 zone if isinstance(zone, str) else None)
         ref_line = alert_ref_line(payload)
         if ref_line:
             body += "\n" + ref_line

@@ -59,6 +59,7 @@ class Delivery:
     network: Network
     address: str
     silent: bool = False
+    zone: str | None = None  # the reader's time zone; None: UTC
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def deliveries_for(
             continue
         for contact in by_member.get(alert.member, []):
             deliveries.append(
-                Delivery(alert, contact.network, contact.address, silent=contact.muted(now))
+                Delivery(alert, contact.network, contact.address, silent=contact.muted(now),
+                         zone=contact.timezone)
             )
         if console:
             deliveries.append(Delivery(alert, Network.CONSOLE, alert.member))

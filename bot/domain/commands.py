@@ -51,6 +51,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("digest", "<on [hour]|off>",
                 "alerts below critical in one daily message, or at once"),
     CommandSpec("meetings", "", "the hub's upcoming meetings"),
+    CommandSpec("timezone", "[zone like Europe/Berlin, or off]",
+                "the time zone your times are shown in"),
     CommandSpec("rsvp", "<meeting-id> <yes|no|maybe>", "say whether you attend a meeting"),
     CommandSpec("announce", "[--dm] <text>",
                 "post to the hub channels (--dm: to every member too), after a preview",
@@ -145,6 +147,12 @@ class ListMeetings:
 
 
 @dataclass(frozen=True)
+class SetTimezone:
+    zone: str | None  # None: back to the hub's zone (or, with `show`, only tell the current)
+    show: bool = False
+
+
+@dataclass(frozen=True)
 class Rsvp:
     meeting: int
     answer: RsvpAnswer
@@ -195,7 +203,7 @@ class Confirm:
 Command = (
     Start | Help | Subscribe | Unsubscribe | ListProducts | SetSeverity | Mute | Status | Latest
     | Affected | Digest | ListMeetings | Rsvp | Announce | AddMeeting | CancelMeeting | Situation
-    | Grant
+    | Grant | SetTimezone
 )
 
 
@@ -212,7 +220,7 @@ def command_name(command: Command) -> str:
         ListProducts: "products", SetSeverity: "severity", Mute: "mute", Status: "status",
         Latest: "latest", Affected: "affected", Digest: "digest", ListMeetings: "meetings",
         Rsvp: "rsvp", Announce: "announce", AddMeeting: "meeting", CancelMeeting: "meeting",
-        Situation: "situation", Grant: "grant",
+        Situation: "situation", Grant: "grant", SetTimezone: "timezone",
     }[type(command)]
 
 
@@ -445,6 +453,22 @@ def _meeting(rest: str) -> Command:
     return AddMeeting(day, clock_time, zone, title, link or None)
 
 
+def _timezone(rest: str) -> Command:
+    word = rest.strip()
+    if not word:
+        return SetTimezone(None, show=True)
+    if word.lower() in {"off", "hub", "default"}:
+        return SetTimezone(None)
+    zone = "UTC" if word.upper() == "UTC" else word
+    if not (_ZONE_NAME.match(zone) or zone == "UTC"):
+        raise ValueError(f"{word} is not a time zone name: use one like Europe/Berlin.")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"Unknown time zone {word}: use a name like Europe/Berlin.") from None
+    return SetTimezone(zone)
+
+
 def _situation(rest: str) -> Command:
     words = rest.split()
     if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "detail"):
@@ -478,4 +502,5 @@ _PARSERS: dict[str, Callable[[str], Command]] = {
     "meeting": _meeting,
     "situation": _situation,
     "grant": _grant,
+    "timezone": _timezone,
 }

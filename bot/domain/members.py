@@ -42,6 +42,7 @@ class Contact:
     address: str
     active: bool = True
     muted_until: datetime | None = None
+    timezone: str | None = None  # where this person reads times; None: the hub's zone
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now

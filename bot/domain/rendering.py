@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.alerts import Alert, alert_from_payload
 from bot.domain.commands import SPECS
@@ -27,7 +29,18 @@ def _short_summary(summary: str) -> str:
     return textwrap.shorten(" ".join(summary.split()), _SUMMARY_CHARS, placeholder=" …")
 
 
-def render_alert_text(alert: Alert) -> str:
+def published_text(moment: datetime, zone: str | None) -> str:
+    """The publication time in the reader's zone ('2026-04-12 08:00 CEST'), else UTC."""
+    if zone is None:
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def render_alert_text(alert: Alert, zone: str | None = None) -> str:
     """A readable multi-line alert: headline, CVEs, matched products and why, link, summary."""
     a = alert.advisory
     lines = [alert_headline(alert)]
@@ -37,7 +50,7 @@ def render_alert_text(alert: Alert) -> str:
         lines.append("KNOWN EXPLOITED in the wild (CISA KEV)")
     lines.append(f"For: {alert.member or 'hub channel'}   Source: {a.source}   {a.tlp.label}")
     if a.published:
-        lines.append(f"Published: {a.published:%Y-%m-%d %H:%M} UTC")
+        lines.append(f"Published: {published_text(a.published, zone)}")
     if a.cves:
         lines.append(f"CVEs: {_cve_list(a.cves)}")
     if alert.epss is not None:
@@ -54,7 +67,7 @@ def render_alert_text(alert: Alert) -> str:
     return "\n".join(lines)
 
 
-def render_alert_html(alert: Alert) -> list[str]:
+def render_alert_html(alert: Alert, zone: str | None = None) -> list[str]:
     """The alert as lines of chat HTML (Telegram's subset); every feed string is escaped.
 
     Each line is balanced on its own, so a long message may be split between any two lines.
@@ -70,7 +83,7 @@ def render_alert_html(alert: Alert) -> list[str]:
         lines.insert(0, "🚨 <b>KNOWN EXPLOITED in the wild</b> (CISA KEV)")
     facts = [a.tlp.label, escape(a.source)]
     if a.published:
-        facts.append(f"{a.published:%Y-%m-%d %H:%M} UTC")
+        facts.append(published_text(a.published, zone))
     lines.append(" · ".join(facts))
     if a.cves:
         lines.append(escape(_cve_list(a.cves)))
@@ -133,7 +146,8 @@ def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
     """Chat HTML lines for any outbox payload, and the advisory link to offer as a button."""
     if payload.get("kind") == "alert":
         alert = alert_from_payload(payload)
-        lines = render_alert_html(alert)
+        zone = payload.get("zone")
+        lines = render_alert_html(alert, zone if isinstance(zone, str) else None)
         ref_line = alert_ref_line(payload)
         if ref_line:
             lines.append(escape(ref_line))

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain.commands import (
     SPECS,
@@ -24,6 +25,7 @@ from bot.domain.commands import (
     Mute,
     Rsvp,
     SetSeverity,
+    SetTimezone,
     Situation,
     Start,
     Status,
@@ -170,22 +172,40 @@ class ChatCommands:
             return meetings.list_meetings(uow, now, coordinator=True)  # admins need no member
         if contact is None:
             return Reply(NOT_LINKED)
+        if isinstance(parsed, SetTimezone):
+            return self._timezone(uow, sender, contact, parsed, now)
         if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
-            return self._take_part(uow, sender, parsed, contact.member, authority, now)
+            return self._take_part(uow, sender, parsed, contact, authority, now)
         return Reply(self._manage(uow, sender, parsed, contact.member, now))
 
+    def _timezone(self, uow: UnitOfWork, sender: Sender, contact: Contact,
+                  command: SetTimezone, now: datetime) -> Reply:
+        if not command.show:
+            uow.members.update_contact(sender.network, sender.address, timezone=command.zone)
+        stored = contact.timezone if command.show else command.zone
+        zone = stored or self._policy.zone
+        own = "" if stored else "the hub's time zone, "
+        local = now.astimezone(ZoneInfo(zone))
+        verb = "are" if command.show else "are now"
+        return Reply(f"Times for you {verb} shown in {own}{zone} (now {local:%H:%M} "
+                     f"{local.tzname()}). /timezone Europe/Berlin changes it, /timezone off "
+                     "goes back to the hub's.")
+
     def _take_part(
-        self, uow: UnitOfWork, sender: Sender, parsed: Command, member: str,
+        self, uow: UnitOfWork, sender: Sender, parsed: Command, contact: Contact,
         authority: Authority, now: datetime,
     ) -> Reply:
+        member = contact.member
+        zone = contact.timezone
         if isinstance(parsed, Affected):
             return situation.affected(uow, member, actor(sender.network, sender.address),
                                       parsed, now)
         if isinstance(parsed, Digest):
             return digests.set_digest(uow, member, parsed, self._policy, now)
         if isinstance(parsed, Rsvp):
-            return meetings.rsvp(uow, sender.network, sender.address, member, parsed, now)
-        return meetings.list_meetings(uow, now, authority >= Authority.COORDINATOR)
+            return meetings.rsvp(uow, sender.network, sender.address, member, parsed, now,
+                                 zone)
+        return meetings.list_meetings(uow, now, authority >= Authority.COORDINATOR, zone)
 
     def _coordinate(
         self, uow: UnitOfWork, sender: Sender, parsed: Command, authority: Authority,
@@ -233,11 +253,15 @@ class ChatCommands:
             return (f"{member} now gets alerts of severity {parsed.level.label} and above "
                     "(and those whose severity is not known).")
         if isinstance(parsed, Mute):
-            return _mute(uow, sender, parsed, now)
+            return _mute(uow, sender, parsed, now, self._zone_of(uow, sender))
         if isinstance(parsed, Status):
-            return _status(uow, sender, member, now)
+            return _status(uow, sender, member, now, self._zone_of(uow, sender))
         assert isinstance(parsed, Latest)
-        return _latest(uow, member, parsed.count)
+        return _latest(uow, member, parsed.count, self._zone_of(uow, sender))
+
+    def _zone_of(self, uow: UnitOfWork, sender: Sender) -> str:
+        contact = uow.members.contact(sender.network, sender.address)
+        return (contact.timezone if contact else None) or self._policy.zone
 
     def _start(
         self, uow: UnitOfWork, sender: Sender, command: Start, contact: Contact | None,
@@ -300,21 +324,27 @@ def _products(uow: UnitOfWork, member: str) -> str:
     return "\n".join(lines)
 
 
-def _mute(uow: UnitOfWork, sender: Sender, command: Mute, now: datetime) -> str:
+def _when(moment: datetime, zone: str) -> str:
+    """A moment in the reader's zone: '2026-11-25 14:30 CET'."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def _mute(uow: UnitOfWork, sender: Sender, command: Mute, now: datetime, zone: str) -> str:
     if command.duration is None:
         uow.members.update_contact(sender.network, sender.address, muted_until=None)
         return "Alerts to this chat notify you again."
     until = now + command.duration
     uow.members.update_contact(sender.network, sender.address, muted_until=until)
-    return (f"Alerts to this chat arrive silently until {until:%Y-%m-%d %H:%M} UTC; none is "
+    return (f"Alerts to this chat arrive silently until {_when(until, zone)}; none is "
             "held back. /mute off ends it.")
 
 
-def _status(uow: UnitOfWork, sender: Sender, member: str, now: datetime) -> str:
+def _status(uow: UnitOfWork, sender: Sender, member: str, now: datetime, zone: str) -> str:
     feeds = uow.feeds.all()
     failing = [f for f in feeds if f.consecutive_failures]
     polls = [f.last_success_at for f in feeds if f.last_success_at]
-    last = f"{max(polls):%Y-%m-%d %H:%M} UTC" if polls else "not yet"
+    last = _when(max(polls), zone) if polls else "not yet"
     lines = [f"Feeds: {len(feeds) - len(failing)} of {len(feeds)} healthy; last successful "
              f"poll {last}."]
     for f in failing[:10]:
@@ -327,17 +357,17 @@ def _status(uow: UnitOfWork, sender: Sender, member: str, now: datetime) -> str:
                  f"{threshold}.")
     contact = uow.members.contact(sender.network, sender.address)
     if contact and contact.muted(now) and contact.muted_until:
-        lines.append(f"Muted until {contact.muted_until:%Y-%m-%d %H:%M} UTC.")
+        lines.append(f"Muted until {_when(contact.muted_until, zone)}.")
     return "\n".join(lines)
 
 
-def _latest(uow: UnitOfWork, member: str, count: int) -> str:
+def _latest(uow: UnitOfWork, member: str, count: int, zone: str) -> str:
     found = uow.matches.latest_for_member(member, count)
     if not found:
         return f"No advisory has named {member}'s products yet."
     lines = [f"Latest alerts for {member}:"]
     for advisory, _why, note in found:
-        when = f"{advisory.published:%Y-%m-%d}" if advisory.published else "undated"
+        when = _when(advisory.published, zone)[:10] if advisory.published else "undated"
         severity = advisory.severity.label.upper() if advisory.severity else "?"
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
         if note:

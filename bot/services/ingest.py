@@ -162,7 +162,8 @@ def _message(delivery: Delivery, advisory_id: str, ref: int | None,
     digest = hashlib.sha256(advisory_id.encode()).hexdigest()[:40]
     if dedup_suffix:
         digest += f"|{dedup_suffix[:100]}"
-    payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref}
+    payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref,
+               "zone": delivery.zone}
     if alert.member is not None and ref is not None:
         # Members answer whether they are affected; a hub channel only shows the number.
         payload["buttons"] = buttons_payload(affected_buttons(ref))

@@ -87,14 +87,16 @@ def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
                  f"notification{'s' if queued != 1 else ''} on their way.")
 
 
-def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool) -> Reply:
+def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool,
+                  zone: str | None = None) -> Reply:
+    """The upcoming meetings, in the reader's zone (else each meeting's own)."""
     meetings = uow.meetings.upcoming(now, limit=20)
     if not meetings:
         return Reply("No meetings are scheduled.")
     lines = ["Upcoming hub meetings:"]
     buttons: list[list[Button]] = []
     for m in meetings:
-        lines.append(f"• {m.id}: {m.title} — {describe_time(m.starts_at, m.zone)}")
+        lines.append(f"• {m.id}: {m.title} — {describe_time(m.starts_at, zone or m.zone)}")
         if m.link:
             lines.append(f"  {m.link}")
         if coordinator:
@@ -108,7 +110,7 @@ def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool) -> Reply:
 
 
 def rsvp(uow: UnitOfWork, network: Network, address: str, member: str, command: Rsvp,
-         now: datetime) -> Reply:
+         now: datetime, zone: str | None = None) -> Reply:
     meeting = uow.meetings.get(command.meeting)
     if meeting is None:
         return Reply(f"There is no meeting {command.meeting}; /meetings lists them.")
@@ -120,7 +122,7 @@ def rsvp(uow: UnitOfWork, network: Network, address: str, member: str, command: 
     words = {"yes": "you attend", "no": "you do not attend", "maybe": "you may attend"}
     extra = " You will get the reminders here." if command.answer.value in ATTENDING else ""
     return Reply(f"Noted: {words[command.answer.value]} meeting {meeting.id}, {meeting.title}, "
-                 f"on {describe_time(meeting.starts_at, meeting.zone)}.{extra}")
+                 f"on {describe_time(meeting.starts_at, zone or meeting.zone)}.{extra}")
 
 
 def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
@@ -142,14 +144,20 @@ def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
 
 def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPolicy,
                     now: datetime) -> None:
-    recipients: list[Address] = hub_channels(uow, policy)
-    recipients += uow.meetings.rsvp_addresses(meeting.id, ATTENDING)
-    lines = [f"⏰ Reminder: hub meeting {meeting.id}, {meeting.title}, starts "
-             f"{until_text(meeting.starts_at - now)}",
-             f"When: {describe_time(meeting.starts_at, meeting.zone)}"]
-    if meeting.link:
-        lines.append(f"Join: {meeting.link}")
-    queued = queue_to(uow, recipients, kind="reminder", key=f"{meeting.id}|{name}",
-                      payload={"text": "\n".join(lines)}, priority=MEETING_PRIORITY + 1,
-                      now=now)
+    # Hub channels read the meeting's own zone; a person who set /timezone reads theirs.
+    by_zone: dict[str, list[Address]] = {meeting.zone: list(hub_channels(uow, policy))}
+    for network, address in uow.meetings.rsvp_addresses(meeting.id, ATTENDING):
+        contact = uow.members.contact(network, address)
+        zone = (contact.timezone if contact else None) or meeting.zone
+        by_zone.setdefault(zone, []).append((network, address))
+    queued = 0
+    for zone, recipients in by_zone.items():
+        lines = [f"⏰ Reminder: hub meeting {meeting.id}, {meeting.title}, starts "
+                 f"{until_text(meeting.starts_at - now)}",
+                 f"When: {describe_time(meeting.starts_at, zone)}"]
+        if meeting.link:
+            lines.append(f"Join: {meeting.link}")
+        queued += queue_to(uow, recipients, kind="reminder", key=f"{meeting.id}|{name}",
+                           payload={"text": "\n".join(lines)},
+                           priority=MEETING_PRIORITY + 1, now=now)
     log.info("meeting %d: %s reminder queued for %d addresses", meeting.id, name, queued)

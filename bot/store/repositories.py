@@ -270,11 +270,12 @@ class SqlMembers:
         if found is None:
             return None
         c, name = found
-        return Contact(name, Network(c.network), c.address, c.active, c.muted_until)
+        return Contact(name, Network(c.network), c.address, c.active, c.muted_until,
+                       c.timezone)
 
     def update_contact(
         self, network: Network, address: str, *, active: bool | None = None,
-        muted_until: datetime | None | bool = False,
+        muted_until: datetime | None | bool = False, timezone: str | None | bool = False,
     ) -> bool:
         """Change a contact's state; `muted_until=None` unmutes, `False` leaves it."""
         row = self._s.exec(
@@ -288,6 +289,8 @@ class SqlMembers:
             row.active = active
         if muted_until is not False:
             row.muted_until = muted_until  # type: ignore[assignment]
+        if timezone is not False:
+            row.timezone = timezone  # type: ignore[assignment]
         self._s.add(row)
         self._s.flush()
         return True
@@ -299,7 +302,7 @@ class SqlMembers:
         if members is not None:
             stmt = stmt.where(col(MemberRow.name).in_(list(members)))
         return [
-            Contact(name, Network(c.network), c.address, c.active, c.muted_until)
+            Contact(name, Network(c.network), c.address, c.active, c.muted_until, c.timezone)
             for c, name in self._s.exec(stmt.order_by(ContactRow.id))
         ]
 

@@ -79,6 +79,8 @@ class ContactRow(SQLModel, table=True):
     active: bool = True
     # Until then alerts arrive silently (Telegram's disable_notification), never dropped.
     muted_until: datetime | None = None
+    # The IANA zone this person reads times in (/timezone); None: the hub's.
+    timezone: str | None = Field(default=None, max_length=64)
     created_at: datetime
 
 

@@ -463,3 +463,37 @@ def test_every_upcoming_meeting_gets_its_reminder_jobs_however_many(hub: Hub) ->
         uow.commit()
     _, scheduler = _jobs(hub)
     assert len(_reminder_jobs(scheduler)) == 300
+
+
+def test_each_person_reads_times_in_their_own_time_zone(hub: Hub) -> None:
+    assert "Times for you are shown in the hub's time zone, Europe/Berlin" in hub.say(
+        NORD, "/timezone")
+    assert "Times for you are now shown in America/New_York (now 05:00 EDT)" in hub.say(
+        NORD, "/timezone America/New_York")
+    assert "Unknown time zone Mars/Base" in hub.say(NORD, "/timezone Mars/Base")
+    assert "is not a time zone name" in hub.say(NORD, "/timezone Berlin")
+    hub.say(COORD, "/meeting add 2026-11-02 14:00 Europe/Berlin Quarterly exercise")
+    # New York leaves summer time a week after Berlin: 14:00 CET is 08:00 EST on 2 November.
+    assert "Mon 2 Nov 2026, 08:00 EST (America/New_York; 13:00 UTC)" in hub.say(
+        NORD, "/meetings")
+    assert "08:00 EST" in hub.say(NORD, "/rsvp 1 yes")
+    assert "14:00 CET" in hub.say(NORD_MX, "/meetings")  # the same member's other chat
+    assert "until 2026-10-20 07:00 EDT" in hub.say(NORD, "/mute 2h")
+    hub.clock.now = datetime(2026, 11, 1, 13, 0, tzinfo=UTC)
+    _jobs(hub)
+    texts = {r.address: json.loads(r.payload)["text"] for r in hub.rows("reminder")}
+    assert "When: Mon 2 Nov 2026, 08:00 EST" in texts["1001"]
+    assert "When: Mon 2 Nov 2026, 14:00 CET" in texts[HUB_TG]
+    assert "the hub's time zone" in hub.say(NORD, "/timezone off")
+
+
+def test_an_alert_shows_its_publication_time_in_the_readers_zone(hub: Hub) -> None:
+    from bot.domain.rendering import chat_message_lines
+
+    hub.say(NORD, "/timezone Europe/Berlin")
+    hub.ingest(Advisory("adv-9", "Dräger Infinity Delta: weak crypto", "",
+                        "https://adv.example/9", "cisa", severity=Severity.HIGH,
+                        published=datetime(2026, 10, 24, 22, 30, tzinfo=UTC)))
+    by_address = {r.address: json.loads(r.payload) for r in hub.rows("alert")}
+    assert "2026-10-25 00:30 CEST" in "\n".join(chat_message_lines(by_address["1001"])[0])
+    assert "2026-10-24 22:30 UTC" in "\n".join(chat_message_lines(by_address["2002"])[0])
