@@ -121,7 +121,7 @@ class CsafSource:
             break
         try:
             document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             self._invalid(feed, entry, result, f"not JSON ({exc})")
             return
         error = schema_error(document)
@@ -159,7 +159,7 @@ class CsafSource:
             return None
         try:
             return json.loads(fetched.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             problem = f"{where(url)}: not JSON"
             log.error("CSAF %s: %s", feed.name, problem)
             result.problems.append(problem)
