@@ -52,13 +52,11 @@ def queue_to(
     payload: dict[str, Any], priority: int, now: datetime,
 ) -> int:
     """One outbox message per address; `key` names the fact, so re-queueing it is a no-op."""
-    count = 0
-    for network, address in _unique(recipients):
-        message = NewMessage(network=network, address=address, kind=kind,
-                             dedup_key=f"{kind}|{key}|{network.value}|{address}",
-                             payload={"kind": kind, **payload}, priority=priority)
-        count += uow.outbox.add(message, now)
-    return count
+    messages = [NewMessage(network=network, address=address, kind=kind,
+                           dedup_key=f"{kind}|{key}|{network.value}|{address}",
+                           payload={"kind": kind, **payload}, priority=priority)
+                for network, address in _unique(recipients)]
+    return len(uow.outbox.add_many(messages, now))
 
 
 def _unique(items: Iterable[Address]) -> list[Address]:

@@ -114,6 +114,7 @@ def queue_alerts(
     deliveries = _with_exploitation(uow, advisory, deliveries)
     ref = uow.affected.ref_for(advisory_id)
     queued_for: set[str] = set()
+    outgoing: list[tuple[NewMessage, str | None]] = []
     for delivery in deliveries:
         message = _message(delivery, advisory_id, ref, dedup_suffix)
         if _digested(delivery, members):
@@ -122,10 +123,11 @@ def queue_alerts(
                                     delivery.address, advisory_id, message.payload, now):
                 report.held += 1
                 queued_for.add(delivery.alert.member)
-        elif uow.outbox.add(message, now):
-            report.messages += 1
-            if delivery.alert.member:
-                queued_for.add(delivery.alert.member)
+        else:
+            outgoing.append((message, delivery.alert.member))
+    added = uow.outbox.add_many([m for m, _ in outgoing], now)
+    report.messages += len(added)
+    queued_for |= {member for m, member in outgoing if member and m.dedup_key in added}
     report.alerts += len(queued_for)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,37 @@ class SqlOutbox:
         ).first()
         if exists is not None:
             return False
+        try:
+            with self._s.begin_nested():
+                self._s.add(self._row(message, now))
+        except IntegrityError:
+            return False
+        return True
+
+    def add_many(self, messages: Sequence[NewMessage], now: datetime) -> set[str]:
+        """Queue many messages at once (a fan-out); returns the dedup keys newly queued.
+
+        One query finds the keys already queued, one flush inserts the rest; only if another
+        writer queued one of them meanwhile does it fall back to one message at a time.
+        """
+        fresh: dict[str, NewMessage] = {}
+        for message in messages:
+            fresh.setdefault(message.dedup_key, message)
+        keys = list(fresh)
+        for start in range(0, len(keys), 500):
+            for key in self._s.exec(select(OutboxRow.dedup_key).where(
+                    col(OutboxRow.dedup_key).in_(keys[start:start + 500]))):
+                fresh.pop(key, None)
+        if not fresh:
+            return set()
+        try:
+            with self._s.begin_nested():
+                self._s.add_all([self._row(m, now) for m in fresh.values()])
+        except IntegrityError:
+            return {key for key, m in fresh.items() if self.add(m, now)}
+        return set(fresh)
+
+    def _row(self, message: NewMessage, now: datetime) -> OutboxRow:
         member_id = None
         if message.member is not None:
             if message.member not in self._member_ids:
@@ -41,7 +73,7 @@ class SqlOutbox:
                     select(MemberRow.id).where(MemberRow.name == message.member)
                 ).first()
             member_id = self._member_ids[message.member]
-        row = OutboxRow(
+        return OutboxRow(
             created_at=now,
             network=message.network.value,
             address=message.address,
@@ -53,12 +85,6 @@ class SqlOutbox:
             priority=message.priority,
             next_attempt_at=now,
         )
-        try:
-            with self._s.begin_nested():
-                self._s.add(row)
-        except IntegrityError:
-            return False
-        return True
 
     def claim_due(self, network: Network, now: datetime, limit: int) -> list[OutboxItem]:
         """Mark up to `limit` due messages as sending and return them, most urgent first.

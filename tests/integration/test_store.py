@@ -262,3 +262,22 @@ def test_a_quiet_address_is_not_held_up_by_a_flood_to_another(store: SqlStore) -
         order.append(item.payload["n"])
     # Round-robin between addresses: the quiet chat is answered second, not sixth.
     assert order == ["busy-0", "quiet-0", "busy-1", "busy-2", "busy-3", "busy-4"]
+
+
+@pytest.mark.postgres
+def test_a_fan_out_queues_each_message_once(store: SqlStore) -> None:
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def message(n: int) -> NewMessage:
+        return NewMessage(Network.TELEGRAM, str(n), "announcement", f"announce|1|{n}",
+                          {"kind": "announcement", "text": "hello"})
+
+    with store() as uow:
+        assert uow.outbox.add(message(1), now)
+        added = uow.outbox.add_many([message(n) for n in (1, 2, 3, 3)], now)
+        assert added == {"announce|1|2", "announce|1|3"}  # 1 was queued, 3 twice in the batch
+        assert uow.outbox.add_many([message(2)], now) == set()
+        uow.commit()
+    with store() as uow:
+        assert uow.outbox.pending_for(Network.TELEGRAM, "3") == 1
+        assert sum(uow.outbox.backlog().values()) == 3
