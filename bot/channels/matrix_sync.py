@@ -36,7 +36,7 @@ from nio import (
 
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixLoginError, MatrixSession
-from bot.domain.commands import parse_confirmation
+from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.members import Network
 from bot.outbox import utc_now
 from bot.services.chat_commands import ChatCommands, Sender

@@ -1,22 +1,37 @@
-"""The chat command grammar, the same on every network: declared once, usage generated."""
+"""The chat command grammar, the same on every network: declared once, usage generated.
+
+The coordination commands' arguments are parsed in `coordination_commands`; their names are
+re-exported here so the grammar is imported from one place.
+"""
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import timedelta
 
 from bot.domain.alerts import parse_alert_rule
+from bot.domain.command_text import CONTROL, is_number
+from bot.domain.coordination_commands import (
+    COORDINATION_PARSERS,
+    AddMeeting,
+    Affected,
+    Announce,
+    CancelMeeting,
+    Digest,
+    Grant,
+    ListMeetings,
+    Rsvp,
+    SetTimezone,
+    Situation,
+)
 from bot.domain.severity import Severity
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300
 _COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@[A-Za-z0-9_]{1,64})?(?:\s+(.*))?$", re.DOTALL)
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_MUTE = timedelta(days=30)
 
 
@@ -118,88 +133,6 @@ class Latest:
     count: int
 
 
-class AffectedStatus(enum.StrEnum):
-    YES = "yes"
-    NO = "no"
-    PATCHED = "patched"
-
-
-class RsvpAnswer(enum.StrEnum):
-    YES = "yes"
-    NO = "no"
-    MAYBE = "maybe"
-
-
-@dataclass(frozen=True)
-class Affected:
-    ref: int
-    status: AffectedStatus
-
-
-@dataclass(frozen=True)
-class Digest:
-    hour: int | None  # None: off (alerts at once again); -1: on at the hub's default hour
-
-
-@dataclass(frozen=True)
-class ListMeetings:
-    pass
-
-
-@dataclass(frozen=True)
-class SetTimezone:
-    zone: str | None  # None: back to the hub's zone (or, with `show`, only tell the current)
-    show: bool = False
-
-
-@dataclass(frozen=True)
-class Rsvp:
-    meeting: int
-    answer: RsvpAnswer
-
-
-@dataclass(frozen=True)
-class Announce:
-    text: str
-    dm: bool
-
-
-@dataclass(frozen=True)
-class AddMeeting:
-    """As written: the date, time and zone are checked against the clock by the service."""
-
-    day: date
-    clock_time: time
-    zone: str | None
-    title: str
-    link: str | None
-
-
-@dataclass(frozen=True)
-class CancelMeeting:
-    meeting: int
-
-
-@dataclass(frozen=True)
-class Situation:
-    ref: int
-    detail: bool
-
-
-@dataclass(frozen=True)
-class Grant:
-    member: str
-    role: str
-
-
-@dataclass(frozen=True)
-class Confirm:
-    """A `yes` or `no` answer to a preview, optionally naming which one."""
-
-    yes: bool
-    pending: int | None
-
-
 Command = (
     Start | Help | Subscribe | Unsubscribe | ListProducts | SetSeverity | Mute | Status | Latest
     | Affected | Digest | ListMeetings | Rsvp | Announce | AddMeeting | CancelMeeting | Situation
@@ -224,21 +157,9 @@ def command_name(command: Command) -> str:
     }[type(command)]
 
 
-_CONFIRM = re.compile(r"^/?(yes|no|y|n)(?:\s+#?(\d{1,9}))?[.!]?$", re.IGNORECASE)
-
-
-def parse_confirmation(text: str) -> Confirm | None:
-    """`yes`, `no`, `yes 12` (a button sends the number; `/yes` and `!yes` are read alike)."""
-    match = _CONFIRM.match(_CONTROL.sub("", text).strip().lstrip("!/"))
-    if match is None:
-        return None
-    number = match.group(2)
-    return Confirm(match.group(1).lower().startswith("y"), int(number) if number else None)
-
-
 def parse_command(text: str) -> Command | CommandError | None:
     """Parse one chat message; None when it is not a command at all (plain text)."""
-    text = _CONTROL.sub("", text).strip()
+    text = CONTROL.sub("", text).strip()
     if not text.startswith("/"):
         return None
     if len(text) > MAX_COMMAND_CHARS:
@@ -346,142 +267,9 @@ def _mute(rest: str) -> Command:
 def _latest(rest: str) -> Command:
     if not rest:
         return Latest(5)
-    if not _is_number(rest) or not 1 <= int(rest) <= 50:
+    if not is_number(rest) or not 1 <= int(rest) <= 50:
         raise ValueError("Give a number from 1 to 50.")
     return Latest(int(rest))
-
-
-def _is_number(word: str) -> bool:
-    """ASCII digits only: `str.isdigit` also takes '²', which `int` refuses."""
-    return word.isascii() and word.isdigit()
-
-
-def _number(word: str, what: str) -> int:
-    word = word.lstrip("#")
-    if not _is_number(word) or len(word) > 9 or int(word) < 1:
-        raise ValueError(f"{what} is a number, as shown in the message.")
-    return int(word)
-
-
-def _affected(rest: str) -> Command:
-    words = rest.split()
-    if len(words) != 2:
-        raise ValueError("Give the alert's ID and yes, no or patched.")
-    try:
-        status = AffectedStatus(words[1].lower())
-    except ValueError:
-        raise ValueError("Answer yes (affected), no (not affected) or patched.") from None
-    return Affected(_number(words[0], "The alert ID"), status)
-
-
-def _digest(rest: str) -> Command:
-    words = rest.lower().split()
-    if words == ["off"]:
-        return Digest(None)
-    if words and words[0] == "on" and len(words) <= 2:
-        if len(words) == 1:
-            return Digest(-1)
-        hour = words[1].removesuffix(":00").removesuffix("h")
-        if _is_number(hour) and 0 <= int(hour) <= 23:
-            return Digest(int(hour))
-        raise ValueError("The hour is a whole hour from 0 to 23, like 8 or 17.")
-    raise ValueError("Say on (optionally with the hour, like on 8) or off.")
-
-
-def _rsvp(rest: str) -> Command:
-    words = rest.split()
-    if len(words) != 2:
-        raise ValueError("Give the meeting's number and yes, no or maybe.")
-    try:
-        answer = RsvpAnswer(words[1].lower())
-    except ValueError:
-        raise ValueError("Answer yes, no or maybe.") from None
-    return Rsvp(_number(words[0], "The meeting number"), answer)
-
-
-def _announce(rest: str) -> Command:
-    dm = False
-    if rest.split(maxsplit=1)[:1] == ["--dm"]:
-        dm, rest = True, rest[4:].strip()
-    if not rest:
-        raise ValueError("Write the announcement after /announce.")
-    return Announce(rest, dm)
-
-
-_MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$", re.DOTALL)
-_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*(?:/[A-Za-z0-9_+-]+)+$")  # Area/Location
-_LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
-
-
-def _meeting(rest: str) -> Command:
-    action, _, rest = rest.partition(" ")
-    action, rest = action.lower(), rest.strip()
-    if action == "cancel":
-        if not rest or " " in rest:
-            raise ValueError("Give the number of the meeting to cancel.")
-        return CancelMeeting(_number(rest, "The meeting number"))
-    if action != "add":
-        raise ValueError("Use /meeting add … or /meeting cancel <number>.")
-    match = _MEETING_ADD.match(rest)
-    if match is None:
-        raise ValueError("Give the date and time as YYYY-MM-DD HH:MM, then the title.")
-    try:
-        day = date.fromisoformat(match.group(1))
-        hours, minutes = (int(x) for x in match.group(2).split(":"))
-        clock_time = time(hours, minutes)
-    except ValueError:
-        raise ValueError(f"{match.group(1)} {match.group(2)} is not a valid date and time.") \
-            from None
-    rest = match.group(3).strip()
-    zone = None
-    first, _, after = rest.partition(" ")
-    if _ZONE_NAME.match(first) or first.upper() == "UTC":
-        zone = "UTC" if first.upper() == "UTC" else first
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"Unknown time zone {first}: use a name like Europe/Berlin.") \
-                from None
-        rest = after.strip()
-    title, _, link = (part.strip() for part in rest.partition("|"))
-    if not title:
-        raise ValueError("The meeting needs a title.")
-    if len(title) > 200:
-        raise ValueError("A meeting title may have at most 200 characters.")
-    if link and not _LINK.match(link):
-        raise ValueError("The link must be a web address starting with https:// or http://.")
-    return AddMeeting(day, clock_time, zone, title, link or None)
-
-
-def _timezone(rest: str) -> Command:
-    word = rest.strip()
-    if not word:
-        return SetTimezone(None, show=True)
-    if word.lower() in {"off", "hub", "default"}:
-        return SetTimezone(None)
-    zone = "UTC" if word.upper() == "UTC" else word
-    if not (_ZONE_NAME.match(zone) or zone == "UTC"):
-        raise ValueError(f"{word} is not a time zone name: use one like Europe/Berlin.")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"Unknown time zone {word}: use a name like Europe/Berlin.") from None
-    return SetTimezone(zone)
-
-
-def _situation(rest: str) -> Command:
-    words = rest.split()
-    if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "detail"):
-        raise ValueError("Give the alert's ID, and detail to see which members answered what.")
-    return Situation(_number(words[0], "The alert ID"), len(words) == 2)
-
-
-def _grant(rest: str) -> Command:
-    member, _, role = rest.strip().rpartition(" ")
-    role = role.lower()
-    if not member.strip() or role not in {"coordinator", "member"}:
-        raise ValueError("Give the member's name and coordinator or member.")
-    return Grant(member.strip(), role)
 
 
 _PARSERS: dict[str, Callable[[str], Command]] = {
@@ -494,13 +282,5 @@ _PARSERS: dict[str, Callable[[str], Command]] = {
     "mute": _mute,
     "status": _no_arguments(Status()),
     "latest": _latest,
-    "affected": _affected,
-    "digest": _digest,
-    "meetings": _no_arguments(ListMeetings()),
-    "rsvp": _rsvp,
-    "announce": _announce,
-    "meeting": _meeting,
-    "situation": _situation,
-    "grant": _grant,
-    "timezone": _timezone,
+    **COORDINATION_PARSERS,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.domain.commands import Announce, Confirm
+from bot.domain.coordination_commands import Announce, Confirm
 from bot.domain.members import Network
 from bot.domain.rendering import Button
 from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts, queue_to

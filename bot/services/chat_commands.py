@@ -34,8 +34,8 @@ from bot.domain.commands import (
     command_name,
     help_text,
     parse_command,
-    parse_confirmation,
 )
+from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.members import Contact, Network, Role
 from bot.domain.outbox import NewMessage
 from bot.domain.products import ProductSpec

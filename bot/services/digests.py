@@ -6,8 +6,8 @@ import logging
 from datetime import datetime
 
 from bot.domain.alerts import alert_from_payload
-from bot.domain.commands import Digest
 from bot.domain.coordination import HeldAlert
+from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
 from bot.domain.rendering import alert_headline
 from bot.services.hub_messages import HubPolicy, queue_to

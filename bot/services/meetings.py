@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.domain.commands import AddMeeting, CancelMeeting, Rsvp
+from bot.domain.coordination_commands import AddMeeting, CancelMeeting, Rsvp
 from bot.domain.meetings import Meeting, describe_time, meeting_start, plan_reminders, until_text
 from bot.domain.members import Network
 from bot.domain.rendering import Button, buttons_payload

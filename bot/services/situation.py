@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.domain.commands import Affected, Situation
+from bot.domain.coordination_commands import Affected, Situation
 from bot.domain.meetings import describe_time
 from bot.domain.situation import SituationReport, situation_text
 from bot.services.hub_messages import HubPolicy, coordinators, queue_to

@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain.commands import (
-    MAX_COMMAND_CHARS,
+from bot.domain.commands import MAX_COMMAND_CHARS, CommandError, parse_command
+from bot.domain.coordination_commands import (
     AddMeeting,
     Affected,
     AffectedStatus,
     Announce,
     CancelMeeting,
-    CommandError,
     Confirm,
     Digest,
     Grant,
@@ -23,7 +22,6 @@ from bot.domain.commands import (
     Rsvp,
     RsvpAnswer,
     Situation,
-    parse_command,
     parse_confirmation,
 )
 from bot.domain.rendering import (
