@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -25,7 +23,6 @@ from bot.store.tables import (
     FeedStateRow,
     HeldAlertRow,
     InviteRow,
-    MatchRow,
     MemberRow,
     OutboxRow,
     ProductRow,
@@ -401,81 +398,3 @@ class SqlProducts:
         """Changes whenever a product is added or removed: (count, highest id)."""
         count, top = self._s.exec(select(func.count(), func.max(ProductRow.id))).one()
         return int(count), int(top or 0)
-
-
-class SqlMatches:
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def add(self, advisory_id: str, product: RegisteredProduct, why: str, now: datetime) -> None:
-        """Record that the product matched; a second match of the same pair is ignored."""
-        exists = self._s.exec(
-            select(MatchRow.id).where(
-                MatchRow.advisory_id == advisory_id, MatchRow.product_id == product.id
-            )
-        ).first()
-        if exists is not None:
-            return
-        member_id = self._s.exec(
-            select(ProductRow.member_id).where(ProductRow.id == product.id)
-        ).one()
-        self._s.add(
-            MatchRow(
-                advisory_id=advisory_id, product_id=product.id, member_id=member_id, why=why,
-                created_at=now,
-            )
-        )
-
-
-    def set_decision(self, advisory_id: str, product_id: int, decision: str,
-                     detail: dict[str, object]) -> None:
-        row = self._s.exec(select(MatchRow).where(
-            MatchRow.advisory_id == advisory_id, MatchRow.product_id == product_id)).first()
-        if row is None:
-            return
-        row.decision = decision
-        row.decision_detail = json.dumps(detail, ensure_ascii=False)
-        self._s.add(row)
-        self._s.flush()
-
-    def decisions(self, advisory_id: str) -> dict[int, tuple[str, dict[str, Any]]]:
-        """Per matched product, the version decision a CSAF document made (if any)."""
-        rows = self._s.exec(select(MatchRow.product_id, MatchRow.decision,
-                                   MatchRow.decision_detail)
-                            .where(MatchRow.advisory_id == advisory_id,
-                                   col(MatchRow.decision).is_not(None))).all()
-        return {pid: (str(d), json.loads(detail) if detail else {}) for pid, d, detail in rows}
-
-    def members_for(self, advisory_id: str) -> list[str]:
-        """The members whose products this advisory matched."""
-        return list(self._s.exec(
-            select(MemberRow.name).distinct()
-            .join(MatchRow, col(MatchRow.member_id) == col(MemberRow.id))
-            .where(MatchRow.advisory_id == advisory_id)
-            .order_by(MemberRow.name)
-        ).all())
-
-    def latest_for_member(
-        self, member: str, count: int
-    ) -> list[tuple[Advisory, str, str | None]]:
-        """The member's most recent matched advisories, newest first, with one reason each
-        and, where a CSAF document decided by version, that decision's note."""
-        rows = self._s.exec(
-            select(AdvisoryRow, MatchRow.why, MatchRow.decision, MatchRow.decision_detail)
-            .join(MatchRow, col(MatchRow.advisory_id) == col(AdvisoryRow.id))
-            .join(MemberRow, col(MemberRow.id) == col(MatchRow.member_id))
-            .where(MemberRow.name == member)
-            .order_by(col(MatchRow.created_at).desc(), col(MatchRow.id).desc())
-            .limit(count * 5)
-        ).all()
-        seen: dict[str, tuple[Advisory, str, str | None]] = {}
-        advisories = SqlAdvisories(self._s)
-        for row, why, decision, detail in rows:
-            if row.id not in seen and len(seen) < count:
-                advisory = advisories.get(row.id)
-                assert advisory is not None
-                note = None
-                if decision:
-                    note = str(json.loads(detail).get("note") or decision) if detail else decision
-                seen[row.id] = (advisory, why, note)
-        return list(seen.values())

@@ -17,12 +17,12 @@ from bot.store.coordination_repositories import (
 )
 from bot.store.csaf_repository import SqlCsaf
 from bot.store.exploitation_repository import SqlExploitation
+from bot.store.match_repository import SqlMatches
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
 from bot.store.repositories import (
     SqlAdvisories,
     SqlFeedStates,
-    SqlMatches,
     SqlMembers,
     SqlProducts,
 )
