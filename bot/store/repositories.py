@@ -204,14 +204,19 @@ class SqlMembers:
         self._s.flush()
         return True
 
-    def set_min_severity(self, name: str, severity: Severity | None) -> bool:
+    def _set(self, name: str, **values: object) -> bool:
+        """Change fields of the member's row; False when there is no such member."""
         row = self._row(name)
         if row is None:
             return False
-        row.min_severity = int(severity) if severity else None
+        for field, value in values.items():
+            setattr(row, field, value)
         self._s.add(row)
         self._s.flush()
         return True
+
+    def set_min_severity(self, name: str, severity: Severity | None) -> bool:
+        return self._set(name, min_severity=int(severity) if severity else None)
 
     def add_contact(self, member: str, network: Network, address: str, now: datetime) -> None:
         row = self._row(member)
@@ -231,31 +236,13 @@ class SqlMembers:
         self._s.flush()
 
     def set_alert_rule(self, name: str, rule: str | None) -> bool:
-        row = self._row(name)
-        if row is None:
-            return False
-        row.alert_rule = rule
-        self._s.add(row)
-        self._s.flush()
-        return True
+        return self._set(name, alert_rule=rule)
 
     def set_digest_hour(self, name: str, hour: int | None) -> bool:
-        row = self._row(name)
-        if row is None:
-            return False
-        row.digest_hour = hour
-        self._s.add(row)
-        self._s.flush()
-        return True
+        return self._set(name, digest_hour=hour)
 
     def set_role(self, name: str, role: Role) -> bool:
-        row = self._row(name)
-        if row is None:
-            return False
-        row.role = role.value
-        self._s.add(row)
-        self._s.flush()
-        return True
+        return self._set(name, role=role.value)
 
     def contact(self, network: Network, address: str) -> Contact | None:
         """The member contact at this address, if the address is linked."""
