@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_DOCUMENTS_PER_POLL = 200
 _HASHES = {"sha512": hashlib.sha512, "sha256": hashlib.sha256}
+_HEX = {"sha512": re.compile(r"[0-9a-fA-F]{128}"), "sha256": re.compile(r"[0-9a-fA-F]{64}")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class _Entry:
     url: str
     updated: str
     hash_urls: tuple[str, ...]
+    # True: the provider listed these hash files (ROLIE), so one must be read and match;
+    # False: guessed beside a directory's document, absent when the provider publishes none.
+    hashes_declared: bool = False
 
 
 def where(url: str) -> str:
@@ -79,12 +84,16 @@ class CsafSource:
             return result
         entries: list[_Entry] = []
         if isinstance(top, dict) and "distributions" in top:
-            for rolie_url in _rolie_feeds(top, feed.tlp):
+            rolie_urls = _rolie_feeds(top, feed.tlp)
+            for rolie_url in rolie_urls:
                 rolie = await self._json(feed, rolie_url, result)
                 if rolie is not None:
                     entries += _rolie_entries(rolie, rolie_url, result)
-            for directory in _directories(top):
-                entries += await self._changes(feed, directory, result)
+            # CSAF 2.0 §7.3.2: when a provider offers both, ROLIE is preferred; the directory
+            # usually holds the same documents and would fetch each twice.
+            if not rolie_urls:
+                for directory in _directories(top):
+                    entries += await self._changes(feed, directory, result)
         elif isinstance(top, dict) and isinstance(top.get("feed"), dict):
             entries = _rolie_entries(top, feed.url, result)
         else:
@@ -92,6 +101,7 @@ class CsafSource:
                             "ROLIE feed")
             log.error("CSAF %s: %s", feed.name, result.error)
             return result
+        entries = list({e.url: e for e in reversed(entries)}.values())  # first listing wins
         result.listed = len(entries)
         fresh = [e for e in entries if seen.get(e.url) != e.updated]
         fresh.sort(key=lambda e: e.updated, reverse=True)
@@ -104,25 +114,13 @@ class CsafSource:
         if fetched is None:
             return
         body = fetched.body
-        for hash_url in entry.hash_urls:
-            algorithm = hash_url.rsplit(".", 1)[-1].lower()
-            if algorithm not in _HASHES:
-                continue
-            published = await self._fetch(feed, hash_url, result, quiet_missing=True)
-            if published is None:
-                continue
-            expected = published.body.decode("ascii", "replace").strip().split()[:1]
-            actual = _HASHES[algorithm](body).hexdigest()
-            if not expected or expected[0].lower() != actual:
-                problem = f"{where(entry.url)}: {algorithm} does not match the published hash"
-                log.error("CSAF %s: %s; document skipped", feed.name, problem)
-                result.problems.append(problem)
-                return  # not remembered: the next poll tries again
-            break
+        if not await self._hash_matches(feed, entry, body, result):
+            return  # not remembered: the next poll tries again
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            self._invalid(feed, entry, result, f"not JSON ({exc})")
+            served = fetched.headers.get("content-type", "no content type")
+            self._invalid(feed, entry, result, f"not JSON (served as {served}; {exc})")
             return
         error = schema_error(document)
         if error is not None:
@@ -130,6 +128,35 @@ class CsafSource:
             return
         result.documents.append(CsafFetched(entry.url, entry.updated, body, document))
         result.seen[entry.url] = entry.updated
+
+    async def _hash_matches(self, feed: FeedConfig, entry: _Entry, body: bytes,
+                            result: CsafPoll) -> bool:
+        """True when the first readable published hash matches, or when none is published."""
+        usable = [u for u in entry.hash_urls if u.rsplit(".", 1)[-1].lower() in _HASHES]
+        for hash_url in usable:
+            algorithm = hash_url.rsplit(".", 1)[-1].lower()
+            published = await self._fetch(feed, hash_url, result,
+                                          quiet_missing=not entry.hashes_declared)
+            if published is None:
+                continue
+            # A hash file is "<hex digest>" or "<hex digest>  <file name>" (sha512sum format).
+            words = published.body[:1024].decode("ascii", "replace").split()
+            if not words or not _HEX[algorithm].fullmatch(words[0]):
+                why = f"the published {algorithm} file holds no {algorithm} hex digest"
+            elif words[0].lower() != _HASHES[algorithm](body).hexdigest():
+                why = f"{algorithm} does not match the published hash"
+            else:
+                return True
+            problem = f"{where(entry.url)}: {why}"
+            log.error("CSAF %s: %s; document skipped", feed.name, problem)
+            result.problems.append(problem)
+            return False
+        if entry.hashes_declared and usable:
+            problem = f"{where(entry.url)}: its listed hash file could not be read"
+            log.error("CSAF %s: %s; document skipped until it can be checked", feed.name, problem)
+            result.problems.append(problem)
+            return False
+        return True
 
     def _invalid(self, feed: FeedConfig, entry: _Entry, result: CsafPoll, why: str) -> None:
         problem = f"{where(entry.url)}: invalid CSAF: {why}"
@@ -228,7 +255,8 @@ def _rolie_entries(rolie: Any, rolie_url: str, result: CsafPoll) -> list[_Entry]
         links = item.get("link") if isinstance(item.get("link"), list) else []
         hashes = tuple(link["href"] for link in links if isinstance(link, dict)
                        and link.get("rel") == "hash" and isinstance(link.get("href"), str))
-        entries.append(_Entry(src, str(item.get("updated") or ""), hashes))
+        entries.append(_Entry(src, str(item.get("updated") or ""), hashes,
+                              hashes_declared=True))
     return entries
 
 
@@ -253,8 +281,11 @@ def _validator() -> Draft202012Validator:
 
 def schema_error(document: Any) -> str | None:
     """None when the document is valid CSAF 2.0; else the first failing path and why."""
-    error = next(iter(sorted(_validator().iter_errors(document),
-                             key=lambda e: list(e.absolute_path))), None)
+    try:
+        error = next(iter(sorted(_validator().iter_errors(document),
+                                 key=lambda e: list(e.absolute_path))), None)
+    except RecursionError:
+        return "$: nested too deeply to validate"
     if error is None:
         return None
     return f"{error.json_path}: {error.message[:200]}"
