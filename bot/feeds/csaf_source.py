@@ -132,9 +132,9 @@ class CsafSource:
     async def _hash_matches(self, feed: FeedConfig, entry: _Entry, body: bytes,
                             result: CsafPoll) -> bool:
         """True when the first readable published hash matches, or when none is published."""
-        usable = [u for u in entry.hash_urls if u.rsplit(".", 1)[-1].lower() in _HASHES]
+        usable = [u for u in entry.hash_urls if _algorithm(u) in _HASHES]
         for hash_url in usable:
-            algorithm = hash_url.rsplit(".", 1)[-1].lower()
+            algorithm = _algorithm(hash_url)
             published = await self._fetch(feed, hash_url, result,
                                           quiet_missing=not entry.hashes_declared)
             if published is None:
@@ -177,7 +177,8 @@ class CsafSource:
             url = urljoin(base, row[0].strip())
             if not url.startswith(base):
                 continue  # a path leaving the directory is not the provider's document
-            entries.append(_Entry(url, row[1].strip(), (url + ".sha512", url + ".sha256")))
+            entries.append(_Entry(url, row[1].strip(),
+                                  (_beside(url, ".sha512"), _beside(url, ".sha256"))))
         return entries
 
     async def _json(self, feed: FeedConfig, url: str, result: CsafPoll) -> Any:
@@ -212,6 +213,17 @@ class CsafSource:
         if conditional:
             self._etags[url] = (answer.etag, answer.last_modified, answer.body)
         return answer
+
+
+def _algorithm(hash_url: str) -> str:
+    """'sha512' of '…/doc.json.sha512?token=…': the extension of the path, not of the query."""
+    return urlsplit(hash_url).path.rsplit(".", 1)[-1].lower()
+
+
+def _beside(url: str, suffix: str) -> str:
+    """The URL of a file named like `url`'s plus `suffix`, keeping its query (a token)."""
+    parts = urlsplit(url)
+    return parts._replace(path=parts.path + suffix).geturl()
 
 
 def _rolie_feeds(metadata: dict[str, Any], allowed: Tlp) -> list[str]:
