@@ -10,7 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.domain.tlp import Tlp
 
@@ -164,6 +171,18 @@ class _Feed(BaseModel):
         if any(not tag for tag in tags):
             raise ValueError("tags must not be empty")
         return tags
+
+    @model_validator(mode="after")
+    def _csaf_url(self) -> _Feed:
+        # CSAF 2.0 §7.1.7 and §7.1.15: both a provider-metadata.json and a ROLIE feed are
+        # JSON files named *.json; an HTML page or an RSS URL here is a copy-paste mistake.
+        if self.type == "csaf" and not urlsplit(self.url).path.endswith(".json"):
+            raise ValueError(
+                "field 'url': a csaf feed's URL names the provider's provider-metadata.json "
+                "(e.g. https://example.com/.well-known/csaf/provider-metadata.json) or one of "
+                "its ROLIE feeds (a .json file)"
+            )
+        return self
 
 
 class _FeedsFile(BaseModel):

@@ -143,3 +143,40 @@ def test_missing_feeds_file_is_named(tmp_path: Path) -> None:
 def test_feed_host_is_safe_to_log() -> None:
     feed = FeedConfig("x", "https://feeds.example.org/rss?token=s3cret", timedelta(hours=1))
     assert feed.host == "feeds.example.org"
+
+
+def test_a_csaf_source_is_typed_and_an_unknown_type_is_refused() -> None:
+    text = """
+feeds:
+  - name: bsi-csaf
+    url: https://wid.cert-bund.de/.well-known/csaf/provider-metadata.json
+    interval: 1h
+    type: csaf
+"""
+    [feed] = parse_feeds(text, origin="feeds.yaml")
+    assert feed.type == "csaf" and feed.advisories
+    assert parse_feeds(ONE_FEED, origin="feeds.yaml")[0].type == "rss"  # the default
+    assert _error(text.replace("type: csaf", "type: cvrf")) == (
+        "feeds.yaml: feed 'bsi-csaf' (#1): field 'type': use rss (RSS or Atom), csaf "
+        "(provider-metadata.json or ROLIE), kev (CISA's KEV catalog JSON) or epss "
+        "(FIRST's EPSS API)"
+    )
+
+
+def test_a_csaf_source_pointing_at_a_web_page_says_what_url_to_give() -> None:
+    text = """
+feeds:
+  - name: siemens-csaf
+    url: https://cert-portal.siemens.com/productcert/csaf/
+    interval: 1h
+    type: csaf
+"""
+    message = _error(text)
+    assert message.startswith("feeds.yaml: feed 'siemens-csaf' (#1): field 'url': a csaf feed's")
+    assert "provider-metadata.json" in message and "ROLIE" in message
+
+
+def test_shipped_csaf_providers_name_their_provider_metadata() -> None:
+    csaf = [feed for feed in load_feeds(REPO / "feeds.yaml") if feed.type == "csaf"]
+    assert {"cisa-csaf", "bsi-certbund-csaf", "siemens-productcert-csaf"} <= {f.name for f in csaf}
+    assert all(feed.url.endswith("/provider-metadata.json") for feed in csaf)
