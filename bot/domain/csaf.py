@@ -17,11 +17,13 @@ from typing import Any
 from bot.domain.advisory import Advisory
 from bot.domain.products import ProductSpec, product_names, vendor_names
 from bot.domain.severity import Severity
-from bot.domain.text import folded_words
+from bot.domain.text import folded_words, spelling_variants
 from bot.domain.tlp import Tlp
 
 _SUMMARY_NOTES = ("summary", "description", "general")
 _MAX_PRODUCT_LINES = 200
+# Real product trees are a handful of levels deep; far deeper is hostile, not a product.
+_MAX_BRANCH_DEPTH = 30
 
 
 class CsafError(ValueError):
@@ -49,6 +51,14 @@ class ProductStatus(enum.StrEnum):
     def fixed(self) -> bool:
         return self in {ProductStatus.FIXED, ProductStatus.FIRST_FIXED,
                         ProductStatus.RECOMMENDED}
+
+    @property
+    def not_affected(self) -> bool:
+        return self is ProductStatus.KNOWN_NOT_AFFECTED
+
+    @property
+    def investigating(self) -> bool:
+        return self is ProductStatus.UNDER_INVESTIGATION
 
 
 @dataclass(frozen=True)
@@ -168,14 +178,20 @@ def parse_csaf(document: Mapping[str, Any]) -> CsafDocument:
 
 def products_named(document: CsafDocument, spec: ProductSpec) -> list[str]:
     """The document's product ids that are the member's product: the same vendor (any of its
-    names) and a product whose name contains one of the member's product names as words."""
+    names; the product's full name when the tree gives no vendor) and a product whose name
+    contains one of the member's product names as whole words, spelt as the matcher allows
+    ("MX40" = "MX 40")."""
     vendors = vendor_names(spec.vendor, spec.vendor_aliases)
-    names = product_names(spec)
+    names: set[tuple[str, ...]] = set().union(
+        *(spelling_variants(n) for n in product_names(spec)))
     found = []
     for product_id, p in document.products.items():
-        if not spec.distinctive and not _has_any(folded_words(p.vendor), vendors):
+        if not spec.distinctive and \
+                not _has_any(folded_words(p.vendor or p.full_name), vendors):
             continue
-        if _has_any(folded_words(f"{p.name} {p.full_name}"), names):
+        forms = spelling_variants(folded_words(p.name)) | \
+            spelling_variants(folded_words(p.full_name))
+        if any(_has_any(words, names) for words in forms):
             found.append(product_id)
     return found
 
@@ -221,8 +237,10 @@ def _products(tree: Any) -> dict[str, CsafProduct]:
 
 
 def _branch_products(
-    branches: list[Any], path: str, context: dict[str, str]
+    branches: list[Any], path: str, context: dict[str, str], depth: int = 0
 ) -> Iterator[tuple[str, dict[str, str], dict[str, Any]]]:
+    if depth > _MAX_BRANCH_DEPTH and branches:
+        raise CsafError(path, f"branches nested deeper than {_MAX_BRANCH_DEPTH} levels")
     for i, raw in enumerate(branches):
         here = f"{path}[{i}]"
         branch = _dict(raw, here)
@@ -238,7 +256,7 @@ def _branch_products(
             _str(product.get("product_id"), f"{here}.product.product_id")
             yield f"{here}.product", inner, product
         yield from _branch_products(_list(branch.get("branches", []), f"{here}.branches"),
-                                    f"{here}.branches", inner)
+                                    f"{here}.branches", inner, depth + 1)
 
 
 def _product(product: dict[str, Any], context: dict[str, str], path: str) -> CsafProduct:
@@ -325,13 +343,20 @@ def _scores(raw: Any, path: str) -> tuple[float | None, float | None]:
             continue
         for key in ("cvss_v3", "cvss_v4"):
             data = score.get(key)
-            if isinstance(data, dict) and isinstance(data.get("baseScore"), int | float):
-                value = float(data["baseScore"])
+            value = _base_score(data.get("baseScore") if isinstance(data, dict) else None)
+            if value is not None:
                 if key == "cvss_v3":
                     v3 = value if v3 is None else max(v3, value)
                 else:
                     v4 = value if v4 is None else max(v4, value)
     return v3, v4
+
+
+def _base_score(raw: Any) -> float | None:
+    """A CVSS base score (0-10); a bool, NaN or out-of-range number is no score."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return float(raw) if 0.0 <= raw <= 10.0 else None
 
 
 # Small readers
