@@ -264,7 +264,8 @@ def _rolie_entries(rolie: Any, rolie_url: str, result: CsafPoll) -> list[_Entry]
         src = content.get("src") if isinstance(content, dict) else None
         if not isinstance(src, str) or not src.startswith(("https://", "http://")):
             continue
-        links = item.get("link") if isinstance(item.get("link"), list) else []
+        links = item.get("link")
+        links = links if isinstance(links, list) else []
         hashes = tuple(link["href"] for link in links if isinstance(link, dict)
                        and link.get("rel") == "hash" and isinstance(link.get("href"), str))
         entries.append(_Entry(src, str(item.get("updated") or ""), hashes,
