@@ -12,8 +12,13 @@ reason of every decision says which rule decided:
 - the publisher's own text (`< 8.2.2`, `<=2.3.5`, `>= 2003 | <= 2006`): read as such a range.
 - single versions (`B.06.18`, `1.10 | 1.11`, `2.X`): equal (case and a leading v ignored), or
   the same prefix for an `X` wildcard.
+- first_affected, last_affected, first_fixed with one version: every version from (up to)
+  it, in the generic ordering; a first affected version ends at a later first fixed one.
 - anything else (`<May 2018`, `A10 < A11`): undecidable; the member is alerted as without a
   version, and the reason says so.
+
+Several statuses covering one version: affected, then under investigation, then fixed, then
+not affected.
 """
 
 from __future__ import annotations
@@ -57,43 +62,117 @@ class Undecidable(ValueError):
 
 def decide(member_versions: str | None, document: CsafDocument,
            product_ids: Sequence[str]) -> VersionDecision:
-    """The decision for a member's product (the document's `product_ids` that name it)."""
+    """The decision for a member's product (the document's `product_ids` that name it).
+
+    When several statuses cover the member's version (one per vulnerability), affected beats
+    under investigation beats fixed beats not affected: a member is never told "fixed" while
+    another vulnerability of the same advisory may still concern them."""
     candidates = _candidates(document, product_ids)
-    affected = tuple(dict.fromkeys(_label(p) for p, s in candidates if s.affected))
-    fixed = tuple(dict.fromkeys(_label(p) for p, s in candidates if s.fixed))
+    affected = tuple(dict.fromkeys(_label(p) for _, p, s in candidates if s.affected))
+    fixed = tuple(dict.fromkeys(_label(p) for _, p, s in candidates if s.fixed))
     fix_urls = _fix_urls(document, product_ids)
     facts = {"affected_versions": affected, "fixed_versions": fixed, "fix_urls": fix_urls}
     if not candidates:
         return VersionDecision(Decision.UNKNOWN_VERSION,
                                "the advisory gives no status for this product", **facts)
-    if member_versions is None:
+    if member_versions is None or not member_versions.strip():
         return VersionDecision(Decision.UNKNOWN_VERSION, "no version registered", **facts)
-    covering: dict[ProductStatus, tuple[CsafProduct, str]] = {}
-    undecided: list[str] = []
-    for product, status in candidates:
+    member = member_versions.strip()
+    covering: dict[Decision, tuple[int, str]] = {}  # decision: (vulnerability, reason)
+    undecided: list[tuple[int, ProductStatus, str]] = []
+    for index, product, status in candidates:
         try:
-            rule = covers(member_versions, product)
+            reason = _covering_reason(member, product, status, candidates)
         except Undecidable as exc:
-            undecided.append(str(exc))
+            undecided.append((index, status, str(exc)))
             continue
-        if rule is not None and status not in covering:
-            covering[status] = (product, rule)
-    for wanted, decision in ((_affected, Decision.AFFECTED), (_fixed, Decision.FIXED),
-                             (_not_affected, Decision.NOT_AFFECTED),
-                             (_investigating, Decision.UNDER_INVESTIGATION)):
-        hit = next(((s, covering[s]) for s in covering if wanted(s)), None)
-        if hit is not None:
-            status, (product, rule) = hit
-            reason = (f"version {member_versions} is listed as {status.value.replace('_', ' ')}"
-                      f" ({rule})")
-            return VersionDecision(decision, reason, **facts)
+        if reason is not None:
+            covering.setdefault(_DECISION_OF[_kind(status)], (index, reason))
+    for decision in _PRIORITY:
+        if decision not in covering:
+            continue
+        index, reason = covering[decision]
+        # An unreadable affected range of another vulnerability may still cover the member.
+        doubt = next((why for i, s, why in undecided if i != index
+                      and _PRIORITY.index(_DECISION_OF[_kind(s)]) < _PRIORITY.index(decision)),
+                     None)
+        if doubt is not None:
+            return VersionDecision(Decision.UNKNOWN_VERSION,
+                                   f"{reason}, but could not compare version {member} for "
+                                   f"another vulnerability: {doubt}", **facts)
+        return VersionDecision(decision, reason, **facts)
     if undecided:
         return VersionDecision(Decision.UNKNOWN_VERSION,
-                               f"could not compare version {member_versions}: {undecided[0]}",
+                               f"could not compare version {member}: {undecided[0][2]}",
                                **facts)
     return VersionDecision(Decision.NOT_AFFECTED,
-                           f"version {member_versions} is not among the versions listed "
+                           f"version {member} is not among the versions listed "
                            f"({', '.join(affected[:5]) or 'none affected'})", **facts)
+
+
+_PRIORITY = (Decision.AFFECTED, Decision.UNDER_INVESTIGATION, Decision.FIXED,
+             Decision.NOT_AFFECTED)
+_DECISION_OF = {"affected": Decision.AFFECTED, "investigating": Decision.UNDER_INVESTIGATION,
+                "fixed": Decision.FIXED, "not_affected": Decision.NOT_AFFECTED}
+
+
+def _kind(status: ProductStatus) -> str:
+    if status.affected:
+        return "affected"
+    if status.fixed:
+        return "fixed"
+    return "not_affected" if status.not_affected else "investigating"
+
+
+def _covering_reason(member: str, product: CsafProduct, status: ProductStatus,
+                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]) -> str | None:
+    """Why the product's status applies to the member's version, or None when it does not.
+
+    first_affected, last_affected and first_fixed name one version and mean every version
+    from (or up to) it; they are read with the generic ordering when both are single."""
+    if status in _ORDERED and not member.startswith("vers:") and product.version is not None \
+            and product.version_range is None and len(_alternatives(product.version)) == 1:
+        return _ordered_reason(member, product, status, candidates)
+    rule = covers(member, product)
+    if rule is None:
+        return None
+    return f"version {member} is listed as {status.value.replace('_', ' ')} ({rule})"
+
+
+_ORDERED = {ProductStatus.FIRST_AFFECTED, ProductStatus.LAST_AFFECTED,
+            ProductStatus.FIRST_FIXED}
+
+
+def _ordered_reason(member: str, product: CsafProduct, status: ProductStatus,
+                    candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]) -> str | None:
+    assert product.version is not None
+    listed = product.version.strip()
+    if _normal(listed) == _normal(member):
+        return f"version {member} is listed as {status.value.replace('_', ' ')}"
+    mine, theirs = _maven(member), _maven(listed)
+    if status is ProductStatus.LAST_AFFECTED:
+        if mine <= theirs:
+            return f"{member} is at or below the last affected version {listed}"
+        return None
+    if mine < theirs:
+        return None
+    if status is ProductStatus.FIRST_FIXED:
+        return f"{member} is at or above the first fixed version {listed}"
+    # First affected: until a later first fixed version of the same product.
+    for _, other, other_status in candidates:
+        if other_status is ProductStatus.FIRST_FIXED and other.name == product.name and \
+                other.version is not None and other.version_range is None:
+            fix = _maven(other.version.strip())
+            if theirs < fix <= mine:
+                return None
+    return f"{member} is at or above the first affected version {listed} (generic ordering)"
+
+
+def _maven(text: str) -> MavenVersion:
+    try:
+        return MavenVersion(_normal(text))
+    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
+        raise Undecidable(f"{text!r} cannot be ordered as a version") from None
 
 
 def covers(member_versions: str, product: CsafProduct) -> str | None:
@@ -118,8 +197,10 @@ def _range_contains(text: str, version: str) -> str | None:
     assert isinstance(rng, VersionRange)
     try:
         inside = _version(rng, version) in rng
-    except (InvalidVersion, ValueError, TypeError):
+    except InvalidVersion:
         raise Undecidable(f"{version!r} is not a {scheme} version") from None
+    except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
+        raise Undecidable(f"the range {text!r} cannot be compared") from None
     return f"{text} read as {scheme}" if inside else None
 
 
@@ -133,10 +214,13 @@ def _member_range_covers(member: str, product: CsafProduct) -> str | None:
     assert isinstance(rng, VersionRange)
     for alternative in _alternatives(product.version):
         try:
-            if _version(rng, alternative) in rng:
-                return f"{alternative} is within {member} read as {scheme}"
-        except (InvalidVersion, ValueError, TypeError):
+            inside = _version(rng, alternative) in rng
+        except InvalidVersion:
             raise Undecidable(f"{alternative!r} is not a {scheme} version") from None
+        except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
+            raise Undecidable(f"the range {member!r} cannot be compared") from None
+        if inside:
+            return f"{alternative} is within {member} read as {scheme}"
     return None
 
 
@@ -204,15 +288,16 @@ def _normal(version: str) -> str:
     return version
 
 
-def _candidates(document: CsafDocument,
-                product_ids: Sequence[str]) -> list[tuple[CsafProduct, ProductStatus]]:
+def _candidates(document: CsafDocument, product_ids: Sequence[str]
+                ) -> list[tuple[int, CsafProduct, ProductStatus]]:
+    """(vulnerability index, product, status) for each status the document gives them."""
     found = []
-    for vulnerability in document.vulnerabilities:
+    for index, vulnerability in enumerate(document.vulnerabilities):
         for pid in product_ids:
             status = vulnerability.statuses.get(pid)
             product = document.products.get(pid)
             if status is not None and product is not None:
-                found.append((product, status))
+                found.append((index, product, status))
     return found
 
 
@@ -225,22 +310,6 @@ def _fix_urls(document: CsafDocument, product_ids: Sequence[str]) -> tuple[str, 
 
 def _label(product: CsafProduct) -> str:
     return product.version_range or product.version or "all versions"
-
-
-def _affected(status: ProductStatus) -> bool:
-    return status.affected
-
-
-def _fixed(status: ProductStatus) -> bool:
-    return status.fixed
-
-
-def _not_affected(status: ProductStatus) -> bool:
-    return status is ProductStatus.KNOWN_NOT_AFFECTED
-
-
-def _investigating(status: ProductStatus) -> bool:
-    return status is ProductStatus.UNDER_INVESTIGATION
 
 
 def maven_order_sample(versions: Sequence[str]) -> list[str]:

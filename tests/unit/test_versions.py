@@ -1,0 +1,190 @@
+"""Version-aware decisions: ordered statuses, several vulnerabilities, and hostile versions."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shared_data import require_shared_data
+
+from bot.domain.csaf import parse_csaf, products_named
+from bot.domain.products import ProductSpec
+from bot.domain.versions import Decision, decide
+
+MONITOR = ProductSpec("Philips", "IntelliVue MX40")
+
+
+def monitor_document(*vulnerabilities: dict[str, list[str]],
+                     versions: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A Philips advisory on IntelliVue MX40 with `versions` {product id: (category, text)} and
+    one vulnerability per product_status mapping."""
+    versions = versions or {"P1": ("product_version", "B.06.18")}
+    return {
+        "document": {
+            "title": "Philips IntelliVue", "tracking": {"id": "ICSMA-X", "version": "1"},
+            "notes": [{"category": "summary", "text": "Monitors."}],
+        },
+        "product_tree": {"branches": [{"category": "vendor", "name": "Philips", "branches": [
+            {"category": "product_name", "name": "IntelliVue MX40", "branches": [
+                {"category": category, "name": text,
+                 "product": {"name": f"Philips IntelliVue MX40 {text}", "product_id": pid}}
+                for pid, (category, text) in versions.items()]}]}]},
+        "vulnerabilities": [{"cve": f"CVE-2026-{i:04}", "product_status": statuses}
+                            for i, statuses in enumerate(vulnerabilities, start=1)],
+    }
+
+
+def decision_for(member: str | None, data: dict[str, Any]) -> tuple[Decision, str]:
+    doc = parse_csaf(data)
+    result = decide(member, doc, products_named(doc, MONITOR))
+    return result.decision, result.reason
+
+
+@pytest.mark.parametrize(("status", "member", "expected", "reason"), [
+    ("known_affected", "B.06.18", Decision.AFFECTED, "listed as known affected"),
+    ("known_affected", "B.06.19", Decision.NOT_AFFECTED, "not among the versions listed"),
+    ("first_affected", "B.06.18", Decision.AFFECTED, "listed as first affected"),
+    ("first_affected", "B.06.20", Decision.AFFECTED, "at or above the first affected version"),
+    ("first_affected", "B.06.9", Decision.NOT_AFFECTED, "not among"),  # 9 < 18, as numbers
+    ("last_affected", "B.06.2", Decision.AFFECTED, "at or below the last affected version"),
+    ("last_affected", "B.07", Decision.NOT_AFFECTED, "not among"),
+    ("fixed", "B.06.18", Decision.FIXED, "listed as fixed"),
+    ("first_fixed", "B.06.19", Decision.FIXED, "at or above the first fixed version B.06.18"),
+    ("first_fixed", "B.06.17", Decision.NOT_AFFECTED, "not among"),
+    ("recommended", "b.06.18", Decision.FIXED, "listed as recommended"),
+    ("known_not_affected", "B.06.18", Decision.NOT_AFFECTED, "listed as known not affected"),
+    ("under_investigation", "B.06.18", Decision.UNDER_INVESTIGATION,
+     "listed as under investigation"),
+])
+def test_each_product_status_decides_with_its_rule(status: str, member: str,
+                                                   expected: Decision, reason: str) -> None:
+    decision, why = decision_for(member, monitor_document({status: ["P1"]}))
+    assert decision is expected and reason in why, why
+
+
+def test_a_first_affected_version_ends_at_the_first_fixed_one() -> None:
+    data = monitor_document({"first_affected": ["P1"], "first_fixed": ["P2"]},
+                            versions={"P1": ("product_version", "B.06.10"),
+                                      "P2": ("product_version", "B.06.19")})
+    assert decision_for("B.06.12", data)[0] is Decision.AFFECTED
+    decision, why = decision_for("B.06.20", data)
+    assert decision is Decision.FIXED and "first fixed version B.06.19" in why
+    assert decision_for("B.06.01", data)[0] is Decision.NOT_AFFECTED
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    ("known_affected", "fixed", Decision.AFFECTED),
+    ("fixed", "known_affected", Decision.AFFECTED),
+    ("fixed", "known_not_affected", Decision.FIXED),
+    ("known_not_affected", "fixed", Decision.FIXED),
+    ("fixed", "under_investigation", Decision.UNDER_INVESTIGATION),
+    ("known_not_affected", "under_investigation", Decision.UNDER_INVESTIGATION),
+    ("under_investigation", "known_affected", Decision.AFFECTED),
+])
+def test_across_vulnerabilities_affected_beats_investigating_beats_fixed_beats_not_affected(
+        first: str, second: str, expected: Decision) -> None:
+    data = monitor_document({first: ["P1"]}, {second: ["P1"]})
+    assert decision_for("B.06.18", data)[0] is expected
+
+
+def test_an_unreadable_affected_range_elsewhere_keeps_the_member_alerted() -> None:
+    data = monitor_document({"fixed": ["P1"]}, {"known_affected": ["P2"]},
+                            versions={"P1": ("product_version", "B.06.18"),
+                                      "P2": ("product_version_range", "<May 2018")})
+    decision, why = decision_for("B.06.18", data)
+    assert decision is Decision.UNKNOWN_VERSION
+    assert "listed as fixed" in why and "<May 2018" in why
+
+
+@pytest.mark.parametrize("member", [None, "", "   "])
+def test_no_version_is_unknown_and_lists_the_affected_versions(member: str | None) -> None:
+    data = monitor_document({"known_affected": ["P1"], "fixed": ["P2"]},
+                            versions={"P1": ("product_version_range", "vers:all/<B.06.19"),
+                                      "P2": ("product_version", "B.06.19")})
+    doc = parse_csaf(data)
+    result = decide(member, doc, products_named(doc, MONITOR))
+    assert result.decision is Decision.UNKNOWN_VERSION and result.reason == "no version registered"
+    assert result.affected_versions == ("vers:all/<B.06.19",)
+    assert result.fixed_versions == ("B.06.19",)
+
+
+@pytest.mark.parametrize(("listed", "member", "expected", "reason"), [
+    ("vers:all/<V4.3.8", "V4.3.7", Decision.AFFECTED, "read as maven"),
+    ("vers:all/<V4.3.8", "4.3.10", Decision.NOT_AFFECTED, "not among"),
+    ("vers:intdot/>=1.2.0|<1.10.0", "1.9.3", Decision.AFFECTED, "read as maven"),
+    ("vers:generic/<2025", "2024", Decision.AFFECTED, "read as maven"),
+    ("<2025", "2025", Decision.NOT_AFFECTED, "not among"),
+    ("vers:pypi/>=1.0.0|<2.0.0", "1.4.2", Decision.AFFECTED, "read as pypi"),
+    ("vers:pypi/>=1.0.0|<2.0.0", "B.06.18", Decision.UNKNOWN_VERSION, "not a pypi version"),
+    ("vers:semver/>=1.0.0|<2.0.0", "1.4.2", Decision.AFFECTED, "read as maven"),  # unknown
+    ("vers:all/<b8|<2", "1", Decision.UNKNOWN_VERSION, "cannot be compared"),
+    ("vers:nosuchscheme/<3", "2", Decision.AFFECTED, "read as maven"),
+    ("vers:all/<<<", "1", Decision.UNKNOWN_VERSION, "cannot be read"),
+    ("Rev B-M", "1.0", Decision.UNKNOWN_VERSION, "the range 'Rev B-M' cannot be read"),
+])
+def test_range_forms_and_the_rule_named_in_the_reason(listed: str, member: str,
+                                                      expected: Decision, reason: str) -> None:
+    data = monitor_document({"known_affected": ["P1"]},
+                            versions={"P1": ("product_version_range", listed)})
+    decision, why = decision_for(member, data)
+    assert decision is expected and reason in why, why
+
+
+def test_a_product_the_advisory_does_not_name_is_unknown_not_silent() -> None:
+    doc = parse_csaf(monitor_document({"known_affected": ["P1"]}))
+    result = decide("B.06.18", doc, [])
+    assert result.decision is Decision.UNKNOWN_VERSION
+    assert "no status for this product" in result.reason
+
+
+_HOSTILE = ["", "vers:", "vers:/", "vers:all/", "vers:all/<", "vers:maven/>=|<", "<", ">=",
+            "\x00", "vers:semver/>=1.0.0|<0.1.0", "9" * 400, "1." * 200, "vers:all/*|<1",
+            "vers:npm/^1.0.0", "vers:pypi/~=1.0", "*", "x", "X.X", ". . .", "vers:all/!=1|!=2",
+            "vers:deb/<1:2.0-1", "vers:rpm/<1.0~rc1"]
+
+
+@pytest.mark.parametrize("text", _HOSTILE)
+def test_hostile_versions_and_ranges_give_a_decision_never_an_exception(text: str) -> None:
+    for versions in ({"P1": ("product_version_range", text)},
+                     {"P1": ("product_version", text or "1")}):
+        for status in ("known_affected", "first_fixed", "last_affected"):
+            doc = parse_csaf(monitor_document({status: ["P1"]}, versions=versions))
+            for member in (text, "1.0", "vers:generic/>=1.0", "B.06.18"):
+                result = decide(member, doc, ["P1"])
+                assert result.decision in set(Decision) and result.reason
+
+
+def test_random_version_texts_never_crash() -> None:
+    rng = random.Random(8)
+    alphabet = "0123456789.vV<>=|!*/:-+~ abxX"
+    for _ in range(300):
+        listed = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        member = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        category = rng.choice(["product_version", "product_version_range"])
+        prefix = rng.choice(["", "vers:all/", "vers:intdot/", "vers:generic/"])
+        doc = parse_csaf(monitor_document({rng.choice(["known_affected", "first_affected",
+                                                       "first_fixed", "fixed"]): ["P1"]},
+                                          versions={"P1": (category, prefix + listed)}))
+        assert decide(member, doc, ["P1"]).decision in set(Decision)
+
+
+def test_every_listed_version_of_the_real_documents_decides_as_the_document_says() -> None:
+    folder = require_shared_data("csaf")
+    checked = 0
+    for path in sorted(Path(folder).glob("*.json")):
+        doc = parse_csaf(json.loads(path.read_text(encoding="utf-8")))
+        for pid, product in doc.products.items():
+            if product.version is None or "|" in product.version or " " in product.version:
+                continue
+            statuses = {v.statuses[pid] for v in doc.vulnerabilities if pid in v.statuses}
+            if not statuses:
+                continue
+            result = decide(product.version, doc, [pid])
+            expected = Decision.AFFECTED if any(s.affected for s in statuses) else None
+            if expected is not None:
+                assert result.decision is expected, (doc.tracking_id, product, result.reason)
+                checked += 1
+    assert checked >= 20
