@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run demo test lint bench
+.PHONY: run demo test lint bench catalogs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot/domain
+	$(BIN)/python -m bot.catalogs check
+
+catalogs: $(VENV)/.installed-test
+	$(BIN)/python -m bot.catalogs update
 
 test: lint
 	$(BIN)/python -m pytest -q

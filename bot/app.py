@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
+from bot import i18n
 from bot.channels.channel import Channel
 from bot.channels.console import ConsoleChannel
 from bot.channels.matrix import MatrixChannel
@@ -113,6 +114,7 @@ async def build_bot(
     With `receive_commands` the chat networks also take members' commands (`hubbot run`);
     without, they only send (`hubbot poll --once`).
     """
+    i18n.install(settings.default_language)
     feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
     store = open_store(settings)
     fetcher = FeedFetcher(

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from bot import log_redaction
+from bot import i18n, log_redaction
 from bot.cli_chat import audit, channel_app, invite_app, member_role
 from bot.domain.members import Network
 from bot.domain.product_csv import ProductCsvError, parse_product_csv
@@ -51,6 +51,7 @@ def _settings() -> Settings:
     log_format = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     logging.basicConfig(level=settings.log_level, format=log_format, stream=sys.stderr)
     log_redaction.install(settings.secrets(), log_format)
+    i18n.install(settings.default_language)
     # httpx logs every request URL at INFO; a feed URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

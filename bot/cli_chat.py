@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.domain.alerts import HubChannel
+from bot.domain.language import languages, supported
 from bot.domain.members import Network, Role, check_address
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
@@ -50,9 +51,15 @@ def channel_add(
         str | None, typer.Option(help="only advisories of this severity or above")
     ] = None,
     max_tlp: Annotated[str, typer.Option(help="the most restricted TLP it may receive")] = "CLEAR",
+    language: Annotated[
+        str | None, typer.Option(help="the language of its messages (default: the hub's)")
+    ] = None,
 ) -> None:
     """Add a hub channel: a Telegram chat id (groups' are negative), or a Matrix room."""
     cli = _cli()
+    settings = cli._settings()
+    if language is not None and supported(language) != language.strip().lower():
+        cli._fail(f"--language must be one of {', '.join(languages())}")
     severity = Severity.from_word(min_severity) if min_severity else None
     if min_severity and severity is None:
         cli._fail("--min-severity must be low, medium, high or critical")
@@ -66,15 +73,17 @@ def channel_add(
             raise ValueError("the console is not a hub channel")
     except ValueError as exc:
         cli._fail(str(exc))
-    store = cli._store(cli._settings())
+    store = cli._store(settings)
+    code = language.strip().lower() if language else None
     with store() as uow:
         try:
-            uow.hub_channels.add(HubChannel(network, address, severity, tlp), utc_now())
+            uow.hub_channels.add(HubChannel(network, address, severity, tlp, code), utc_now())
         except ValueError as exc:
             cli._fail(str(exc))
         uow.commit()
     typer.echo(f"added {network.value} hub channel {address} (up to {tlp.label}"
-               + (f", {severity.label} and above" if severity else "") + ")")
+               + (f", {severity.label} and above" if severity else "")
+               + f", in {code or settings.default_language})")
 
 
 @channel_app.command("list")
@@ -89,7 +98,7 @@ def channel_list() -> None:
     for ch in channels:
         severity = ch.min_severity.label if ch.min_severity else "all"
         typer.echo(f"{ch.network.value}\t{ch.address}\tseverity {severity}\t"
-                   f"up to {ch.max_tlp.label}")
+                   f"up to {ch.max_tlp.label}\tlanguage {ch.language or 'default'}")
 
 
 @channel_app.command("remove")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=None, description="Telegram user ids and Matrix ids of the hub's admins"
     )
     timezone: str = Field(default="UTC", description="the hub's time zone (IANA name)")
+    default_language: str = Field(
+        default="en", description="language of people who chose none and hub channels (de, en)"
+    )
     digest_hour: int = Field(default=8, ge=0, le=23, description="default hour of digests")
     summary_day: str = Field(default="mon", description="weekday of the weekly summary")
     summary_hour: int = Field(default=8, ge=0, le=23)
@@ -84,6 +87,17 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("use an IANA time zone name such as Europe/Berlin or UTC") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from bot.i18n import catalog_files
+
+        value = value.strip().lower()
+        known = {"en", *catalog_files()}
+        if value not in known:
+            raise ValueError(f"use one of {', '.join(sorted(known))}")
         return value
 
     @field_validator("summary_day")

@@ -61,3 +61,15 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
         yield server
     finally:
         server.stop()
+
+
+# ---- languages: the German and English catalogs, English by default -----------------------
+
+from bot import i18n  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def languages_installed() -> None:
+    """Every test starts with the catalogs loaded and English as the hub's default language
+    (a test wanting German as the default calls `i18n.install("de")`)."""
+    i18n.install("en")

@@ -973,7 +973,7 @@ class TelegramServer:
         *,
         username: str | None = None,
         last_name: str | None = None,
-        language_code: str | None = "de",
+        language_code: str | None = "en",
     ) -> dict[str, Any]:
         """A user who has started the bot; returns the private chat."""
         if user_id <= 0:

@@ -10,9 +10,15 @@ from typing import TextIO
 
 from bot.channels.channel import DeliveryError
 from bot.domain.alerts import alert_from_payload
+from bot.domain.language import speaking
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
-from bot.domain.rendering import alert_ref_line, payload_attachment, render_alert_text
+from bot.domain.rendering import (
+    alert_ref_line,
+    payload_attachment,
+    payload_language,
+    render_alert_text,
+)
 
 _RULE = "─" * 78
 
@@ -61,8 +67,9 @@ class ConsoleChannel:
                 raise DeliveryError(f"cannot write {self._path}: {exc}", transient=True) from exc
         # Printed after the file is written: a failed write is retried, and must not print twice.
         stream = self._stream or sys.stdout
-        ref_line = alert_ref_line(item.payload)
-        text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
+        with speaking(payload_language(item.payload)):
+            ref_line = alert_ref_line(item.payload)
+            text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
         print(f"{_RULE}\n{text}", file=stream, flush=True)
         return f"console:{item.id}"
 

@@ -42,6 +42,7 @@ from nio import (
 from bot.channels.channel import DeliveryError
 from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
 from bot.domain.alerts import alert_from_payload
+from bot.domain.language import speaking
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
@@ -50,6 +51,7 @@ from bot.domain.rendering import (
     button_hint_lines,
     chat_message_lines,
     payload_attachment,
+    payload_language,
     render_alert_text,
     with_command_prefix,
 )
@@ -65,7 +67,13 @@ _GONE = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"}
 
 
 def message_content(payload: dict[str, Any]) -> dict[str, Any]:
-    """The event content: plain `body`, HTML `formatted_body` (every feed string escaped).
+    with speaking(payload_language(payload)):
+        return _content(payload)
+
+
+def _content(payload: dict[str, Any]) -> dict[str, Any]:
+    """The event content, in the reader's language: plain `body`, HTML `formatted_body`
+    (every feed string escaped).
 
     Alerts notify (`m.text`); answers and alerts to a muted chat are `m.notice`, which clients
     do not ring for and other bots do not answer. Matrix has no buttons: the commands they would

@@ -25,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.channel import DeliveryError
+from bot.domain.language import speaking
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
@@ -33,6 +34,7 @@ from bot.domain.rendering import (
     chat_message_lines,
     payload_attachment,
     payload_buttons,
+    payload_language,
     split_lines,
 )
 
@@ -83,9 +85,10 @@ class TelegramChannel:
     def _parts(self, chat_id: int, payload: dict[str, Any]) -> list[_Part]:
         """The calls that deliver the payload: its text parts (the keyboard on the last one),
         then its attachment."""
-        lines, link = chat_message_lines(payload)
+        with speaking(payload_language(payload)):
+            lines, link = chat_message_lines(payload)
+            keyboard = _keyboard(payload_buttons(payload), link)
         texts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
-        keyboard = _keyboard(payload_buttons(payload), link)
         silent = bool(payload.get("silent"))
         parts: list[_Part] = [
             partial(

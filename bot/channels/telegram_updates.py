@@ -23,6 +23,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.domain.commands import COMMANDS
+from bot.domain.language import _, languages, speaking
 from bot.domain.members import Network
 from bot.services.chat_commands import ChatCommands, Sender
 
@@ -97,10 +98,7 @@ class TelegramGateway:
         await app.initialize()
         if not receive:
             return
-        await app.bot.set_my_commands(
-            [BotCommand(spec.name, spec.summary) for spec in COMMANDS
-             if spec.audience == "member"]
-        )
+        await self._register_commands(app)
         await app.start()
         updater = app.updater
         assert updater is not None
@@ -117,6 +115,15 @@ class TelegramGateway:
             await updater.start_polling(allowed_updates=allowed, timeout=30,
                                         drop_pending_updates=False)
             log.info("Telegram: long polling started as @%s", app.bot.username)
+
+    @staticmethod
+    async def _register_commands(app: Application) -> None:  # type: ignore[type-arg]
+        """The command menu in each language; people whose app uses another see the hub's."""
+        for code in (None, *languages()):
+            with speaking(code):
+                menu = [BotCommand(spec.name, _(spec.summary)) for spec in COMMANDS
+                        if spec.audience == "member"]
+            await app.bot.set_my_commands(menu, language_code=code)
 
     async def stop_receiving(self) -> None:
         """Take no new commands (shutdown begins); sending still works until `stop`."""
@@ -138,7 +145,7 @@ class TelegramGateway:
         user = update.effective_user
         if message is None or user is None or message.text is None or user.is_bot:
             return
-        sender = Sender(Network.TELEGRAM, str(user.id), str(message.chat_id))
+        sender = Sender(Network.TELEGRAM, str(user.id), str(message.chat_id), user.language_code)
         answer = await asyncio.to_thread(
             self._commands.handle, sender, message.text, str(update.update_id)
         )
@@ -156,7 +163,7 @@ class TelegramGateway:
         except TelegramError as exc:  # the press is still handled; the spinner just times out
             log.warning("Telegram: could not answer the button press of update %s: %s",
                         update.update_id, exc.message)
-        sender = Sender(Network.TELEGRAM, str(user.id), str(chat))
+        sender = Sender(Network.TELEGRAM, str(user.id), str(chat), user.language_code)
         answer = await asyncio.to_thread(
             self._commands.handle, sender, query.data, str(update.update_id)
         )

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.advisory import Advisory
+from bot.domain.language import Phrase, choose, phrase_from_json
 from bot.domain.matching import Match
-from bot.domain.members import Contact, Member, Network
+from bot.domain.members import Contact, Member, Network, reader_language
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 
@@ -60,6 +61,7 @@ class Delivery:
     address: str
     silent: bool = False
     zone: str | None = None  # the reader's time zone; None: UTC
+    language: str | None = None  # the reader's language; None: the hub's default
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class HubChannel:
     address: str
     min_severity: Severity | None = None
     max_tlp: Tlp = Tlp.CLEAR
+    language: str | None = None  # None: the hub's default language
 
 
 def parse_alert_rule(text: str) -> str | None:
@@ -135,7 +138,7 @@ def deliveries_for(
         for contact in by_member.get(alert.member, []):
             deliveries.append(
                 Delivery(alert, contact.network, contact.address, silent=contact.muted(now),
-                         zone=contact.timezone)
+                         zone=contact.timezone, language=reader_language(contact))
             )
         if console:
             deliveries.append(Delivery(alert, Network.CONSOLE, alert.member))
@@ -146,7 +149,7 @@ def channel_deliveries(advisory: Advisory, channels: Iterable[HubChannel]) -> li
     """The hub channels that may carry this advisory: severe enough, and within their TLP."""
     alert = Alert(advisory, None, ())
     return [
-        Delivery(alert, ch.network, ch.address)
+        Delivery(alert, ch.network, ch.address, language=choose(ch.language))
         for ch in channels
         if advisory.tlp <= ch.max_tlp and _severe_enough(advisory.severity, ch.min_severity)
     ]
@@ -177,13 +180,24 @@ def alert_payload(alert: Alert) -> dict[str, object]:
         },
         "products": [
             {"vendor": p.vendor, "product": p.product, "why": p.why, "decision": p.decision,
-             "note": p.note}
+             "note": p.note, **_phrases(why=p.why, note=p.note)}
             for p in alert.products
         ],
         "exploited": alert.exploited,
         "epss": alert.epss,
         "change": alert.change,
     }
+
+
+def _phrases(**texts: str | None) -> dict[str, object]:
+    """Reasons that can be written again in each reader's language, kept beside the English."""
+    return {f"{key}_phrase": text.to_json() for key, text in texts.items()
+            if isinstance(text, Phrase)}
+
+
+def _phrase(product: dict[str, Any], key: str) -> str | None:
+    found = phrase_from_json(product.get(f"{key}_phrase"))
+    return found if found is not None else product.get(key)
 
 
 def alert_from_payload(data: dict[str, Any]) -> Alert:
@@ -202,7 +216,9 @@ def alert_from_payload(data: dict[str, Any]) -> Alert:
         tlp=Tlp[a["tlp"]],
         tags=tuple(a["tags"]),
     )
-    products = tuple(MatchedProduct(p["vendor"], p["product"], p["why"], p.get("decision"),
-                                    p.get("note")) for p in data["products"])
+    products = tuple(
+        MatchedProduct(p["vendor"], p["product"], _phrase(p, "why") or "", p.get("decision"),
+                       _phrase(p, "note"))
+        for p in data["products"])
     return Alert(advisory, data["member"], products, bool(data.get("exploited")),
                  data.get("epss"), data.get("change"))

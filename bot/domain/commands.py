@@ -26,6 +26,7 @@ from bot.domain.coordination_commands import (
     SetTimezone,
     Situation,
 )
+from bot.domain.language import languages, supported
 from bot.domain.severity import Severity
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
@@ -68,6 +69,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("meetings", "", "the hub's upcoming meetings"),
     CommandSpec("timezone", "[zone like Europe/Berlin, or off]",
                 "the time zone your times are shown in"),
+    CommandSpec("language", "[de|en, or off]", "the language the bot writes to you in"),
     CommandSpec("rsvp", "<meeting-id> <yes|no|maybe>", "say whether you attend a meeting"),
     CommandSpec("announce", "[--dm] <text>",
                 "post to the hub channels (--dm: to every member too), after a preview",
@@ -133,10 +135,16 @@ class Latest:
     count: int
 
 
+@dataclass(frozen=True)
+class SetLanguage:
+    language: str | None  # None: back to the network's language or the hub's
+    show: bool = False
+
+
 Command = (
     Start | Help | Subscribe | Unsubscribe | ListProducts | SetSeverity | Mute | Status | Latest
     | Affected | Digest | ListMeetings | Rsvp | Announce | AddMeeting | CancelMeeting | Situation
-    | Grant | SetTimezone
+    | Grant | SetTimezone | SetLanguage
 )
 
 
@@ -154,6 +162,7 @@ def command_name(command: Command) -> str:
         Latest: "latest", Affected: "affected", Digest: "digest", ListMeetings: "meetings",
         Rsvp: "rsvp", Announce: "announce", AddMeeting: "meeting", CancelMeeting: "meeting",
         Situation: "situation", Grant: "grant", SetTimezone: "timezone",
+        SetLanguage: "language",
     }[type(command)]
 
 
@@ -272,6 +281,17 @@ def _latest(rest: str) -> Command:
     return Latest(int(rest))
 
 
+def _language(rest: str) -> Command:
+    word = rest.strip().lower()
+    if not word:
+        return SetLanguage(None, show=True)
+    if word in {"off", "auto", "default"}:
+        return SetLanguage(None)
+    if supported(word) != word:
+        raise ValueError(f"Choose one of {', '.join(languages())}, or off.")
+    return SetLanguage(word)
+
+
 _PARSERS: dict[str, Callable[[str], Command]] = {
     "start": _start,
     "help": _no_arguments(Help()),
@@ -282,5 +302,6 @@ _PARSERS: dict[str, Callable[[str], Command]] = {
     "mute": _mute,
     "status": _no_arguments(Status()),
     "latest": _latest,
+    "language": _language,
     **COORDINATION_PARSERS,
 }

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.language import choose
 from bot.domain.severity import Severity
 
 _MEMBER_NAME = re.compile(r"^[\w][\w .&'()/-]{0,99}$")
@@ -43,9 +44,17 @@ class Contact:
     active: bool = True
     muted_until: datetime | None = None
     timezone: str | None = None  # where this person reads times; None: the hub's zone
+    language: str | None = None  # chosen with /language; None: the network's, else the hub's
+    network_language: str | None = None  # what their chat app last said (Telegram)
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now
+
+
+def reader_language(contact: Contact | None, heard: str | None = None) -> str:
+    """The language to write to this person in: chosen, else their app's, else the hub's."""
+    return choose(contact.language if contact else None, heard,
+                  contact.network_language if contact else None)
 
 
 def check_member_name(name: str) -> str:

@@ -213,6 +213,12 @@ def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
     return lines
 
 
+def payload_language(payload: dict[str, Any]) -> str | None:
+    """The language the payload is for (its texts were written in it when queued)."""
+    found = payload.get("language")
+    return found if isinstance(found, str) else None
+
+
 def payload_attachment(payload: dict[str, Any]) -> Attachment | None:
     data = payload.get("attachment")
     if not isinstance(data, dict) or not data.get("filename") or not isinstance(

@@ -56,7 +56,7 @@ def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answe
     text, dm = str(pending.payload["text"]), bool(pending.payload.get("dm"))
     recipients = hub_channels(uow, policy) + (member_contacts(uow) if dm else [])
     queued = queue_to(uow, recipients, kind="announcement", key=str(pending.id),
-                      payload={"text": f"{HEADING}\n\n{text}"},
+                      payload=lambda: {"text": f"{HEADING}\n\n{text}"},
                       priority=ANNOUNCEMENT_PRIORITY, now=now)
     uow.audit.add(actor_name, "announce", f"to {queued} addresses{' (dm)' if dm else ''}: "
                   f"{text}", now)

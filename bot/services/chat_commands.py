@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from bot.domain.commands import (
     ListProducts,
     Mute,
     Rsvp,
+    SetLanguage,
     SetSeverity,
     SetTimezone,
     Situation,
@@ -36,7 +37,8 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.coordination_commands import parse_confirmation
-from bot.domain.members import Contact, Network, Role
+from bot.domain.language import _, choose, language_name, languages, speaking, supported
+from bot.domain.members import Contact, Network, Role, reader_language
 from bot.domain.outbox import NewMessage
 from bot.domain.products import ProductSpec
 from bot.domain.rendering import buttons_payload
@@ -66,6 +68,7 @@ class Sender:
     network: Network
     address: str  # the user's id on the network: what a contact is linked by
     chat: str  # where to answer
+    language: str | None = None  # the language their chat app says they use (Telegram)
 
 
 class ChatCommands:
@@ -96,36 +99,53 @@ class ChatCommands:
             if not allowed:
                 warn = self._rate.should_warn(sender.network.value, sender.address)
                 if warn:
-                    self._queue(uow, sender, update_key, Reply(SLOW_DOWN), None, now)
+                    language = choose(sender.language)
+                    with speaking(language):
+                        slow_down = Reply(_(SLOW_DOWN))
+                    self._queue(uow, sender, update_key, slow_down, None, now, language)
                 uow.commit()
                 log.warning("%s: a user is over the command rate; %s", sender.network.value,
                             "told to slow down" if warn else "ignored")
-                return SLOW_DOWN if warn else ""
+                return slow_down.text if warn else ""
             contact = uow.members.contact(sender.network, sender.address)
             authority = self._authority(uow, sender, contact)
-            confirmation = parse_confirmation(text)
-            parsed: Command | CommandError | None = None
-            if confirmation is not None:
-                answer = announcements.confirm(
-                    uow, sender.network, sender.address, confirmation, self._policy,
-                    actor(sender.network, sender.address), now,
-                ) or Reply(NOTHING_TO_CONFIRM if authority else NOT_LINKED)
-                name = "yes" if confirmation.yes else "no"
-            else:
-                parsed = parse_command(text)
-                answer = self._answer(uow, sender, parsed, contact, authority, now)
-                name = command_name(parsed) if not isinstance(parsed, CommandError | None) \
-                    else "-"
+            heard = supported(sender.language)
+            if contact is not None and heard and heard != contact.network_language:
+                uow.members.update_contact(sender.network, sender.address,
+                                           network_language=heard)
+            language = reader_language(contact, heard)
+            with speaking(language):
+                answer, parsed, name = self._respond(uow, sender, text, contact, authority, now)
             if contact is not None and not contact.active:
                 # They wrote to us, so they can receive again (e.g. they unblocked the bot).
                 uow.members.update_contact(sender.network, sender.address, active=True)
-            self._queue(uow, sender, update_key, answer, contact, now)
+            self._queue(uow, sender, update_key, answer, contact, now, language)
             uow.commit()
         if isinstance(parsed, AddMeeting | CancelMeeting):
             self._on_meetings_changed()
         log.info("%s command /%s from a %s chat answered", sender.network.value, name,
                  authority.name.lower() if authority else "unlinked")
         return answer.text
+
+    def _respond(
+        self, uow: UnitOfWork, sender: Sender, text: str, contact: Contact | None,
+        authority: Authority, now: datetime,
+    ) -> tuple[Reply, Command | CommandError | None, str]:
+        """The answer in the reader's language, what was parsed, and the command's name."""
+        confirmation = parse_confirmation(text)
+        parsed: Command | CommandError | None = None
+        if confirmation is not None:
+            answer = announcements.confirm(
+                uow, sender.network, sender.address, confirmation, self._policy,
+                actor(sender.network, sender.address), now,
+            ) or Reply(NOTHING_TO_CONFIRM if authority else NOT_LINKED)
+            name = "yes" if confirmation.yes else "no"
+        else:
+            parsed = parse_command(text)
+            answer = self._answer(uow, sender, parsed, contact, authority, now)
+            name = command_name(parsed) if not isinstance(parsed, CommandError | None) \
+                else "-"
+        return answer, parsed, name
 
     def _authority(self, uow: UnitOfWork, sender: Sender, contact: Contact | None) -> Authority:
         record = uow.members.get(contact.member) if contact else None
@@ -135,9 +155,9 @@ class ChatCommands:
     @staticmethod
     def _queue(
         uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
-        contact: Contact | None, now: datetime,
+        contact: Contact | None, now: datetime, language: str,
     ) -> None:
-        payload: dict[str, object] = {"kind": "reply", "text": answer.text}
+        payload: dict[str, object] = {"kind": "reply", "text": answer.text, "language": language}
         if answer.buttons:
             payload["buttons"] = buttons_payload(answer.buttons)
         uow.outbox.add(
@@ -174,6 +194,8 @@ class ChatCommands:
             return Reply(NOT_LINKED)
         if isinstance(parsed, SetTimezone):
             return self._timezone(uow, sender, contact, parsed, now)
+        if isinstance(parsed, SetLanguage):
+            return self._language(uow, sender, contact, parsed)
         if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
             return self._take_part(uow, sender, parsed, contact, authority, now)
         return Reply(self._manage(uow, sender, parsed, contact.member, now))
@@ -190,6 +212,25 @@ class ChatCommands:
         return Reply(f"Times for you {verb} shown in {own}{zone} (now {local:%H:%M} "
                      f"{local.tzname()}). /timezone Europe/Berlin changes it, /timezone off "
                      "goes back to the hub's.")
+
+    def _language(self, uow: UnitOfWork, sender: Sender, contact: Contact,
+                  command: SetLanguage) -> Reply:
+        if not command.show:
+            uow.members.update_contact(sender.network, sender.address, language=command.language)
+            contact = replace(contact, language=command.language)
+        chosen = reader_language(contact, supported(sender.language))
+        with speaking(chosen):
+            name = language_name(chosen)
+            if command.show:
+                text = _("I write to you in {language}.").format(language=name)
+            elif command.language is None:
+                text = _("I write to you in {language}, your chat app's language or else the "
+                         "hub's.").format(language=name)
+            else:
+                text = _("From now on I write to you in {language}.").format(language=name)
+            others = ", ".join(f"/language {code}" for code in languages())
+            return Reply(text + " " + _("Choose: {choices}, or /language off.").format(
+                choices=others))
 
     def _take_part(
         self, uow: UnitOfWork, sender: Sender, parsed: Command, contact: Contact,

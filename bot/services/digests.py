@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from bot.domain.alerts import alert_from_payload
 from bot.domain.coordination import HeldAlert
@@ -50,6 +51,10 @@ def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
     return total
 
 
+def _digest_payload(member: str, chunk: list[HeldAlert], total: int) -> dict[str, object]:
+    return {"text": digest_text(member, chunk, total)}
+
+
 def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None,
             key: str) -> int:
     """Queue the member's held alerts (held before `before`) as digests; returns how many."""
@@ -65,7 +70,7 @@ def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None
             chunk = items[start:start + PER_MESSAGE]
             queue_to(uow, [(network, address)], kind="digest",
                      key=f"{member}|{key}|{part}",
-                     payload={"text": digest_text(member, chunk, len(items))},
+                     payload=partial(_digest_payload, member, chunk, len(items)),
                      priority=DIGEST_PRIORITY, now=now)
     uow.held_alerts.release([h.id for h in held], now)
     log.info("digest for a member: %d alerts released", len(held))

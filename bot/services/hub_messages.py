@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.members import Network
+from bot.domain.language import choose, default_language, speaking
+from bot.domain.members import Network, reader_language
 from bot.domain.outbox import NewMessage
 from bot.services.ports import UnitOfWork
 
@@ -47,15 +48,36 @@ def coordinators(uow: UnitOfWork, policy: HubPolicy) -> list[Address]:
     return _unique([*found, *sorted(policy.admins)])
 
 
+def recipient_languages(uow: UnitOfWork, recipients: Iterable[Address]) -> dict[Address, str]:
+    """The language each address reads: a hub channel's, a person's (chosen, else their
+    app's), else the hub's default."""
+    wanted = set(recipients)
+    found: dict[Address, str] = {}
+    for ch in uow.hub_channels.all():
+        if (ch.network, ch.address) in wanted:
+            found[(ch.network, ch.address)] = choose(ch.language)
+    for c in uow.members.contacts():
+        if (c.network, c.address) in wanted:
+            found.setdefault((c.network, c.address), reader_language(c))
+    return {address: found.get(address, default_language()) for address in wanted}
+
+
 def queue_to(
     uow: UnitOfWork, recipients: Iterable[Address], *, kind: str, key: str,
-    payload: dict[str, Any], priority: int, now: datetime,
+    payload: Callable[[], dict[str, Any]], priority: int, now: datetime,
 ) -> int:
-    """One outbox message per address; `key` names the fact, so re-queueing it is a no-op."""
+    """One outbox message per address, `payload()` written in each one's language; `key`
+    names the fact, so re-queueing it is a no-op."""
+    addresses = _unique(recipients)
+    languages = recipient_languages(uow, addresses)
+    written: dict[str, dict[str, Any]] = {}
+    for language in sorted(set(languages.values())):
+        with speaking(language):
+            written[language] = {"kind": kind, **payload(), "language": language}
     messages = [NewMessage(network=network, address=address, kind=kind,
                            dedup_key=f"{kind}|{key}|{network.value}|{address}",
-                           payload={"kind": kind, **payload}, priority=priority)
-                for network, address in _unique(recipients)]
+                           payload=written[languages[(network, address)]], priority=priority)
+                for network, address in addresses]
     return len(uow.outbox.add_many(messages, now))
 
 

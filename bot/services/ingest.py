@@ -17,6 +17,7 @@ from bot.domain.alerts import (
     deliveries_for,
 )
 from bot.domain.digest import held_for_digest
+from bot.domain.language import _, speaking
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Member, Network
 from bot.domain.outbox import NewMessage
@@ -153,9 +154,9 @@ def _digested(delivery: Delivery, members: dict[str, Member]) -> bool:
 
 
 def affected_buttons(ref: int) -> list[list[Button]]:
-    return [[Button("Affected", f"/affected {ref} yes"),
-             Button("Not affected", f"/affected {ref} no"),
-             Button("Patched", f"/affected {ref} patched")]]
+    return [[Button(_("Affected"), f"/affected {ref} yes"),
+             Button(_("Not affected"), f"/affected {ref} no"),
+             Button(_("Patched"), f"/affected {ref} patched")]]
 
 
 def _message(delivery: Delivery, advisory_id: str, ref: int | None,
@@ -165,10 +166,11 @@ def _message(delivery: Delivery, advisory_id: str, ref: int | None,
     if dedup_suffix:
         digest += f"|{dedup_suffix[:100]}"
     payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref,
-               "zone": delivery.zone}
+               "zone": delivery.zone, "language": delivery.language}
     if alert.member is not None and ref is not None:
         # Members answer whether they are affected; a hub channel only shows the number.
-        payload["buttons"] = buttons_payload(affected_buttons(ref))
+        with speaking(delivery.language):
+            payload["buttons"] = buttons_payload(affected_buttons(ref))
     return NewMessage(
         network=delivery.network,
         address=delivery.address,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from bot.domain.coordination_commands import AddMeeting, CancelMeeting, Rsvp
 from bot.domain.meetings import Meeting, describe_time, meeting_start, plan_reminders, until_text
@@ -45,7 +46,7 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
     meeting = uow.meetings.add(command.title, start, zone, command.link, actor_name, now)
     channels = hub_channels(uow, policy)
     queued = queue_to(uow, channels, kind="meeting", key=f"{meeting.id}|notice",
-                      payload={"text": _notice_text(meeting),
+                      payload=lambda: {"text": _notice_text(meeting),
                                "buttons": buttons_payload(rsvp_buttons(meeting)),
                                "attachment": ics_attachment(meeting, now)},
                       priority=MEETING_PRIORITY, now=now)
@@ -79,7 +80,7 @@ def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
             f"{describe_time(meeting.starts_at, meeting.zone)}. The attached file removes it "
             "from your calendar.")
     queued = queue_to(uow, recipients, kind="meeting", key=f"{meeting.id}|cancel",
-                      payload={"text": text,
+                      payload=lambda: {"text": text,
                                "attachment": ics_attachment(meeting, now, cancelled=True)},
                       priority=MEETING_PRIORITY + 1, now=now)
     uow.audit.add(actor_name, "meeting cancel", f"{meeting.id}: {meeting.title}", now)
@@ -142,6 +143,15 @@ def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
     return later
 
 
+def _reminder_payload(meeting: Meeting, zone: str, now: datetime) -> dict[str, object]:
+    lines = [f"⏰ Reminder: hub meeting {meeting.id}, {meeting.title}, starts "
+             f"{until_text(meeting.starts_at - now)}",
+             f"When: {describe_time(meeting.starts_at, zone)}"]
+    if meeting.link:
+        lines.append(f"Join: {meeting.link}")
+    return {"text": "\n".join(lines)}
+
+
 def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPolicy,
                     now: datetime) -> None:
     # Hub channels read the meeting's own zone; a person who set /timezone reads theirs.
@@ -152,12 +162,7 @@ def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPol
         by_zone.setdefault(zone, []).append((network, address))
     queued = 0
     for zone, recipients in by_zone.items():
-        lines = [f"⏰ Reminder: hub meeting {meeting.id}, {meeting.title}, starts "
-                 f"{until_text(meeting.starts_at - now)}",
-                 f"When: {describe_time(meeting.starts_at, zone)}"]
-        if meeting.link:
-            lines.append(f"Join: {meeting.link}")
         queued += queue_to(uow, recipients, kind="reminder", key=f"{meeting.id}|{name}",
-                           payload={"text": "\n".join(lines)},
+                           payload=partial(_reminder_payload, meeting, zone, now),
                            priority=MEETING_PRIORITY + 1, now=now)
     log.info("meeting %d: %s reminder queued for %d addresses", meeting.id, name, queued)

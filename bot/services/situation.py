@@ -80,5 +80,5 @@ def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
     """Queue the summary to coordinators and admins; once per week (`week_of`: its slot)."""
     year, week, _ = week_of.isocalendar()
     return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
-                    payload={"text": weekly_summary_text(uow, policy, now)},
+                    payload=lambda: {"text": weekly_summary_text(uow, policy, now)},
                     priority=SUMMARY_PRIORITY, now=now)

@@ -27,6 +27,7 @@ class SqlHubChannels:
                 address=channel.address,
                 min_severity=int(channel.min_severity) if channel.min_severity else None,
                 max_tlp=int(channel.max_tlp),
+                language=channel.language,
                 created_at=now,
             )
         )
@@ -42,6 +43,7 @@ class SqlHubChannels:
                 r.address,
                 Severity(r.min_severity) if r.min_severity else None,
                 Tlp(r.max_tlp),
+                r.language,
             )
             for r in self._s.exec(stmt)
         ]

@@ -254,12 +254,12 @@ class SqlMembers:
         if found is None:
             return None
         c, name = found
-        return Contact(name, Network(c.network), c.address, c.active, c.muted_until,
-                       c.timezone)
+        return _contact(name, c)
 
     def update_contact(
         self, network: Network, address: str, *, active: bool | None = None,
         muted_until: datetime | None | bool = False, timezone: str | None | bool = False,
+        language: str | None | bool = False, network_language: str | None | bool = False,
     ) -> bool:
         """Change a contact's state; `muted_until=None` unmutes, `False` leaves it."""
         row = self._s.exec(
@@ -275,6 +275,10 @@ class SqlMembers:
             row.muted_until = muted_until  # type: ignore[assignment]
         if timezone is not False:
             row.timezone = timezone  # type: ignore[assignment]
+        if language is not False:
+            row.language = language  # type: ignore[assignment]
+        if network_language is not False:
+            row.network_language = network_language  # type: ignore[assignment]
         self._s.add(row)
         self._s.flush()
         return True
@@ -286,7 +290,7 @@ class SqlMembers:
         if members is not None:
             stmt = stmt.where(col(MemberRow.name).in_(list(members)))
         return [
-            Contact(name, Network(c.network), c.address, c.active, c.muted_until, c.timezone)
+            _contact(name, c)
             for c, name in self._s.exec(stmt.order_by(ContactRow.id))
         ]
 
@@ -385,3 +389,8 @@ class SqlProducts:
         """Changes whenever a product is added or removed: (count, highest id)."""
         count, top = self._s.exec(select(func.count(), func.max(ProductRow.id))).one()
         return int(count), int(top or 0)
+
+
+def _contact(member: str, c: ContactRow) -> Contact:
+    return Contact(member, Network(c.network), c.address, c.active, c.muted_until, c.timezone,
+                   c.language, c.network_language)

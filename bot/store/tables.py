@@ -81,6 +81,10 @@ class ContactRow(SQLModel, table=True):
     muted_until: datetime | None = None
     # The IANA zone this person reads times in (/timezone); None: the hub's.
     timezone: str | None = Field(default=None, max_length=64)
+    # The language this person chose (/language); None: their network's, else the hub's.
+    language: str | None = Field(default=None, max_length=16)
+    # The language their chat app last said they use (Telegram's language_code).
+    network_language: str | None = Field(default=None, max_length=16)
     created_at: datetime
 
 
@@ -171,6 +175,7 @@ class HubChannelRow(SQLModel, table=True):
     address: str = Field(max_length=255)
     min_severity: int | None = None
     max_tlp: int = 0
+    language: str | None = Field(default=None, max_length=16)  # None: the hub's default
     created_at: datetime
 
 
