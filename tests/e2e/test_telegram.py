@@ -124,7 +124,7 @@ async def test_command_menu_is_registered_at_start(hub: Hub) -> None:
     # Members' commands; coordinators' and admins' are in their /help, not everyone's menu.
     assert names == ["start", "help", "subscribe", "unsubscribe", "products", "severity",
                      "mute", "status", "latest", "affected", "digest", "meetings", "timezone",
-                     "rsvp"]
+                     "language", "rsvp"]
 
 
 async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
