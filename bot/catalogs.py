@@ -8,6 +8,7 @@ fuzzy, left over, or its translation does not keep the message's {placeholders}.
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 import sys
@@ -78,6 +79,24 @@ def problems(template: Catalog, code: str, catalog: Catalog) -> list[str]:
     return found
 
 
+def unextractable(root: Path = PACKAGE) -> list[str]:
+    """Calls of `_()`/`N_()`/`ngettext()` whose text is built at run time (an f-string, a
+    concatenation, `%`): Babel cannot extract them, so they would never be translated."""
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in KEYWORDS):
+                continue
+            for arg in node.args[:2]:
+                if isinstance(arg, ast.JoinedStr | ast.BinOp):
+                    where = f"{path.relative_to(root.parent)}:{node.lineno}"
+                    found.append(f"{where}: {node.func.id}() of a text built at run time; "
+                                 "use a literal with {placeholders} and .format()")
+    return found
+
+
 def _translated(entry: Message) -> bool:
     return all(text.strip() for text in _strings(entry.string))
 
@@ -100,7 +119,7 @@ def _where(message: Message) -> str:
 
 def check() -> int:
     template = extract()
-    found: list[str] = []
+    found = unextractable()
     for code, path in catalog_files().items():
         with path.open("rb") as fp:
             found += problems(template, code, read_po(fp, locale=code, domain=DOMAIN))

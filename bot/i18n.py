@@ -76,7 +76,10 @@ class BabelTranslator:
         return format_decimal(value, "0." + "0" * digits if digits else "0", locale=self._locale)
 
     def percent(self, value: float) -> str:
-        return format_percent(value, "#,##0.0%", locale=self._locale)
+        # The locale's own pattern ("#,##0 %" in German) with one decimal place.
+        pattern = self._locale.percent_formats[None].pattern
+        return format_percent(value, pattern.replace("0", "0.0", 1) if "." not in pattern
+                              else pattern, locale=self._locale)
 
 
 def _zone(zone: str):  # type: ignore[no-untyped-def]
