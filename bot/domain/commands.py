@@ -26,7 +26,7 @@ from bot.domain.coordination_commands import (
     SetTimezone,
     Situation,
 )
-from bot.domain.language import languages, supported
+from bot.domain.language import N_, _, languages, supported
 from bot.domain.severity import Severity
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
@@ -38,6 +38,9 @@ MAX_MUTE = timedelta(days=30)
 
 @dataclass(frozen=True)
 class CommandSpec:
+    """A command as declared: `arguments` and `summary` are English catalog messages (`N_`),
+    written in the reader's language by `usage` and `help_text`."""
+
     name: str
     arguments: str
     summary: str
@@ -47,41 +50,47 @@ class CommandSpec:
 
     @property
     def usage(self) -> str:
-        return f"/{self.name} {self.arguments}".rstrip()
+        """'/subscribe <vendor> | <product> …' in the active language."""
+        arguments = _(self.arguments) if self.arguments else ""  # _("") is the catalog header
+        return f"/{self.name} {arguments}".rstrip()
 
 
+# The argument texts name what to give in <…>; the words the grammar takes (yes, no, off, add,
+# cancel, low … critical, kev, epss, detail, --dm, coordinator, member) stay as they are.
 COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("start", "[invite-code]", "link this chat to your organisation", False),
-    CommandSpec("help", "", "what this bot does and its commands", False),
-    CommandSpec("subscribe", "<vendor> | <product> [| <version or vers: range>]",
-                "alert me about a product (of that version)"),
-    CommandSpec("unsubscribe", "<vendor> | <product>", "stop alerts about a product"),
-    CommandSpec("products", "", "the products your organisation registered"),
-    CommandSpec("severity", "<low|medium|high|critical|kev|epss>=0.1>",
-                "the lowest severity you are alerted of, or only exploited ones"),
-    CommandSpec("mute", "<duration like 2h, 1d, or off>", "deliver alerts silently for a while"),
-    CommandSpec("status", "", "feeds' health, last poll, alerts waiting"),
-    CommandSpec("latest", "[n]", "the last n alerts for your organisation (default 5)"),
-    CommandSpec("affected", "<alert-id> <yes|no|patched>",
-                "tell the coordinators whether an alert affects you"),
-    CommandSpec("digest", "<on [hour]|off>",
-                "alerts below critical in one daily message, or at once"),
-    CommandSpec("meetings", "", "the hub's upcoming meetings"),
-    CommandSpec("timezone", "[zone like Europe/Berlin, or off]",
-                "the time zone your times are shown in"),
-    CommandSpec("language", "[de|en, or off]", "the language the bot writes to you in"),
-    CommandSpec("rsvp", "<meeting-id> <yes|no|maybe>", "say whether you attend a meeting"),
-    CommandSpec("announce", "[--dm] <text>",
-                "post to the hub channels (--dm: to every member too), after a preview",
+    CommandSpec("start", N_("[invite-code]"), N_("link this chat to your organisation"), False),
+    CommandSpec("help", "", N_("what this bot does and its commands"), False),
+    CommandSpec("subscribe", N_("<vendor> | <product> [| <version or vers: range>]"),
+                N_("alert me about a product (of that version)")),
+    CommandSpec("unsubscribe", N_("<vendor> | <product>"), N_("stop alerts about a product")),
+    CommandSpec("products", "", N_("the products your organisation registered")),
+    CommandSpec("severity", N_("<low|medium|high|critical|kev|epss>=0.1>"),
+                N_("the lowest severity you are alerted of, or only exploited ones")),
+    CommandSpec("mute", N_("<duration like 2h, 1d, or off>"),
+                N_("deliver alerts silently for a while")),
+    CommandSpec("status", "", N_("feeds' health, last poll, alerts waiting")),
+    CommandSpec("latest", N_("[n]"), N_("the last n alerts for your organisation (default 5)")),
+    CommandSpec("affected", N_("<alert-id> <yes|no|patched>"),
+                N_("tell the coordinators whether an alert affects you")),
+    CommandSpec("digest", N_("<on [hour]|off>"),
+                N_("alerts below critical in one daily message, or at once")),
+    CommandSpec("meetings", "", N_("the hub's upcoming meetings")),
+    CommandSpec("timezone", N_("[zone like Europe/Berlin, or off]"),
+                N_("the time zone your times are shown in")),
+    CommandSpec("language", N_("[de|en, or off]"), N_("the language the bot writes to you in")),
+    CommandSpec("rsvp", N_("<meeting-id> <yes|no|maybe>"),
+                N_("say whether you attend a meeting")),
+    CommandSpec("announce", N_("[--dm] <text>"),
+                N_("post to the hub channels (--dm: to every member too), after a preview"),
                 audience="coordinator"),
-    CommandSpec("meeting", "add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
-                "cancel <meeting-id>", "schedule or cancel a hub meeting",
+    CommandSpec("meeting", N_("add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
+                              "cancel <meeting-id>"), N_("schedule or cancel a hub meeting"),
                 audience="coordinator"),
-    CommandSpec("situation", "<alert-id> [detail]",
-                "how many members an alert matched, are affected, patched",
+    CommandSpec("situation", N_("<alert-id> [detail]"),
+                N_("how many members an alert matched, are affected, patched"),
                 audience="coordinator"),
-    CommandSpec("grant", "<member> <coordinator|member>", "give or take a member's coordinator "
-                "role", audience="admin"),
+    CommandSpec("grant", N_("<member> <coordinator|member>"),
+                N_("give or take a member's coordinator role"), audience="admin"),
 )
 SPECS = {spec.name: spec for spec in COMMANDS}
 
@@ -167,45 +176,53 @@ def command_name(command: Command) -> str:
 
 
 def parse_command(text: str) -> Command | CommandError | None:
-    """Parse one chat message; None when it is not a command at all (plain text)."""
+    """Parse one chat message; None when it is not a command at all (plain text).
+
+    A CommandError's message is written in the active language.
+    """
     text = CONTROL.sub("", text).strip()
     if not text.startswith("/"):
         return None
     if len(text) > MAX_COMMAND_CHARS:
-        return CommandError(f"That command is too long (over {MAX_COMMAND_CHARS} characters).")
+        return CommandError(_("That command is too long (over {limit} characters).").format(
+            limit=MAX_COMMAND_CHARS))
     match = _COMMAND.match(text)
     if match is None:
-        return CommandError("I did not understand that. " + _see_help())
+        return CommandError(_("I did not understand that. Send /help for the list of commands."))
     name, rest = match.group(1).lower(), (match.group(2) or "").strip()
     spec = SPECS.get(name)
     if spec is None:
-        return CommandError(f"Unknown command /{name}. " + _see_help())
+        return CommandError(
+            _("Unknown command /{name}. Send /help for the list of commands.").format(name=name))
     try:
         return _PARSERS[name](rest)
     except ValueError as exc:
-        return CommandError(f"{exc}\nUsage: {spec.usage}")
+        # TRANSLATORS: {usage} is the command and its arguments, e.g. "/latest [n]".
+        usage = _("Usage: {usage}").format(usage=spec.usage)
+        return CommandError(f"{exc}\n{usage}")
 
 
 def help_text(audience: str = "member") -> str:
     """The commands this person may use: members', plus coordinators' (and admins')."""
-    lines = ["hubbot sends your organisation alerts about security advisories that name the "
-             "products it registered.", ""]
-    lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS if spec.audience == "member"]
+    lines = [_("hubbot sends your organisation alerts about security advisories that name the "
+               "products it registered."), ""]
+    lines += [_help_line(spec) for spec in COMMANDS if spec.audience == "member"]
+    headings = {"coordinator": _("For coordinators:"), "admin": _("For admins:")}
     extra = {"member": (), "coordinator": ("coordinator",), "admin": ("coordinator", "admin")}
     for group in extra.get(audience, ()):
-        lines += ["", f"For {group}s:"]
-        lines += [f"{spec.usage} — {spec.summary}" for spec in COMMANDS if spec.audience == group]
+        lines += ["", headings[group]]
+        lines += [_help_line(spec) for spec in COMMANDS if spec.audience == group]
     return "\n".join(lines)
 
 
-def _see_help() -> str:
-    return "Send /help for the list of commands."
+def _help_line(spec: CommandSpec) -> str:
+    return f"{spec.usage} — {_(spec.summary)}"
 
 
 def _no_arguments(command: Command) -> Callable[[str], Command]:
     def parse(rest: str) -> Command:
         if rest:
-            raise ValueError("This command takes no arguments.")
+            raise ValueError(_("This command takes no arguments."))
         return command
 
     return parse
@@ -215,19 +232,20 @@ def _start(rest: str) -> Command:
     if not rest:
         return Start(None)
     if not re.fullmatch(r"[A-Za-z0-9_-]{6,64}", rest):
-        raise ValueError("That does not look like an invite code.")
+        raise ValueError(_("That does not look like an invite code."))
     return Start(rest)
 
 
 def _vendor_product(rest: str) -> tuple[str, str]:
     if rest.count("|") != 1:
-        raise ValueError("Give the vendor and the product separated by |.")
+        raise ValueError(_("Give the vendor and the product separated by |."))
     vendor, product = (part.strip() for part in rest.split("|"))
     if not vendor or not product:
-        raise ValueError("Both the vendor and the product are needed.")
+        raise ValueError(_("Both the vendor and the product are needed."))
     for part in (vendor, product):
         if len(part) > MAX_ARGUMENT_CHARS:
-            raise ValueError(f"A name may have at most {MAX_ARGUMENT_CHARS} characters.")
+            raise ValueError(_("A name may have at most {limit} characters.").format(
+                limit=MAX_ARGUMENT_CHARS))
     return vendor, product
 
 
@@ -236,9 +254,10 @@ def _subscribe(rest: str) -> Command:
         vendor, product, versions = rest.split("|", 2)
         first, versions = f"{vendor}|{product}", versions.strip()
         if not versions:
-            raise ValueError("Give the version after the second |, or leave out that |.")
+            raise ValueError(_("Give the version after the second |, or leave out that |."))
         if len(versions) > MAX_ARGUMENT_CHARS:
-            raise ValueError(f"A version may have at most {MAX_ARGUMENT_CHARS} characters.")
+            raise ValueError(_("A version may have at most {limit} characters.").format(
+                limit=MAX_ARGUMENT_CHARS))
         return Subscribe(*_vendor_product(first), versions=versions)
     return Subscribe(*_vendor_product(rest))
 
@@ -254,8 +273,9 @@ def _severity(rest: str) -> Command:
         return SetSeverity(None, rule)
     level = Severity.from_word(word) if word else None
     if level is None or word not in {s.label for s in Severity}:
-        raise ValueError("Choose one of low, medium, high, critical, kev (only known "
-                         "exploited) or epss>=0.1 (likely to be exploited).")
+        # TRANSLATORS: keep the words low, medium, high, critical, kev and epss>=0.1 as they are.
+        raise ValueError(_("Choose one of low, medium, high, critical, kev (only known "
+                           "exploited) or epss>=0.1 (likely to be exploited)."))
     return SetSeverity(level)
 
 
@@ -265,11 +285,12 @@ def _mute(rest: str) -> Command:
         return Mute(None)
     match = _DURATION.match(word) if word else None
     if match is None or not any(match.groups()):
-        raise ValueError("Give a duration like 30m, 2h, 1d or 1d12h, or 'off'.")
+        # TRANSLATORS: m, h, d (minutes, hours, days) and 'off' are what the command takes.
+        raise ValueError(_("Give a duration like 30m, 2h, 1d or 1d12h, or 'off'."))
     days, hours, minutes = (int(g or 0) for g in match.groups())
     duration = timedelta(days=days, hours=hours, minutes=minutes)
     if not timedelta(minutes=1) <= duration <= MAX_MUTE:
-        raise ValueError("A mute lasts from 1 minute to 30 days.")
+        raise ValueError(_("A mute lasts from 1 minute to 30 days."))
     return Mute(duration)
 
 
@@ -277,7 +298,7 @@ def _latest(rest: str) -> Command:
     if not rest:
         return Latest(5)
     if not is_number(rest) or not 1 <= int(rest) <= 50:
-        raise ValueError("Give a number from 1 to 50.")
+        raise ValueError(_("Give a number from 1 to 50."))
     return Latest(int(rest))
 
 
@@ -288,7 +309,8 @@ def _language(rest: str) -> Command:
     if word in {"off", "auto", "default"}:
         return SetLanguage(None)
     if supported(word) != word:
-        raise ValueError(f"Choose one of {', '.join(languages())}, or off.")
+        raise ValueError(_("Choose one of {languages}, or off.").format(
+            languages=", ".join(languages())))
     return SetLanguage(word)
 
 

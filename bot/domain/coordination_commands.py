@@ -11,6 +11,7 @@ from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.command_text import CONTROL, is_number
+from bot.domain.language import N_, _
 
 
 class AffectedStatus(enum.StrEnum):
@@ -89,7 +90,7 @@ class Grant:
 
 @dataclass(frozen=True)
 class Confirm:
-    """A `yes` or `no` answer to a preview, optionally naming which one."""
+    """A `yes` or `no` (or German `ja`/`nein`) answer to a preview, optionally naming which."""
 
     yes: bool
     pending: int | None
@@ -101,40 +102,50 @@ CoordinationCommand = (
 )
 
 
-_CONFIRM = re.compile(r"^/?(yes|no|y|n)(?:\s+#?(\d{1,9}))?[.!]?$", re.IGNORECASE)
+# Matrix users answer a preview with a word, in either language.
+_YES_WORDS = ("yes", "y", "ja", "j")
+_NO_WORDS = ("no", "n", "nein")
+_CONFIRM = re.compile(rf"^/?({'|'.join(_YES_WORDS + _NO_WORDS)})(?:\s+#?(\d{{1,9}}))?[.!]?$",
+                      re.IGNORECASE)
+# The things a number is given for, each a whole sentence to translate.
+_ALERT_ID_NUMBER = N_("The alert ID is a number, as shown in the message.")
+_MEETING_NUMBER = N_("The meeting number is a number, as shown in the message.")
 
 
 def parse_confirmation(text: str) -> Confirm | None:
-    """`yes`, `no`, `yes 12` (a button sends the number; `/yes` and `!yes` are read alike)."""
+    """`yes`, `no`, `yes 12`, `ja`, `nein 12` (a button sends the number; `/yes` and `!yes`
+    are read alike)."""
     match = _CONFIRM.match(CONTROL.sub("", text).strip().lstrip("!/"))
     if match is None:
         return None
     number = match.group(2)
-    return Confirm(match.group(1).lower().startswith("y"), int(number) if number else None)
+    return Confirm(match.group(1).lower() in _YES_WORDS, int(number) if number else None)
 
 
-def _number(word: str, what: str) -> int:
+def _number(word: str, error: str) -> int:
+    """The number in `word`; else ValueError with `error` (an `N_` message) translated."""
     word = word.lstrip("#")
     if not is_number(word) or len(word) > 9 or int(word) < 1:
-        raise ValueError(f"{what} is a number, as shown in the message.")
+        raise ValueError(_(error))
     return int(word)
 
 
 def _list_meetings(rest: str) -> CoordinationCommand:
     if rest:
-        raise ValueError("This command takes no arguments.")
+        raise ValueError(_("This command takes no arguments."))
     return ListMeetings()
 
 
 def _affected(rest: str) -> CoordinationCommand:
     words = rest.split()
     if len(words) != 2:
-        raise ValueError("Give the alert's ID and yes, no or patched.")
+        # TRANSLATORS: yes, no and patched are the words the command takes.
+        raise ValueError(_("Give the alert's ID and yes, no or patched."))
     try:
         status = AffectedStatus(words[1].lower())
     except ValueError:
-        raise ValueError("Answer yes (affected), no (not affected) or patched.") from None
-    return Affected(_number(words[0], "The alert ID"), status)
+        raise ValueError(_("Answer yes (affected), no (not affected) or patched.")) from None
+    return Affected(_number(words[0], _ALERT_ID_NUMBER), status)
 
 
 def _digest(rest: str) -> CoordinationCommand:
@@ -147,19 +158,21 @@ def _digest(rest: str) -> CoordinationCommand:
         hour = words[1].removesuffix(":00").removesuffix("h")
         if is_number(hour) and 0 <= int(hour) <= 23:
             return Digest(int(hour))
-        raise ValueError("The hour is a whole hour from 0 to 23, like 8 or 17.")
-    raise ValueError("Say on (optionally with the hour, like on 8) or off.")
+        raise ValueError(_("The hour is a whole hour from 0 to 23, like 8 or 17."))
+    # TRANSLATORS: on and off are the words the command takes.
+    raise ValueError(_("Say on (optionally with the hour, like on 8) or off."))
 
 
 def _rsvp(rest: str) -> CoordinationCommand:
     words = rest.split()
     if len(words) != 2:
-        raise ValueError("Give the meeting's number and yes, no or maybe.")
+        # TRANSLATORS: yes, no and maybe are the words the command takes.
+        raise ValueError(_("Give the meeting's number and yes, no or maybe."))
     try:
         answer = RsvpAnswer(words[1].lower())
     except ValueError:
-        raise ValueError("Answer yes, no or maybe.") from None
-    return Rsvp(_number(words[0], "The meeting number"), answer)
+        raise ValueError(_("Answer yes, no or maybe.")) from None
+    return Rsvp(_number(words[0], _MEETING_NUMBER), answer)
 
 
 def _announce(rest: str) -> CoordinationCommand:
@@ -167,52 +180,55 @@ def _announce(rest: str) -> CoordinationCommand:
     if rest.split(maxsplit=1)[:1] == ["--dm"]:
         dm, rest = True, rest[4:].strip()
     if not rest:
-        raise ValueError("Write the announcement after /announce.")
+        raise ValueError(_("Write the announcement after /announce."))
     return Announce(rest, dm)
 
 
 _MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$", re.DOTALL)
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*(?:/[A-Za-z0-9_+-]+)+$")  # Area/Location
 _LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
+MAX_TITLE_CHARS = 200
 
 
 def _meeting(rest: str) -> CoordinationCommand:
-    action, _, rest = rest.partition(" ")
+    action, _space, rest = rest.partition(" ")
     action, rest = action.lower(), rest.strip()
     if action == "cancel":
         if not rest or " " in rest:
-            raise ValueError("Give the number of the meeting to cancel.")
-        return CancelMeeting(_number(rest, "The meeting number"))
+            raise ValueError(_("Give the number of the meeting to cancel."))
+        return CancelMeeting(_number(rest, _MEETING_NUMBER))
     if action != "add":
-        raise ValueError("Use /meeting add … or /meeting cancel <number>.")
+        # TRANSLATORS: add and cancel are the words the command takes.
+        raise ValueError(_("Use /meeting add … or /meeting cancel <number>."))
     match = _MEETING_ADD.match(rest)
     if match is None:
-        raise ValueError("Give the date and time as YYYY-MM-DD HH:MM, then the title.")
+        raise ValueError(_("Give the date and time as YYYY-MM-DD HH:MM, then the title."))
     try:
         day = date.fromisoformat(match.group(1))
         hours, minutes = (int(x) for x in match.group(2).split(":"))
         clock_time = time(hours, minutes)
     except ValueError:
-        raise ValueError(f"{match.group(1)} {match.group(2)} is not a valid date and time.") \
-            from None
+        raise ValueError(_("{day} {time} is not a valid date and time.").format(
+            day=match.group(1), time=match.group(2))) from None
     rest = match.group(3).strip()
     zone = None
-    first, _, after = rest.partition(" ")
+    first, _space, after = rest.partition(" ")
     if _ZONE_NAME.match(first) or first.upper() == "UTC":
         zone = "UTC" if first.upper() == "UTC" else first
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"Unknown time zone {first}: use a name like Europe/Berlin.") \
-                from None
+            raise ValueError(_("Unknown time zone {zone}: use a name like Europe/Berlin.").format(
+                zone=first)) from None
         rest = after.strip()
-    title, _, link = (part.strip() for part in rest.partition("|"))
+    title, _bar, link = (part.strip() for part in rest.partition("|"))
     if not title:
-        raise ValueError("The meeting needs a title.")
-    if len(title) > 200:
-        raise ValueError("A meeting title may have at most 200 characters.")
+        raise ValueError(_("The meeting needs a title."))
+    if len(title) > MAX_TITLE_CHARS:
+        raise ValueError(_("A meeting title may have at most {limit} characters.").format(
+            limit=MAX_TITLE_CHARS))
     if link and not _LINK.match(link):
-        raise ValueError("The link must be a web address starting with https:// or http://.")
+        raise ValueError(_("The link must be a web address starting with https:// or http://."))
     return AddMeeting(day, clock_time, zone, title, link or None)
 
 
@@ -224,26 +240,31 @@ def _timezone(rest: str) -> CoordinationCommand:
         return SetTimezone(None)
     zone = "UTC" if word.upper() == "UTC" else word
     if not (_ZONE_NAME.match(zone) or zone == "UTC"):
-        raise ValueError(f"{word} is not a time zone name: use one like Europe/Berlin.")
+        raise ValueError(_("{zone} is not a time zone name: use one like Europe/Berlin.").format(
+            zone=word))
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"Unknown time zone {word}: use a name like Europe/Berlin.") from None
+        raise ValueError(_("Unknown time zone {zone}: use a name like Europe/Berlin.").format(
+            zone=word)) from None
     return SetTimezone(zone)
 
 
 def _situation(rest: str) -> CoordinationCommand:
     words = rest.split()
     if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "detail"):
-        raise ValueError("Give the alert's ID, and detail to see which members answered what.")
-    return Situation(_number(words[0], "The alert ID"), len(words) == 2)
+        # TRANSLATORS: detail is the word the command takes.
+        raise ValueError(_("Give the alert's ID, and detail to see which members answered "
+                           "what."))
+    return Situation(_number(words[0], _ALERT_ID_NUMBER), len(words) == 2)
 
 
 def _grant(rest: str) -> CoordinationCommand:
-    member, _, role = rest.strip().rpartition(" ")
+    member, _space, role = rest.strip().rpartition(" ")
     role = role.lower()
     if not member.strip() or role not in {"coordinator", "member"}:
-        raise ValueError("Give the member's name and coordinator or member.")
+        # TRANSLATORS: coordinator and member are the role words the command takes.
+        raise ValueError(_("Give the member's name and coordinator or member."))
     return Grant(member.strip(), role)
 
 

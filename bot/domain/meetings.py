@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain.language import N_, _, clock_text, moment_text, ngettext
+
 # Reminders before a meeting, the latest last: (name, how long before the start).
 REMINDERS: tuple[tuple[str, timedelta], ...] = (
     ("24h", timedelta(hours=24)),
@@ -42,34 +44,45 @@ def meeting_start(day: date, clock_time: time, zone: str, now: datetime) -> date
     local = datetime.combine(day, clock_time, tzinfo=tz)
     start = local.astimezone(UTC)
     if start.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise ValueError(f"{day} {clock_time:%H:%M} does not exist in {zone}: the clocks "
-                         "go forward then. Choose another time.")
+        # TRANSLATORS: {day} {time} as the coordinator typed them (2026-03-29 02:30).
+        raise ValueError(_("{day} {time} does not exist in {zone}: the clocks go forward then. "
+                           "Choose another time.").format(
+            day=day.isoformat(), time=f"{clock_time:%H:%M}", zone=zone))
     if start <= now:
-        raise ValueError("That time is in the past.")
+        raise ValueError(_("That time is in the past."))
     if start - now > MAX_AHEAD:
-        raise ValueError("A meeting can be set up to two years ahead.")
+        raise ValueError(_("A meeting can be set up to two years ahead."))
     return start
 
 
+# Short weekday names, Monday first (datetime.weekday()).
+_WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
 def describe_time(moment: datetime, zone: str) -> str:
-    """E.g. 'Thu 3 Dec 2026, 14:00 CET (Europe/Berlin; 13:00 UTC)'."""
-    local = moment.astimezone(ZoneInfo(zone))
-    text = f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
-    if zone != "UTC":
-        text += f" ({zone}; {moment.astimezone(UTC):%H:%M} UTC)"
-    return text
+    """In the reader's language, e.g. 'Thu 3 Dec 2026, 14:00 CET (Europe/Berlin; 13:00 UTC)' /
+    'Do., 03.12.2026, 14:00 MEZ (Europe/Berlin; 13:00 UTC)'."""
+    weekday = _(_WEEKDAYS[moment.astimezone(ZoneInfo(zone)).weekday()])
+    # TRANSLATORS: {weekday} is a short day name (Thu), {moment} date, time and zone.
+    text = _("{weekday} {moment}").format(weekday=weekday, moment=moment_text(moment, zone))
+    if zone == "UTC":
+        return text
+    return f"{text} ({zone}; {clock_text(moment, 'UTC')})"
 
 
 def until_text(delta: timedelta) -> str:
     """'in 1 hour', 'in 23 hours', 'in 40 minutes', 'in 1 hour 20 minutes'."""
     minutes = max(1, round(delta.total_seconds() / 60))
     if minutes < 60:
-        return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("in {n} minute", "in {n} minutes", minutes).format(n=minutes)
     hours, rest = divmod(minutes, 60)
     if hours >= 2:
-        hours, rest = round(minutes / 60), 0
-    text = f"in {hours} hour{'s' if hours != 1 else ''}"
-    return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")
+        return ngettext("in {n} hour", "in {n} hours", round(minutes / 60)).format(
+            n=round(minutes / 60))
+    if not rest:
+        return ngettext("in {n} hour", "in {n} hours", hours).format(n=hours)
+    # Between one and two hours: "in 1 hour 20 minutes".
+    return ngettext("in 1 hour {n} minute", "in 1 hour {n} minutes", rest).format(n=rest)
 
 
 @dataclass(frozen=True)

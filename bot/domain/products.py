@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.language import _
 from bot.domain.text import folded_words, repair_mojibake
 
 # Words that say what kind of company it is, not which one.
@@ -57,22 +58,22 @@ class ProductSpec:
     versions: str | None = None
 
     def __post_init__(self) -> None:
+        # The reasons reach a member's chat ("Not added: …") as well as the admin CLI.
         if self.versions is not None:
             text = " ".join(self.versions.split())
             if not text or len(text) > MAX_VERSIONS_CHARS or not text.isprintable():
-                raise ValueError(f"versions must be 1-{MAX_VERSIONS_CHARS} printable characters")
+                raise ValueError(_("versions must be 1-{limit} printable characters").format(
+                    limit=MAX_VERSIONS_CHARS))
             object.__setattr__(self, "versions", text)
         if not folded_words(self.product):
-            raise ValueError("a product needs a name with at least one letter or digit")
+            raise ValueError(_("a product needs a name with at least one letter or digit"))
         if is_generic_product_name(self.product):
-            raise ValueError(
-                f"product {self.product!r} is too generic to match on; give its real name"
-            )
+            # TRANSLATORS: {product} is the name given, in quotes ('Firmware').
+            raise ValueError(_("product {product} is too generic to match on; give its real "
+                               "name").format(product=repr(self.product)))
         if not self.distinctive and not folded_words(self.vendor):
-            raise ValueError(
-                "a product needs a vendor with at least one letter or digit, "
-                "unless it is marked distinctive"
-            )
+            raise ValueError(_("a product needs a vendor with at least one letter or digit, "
+                               "unless it is marked distinctive"))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.alerts import Alert, alert_from_payload
 from bot.domain.commands import SPECS
-from bot.domain.severity import Severity
+from bot.domain.language import _, decimal_text, in_language, moment_text, ngettext, percent_text
+from bot.domain.severity import Severity, severity_heading
 
 _SUMMARY_CHARS = 600
 _MARKS = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "🔵"}
@@ -20,9 +20,8 @@ _MARKS = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "�
 
 def alert_headline(alert: Alert) -> str:
     a = alert.advisory
-    severity = a.severity.label.upper() if a.severity else "SEVERITY UNKNOWN"
-    score = f" (CVSS {a.cvss:.1f})" if a.cvss is not None else ""
-    return f"[{severity}{score}] {a.title}"
+    score = f" (CVSS {decimal_text(a.cvss)})" if a.cvss is not None else ""
+    return f"[{severity_heading(a.severity)}{score}] {a.title}"
 
 
 def _short_summary(summary: str) -> str:
@@ -30,14 +29,14 @@ def _short_summary(summary: str) -> str:
 
 
 def published_text(moment: datetime, zone: str | None) -> str:
-    """The publication time in the reader's zone ('2026-04-12 08:00 CEST'), else UTC."""
-    if zone is None:
-        return f"{moment:%Y-%m-%d %H:%M} UTC"
-    try:
-        local = moment.astimezone(ZoneInfo(zone))
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"{moment:%Y-%m-%d %H:%M} UTC"
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    """The publication time in the reader's zone and language ('12 Apr 2026, 08:00 CEST' /
+    '12.04.2026, 08:00 MESZ'); UTC when the zone is None or unknown."""
+    return moment_text(moment, zone)
+
+
+def _epss_line(epss: float) -> str:
+    return _("EPSS: {chance} chance of exploitation in the next 30 days").format(
+        chance=percent_text(epss))
 
 
 def render_alert_text(alert: Alert, zone: str | None = None) -> str:
@@ -45,23 +44,25 @@ def render_alert_text(alert: Alert, zone: str | None = None) -> str:
     a = alert.advisory
     lines = [alert_headline(alert)]
     if alert.change:
-        lines.append(f"Updated: {alert.change}")
+        lines.append(_("Updated: {change}").format(change=in_language(alert.change)))
     if alert.exploited:
-        lines.append("KNOWN EXPLOITED in the wild (CISA KEV)")
-    lines.append(f"For: {alert.member or 'hub channel'}   Source: {a.source}   {a.tlp.label}")
+        lines.append(_("KNOWN EXPLOITED in the wild") + " (CISA KEV)")
+    # TRANSLATORS: {recipient} is a member's name or "hub channel"; {tlp} is e.g. TLP:CLEAR.
+    lines.append(_("For: {recipient}   Source: {source}   {tlp}").format(
+        recipient=alert.member or _("hub channel"), source=a.source, tlp=a.tlp.label))
     if a.published:
-        lines.append(f"Published: {published_text(a.published, zone)}")
+        lines.append(_("Published: {moment}").format(moment=published_text(a.published, zone)))
     if a.cves:
-        lines.append(f"CVEs: {_cve_list(a.cves)}")
+        lines.append(_("CVEs: {cves}").format(cves=_cve_list(a.cves)))
     if alert.epss is not None:
-        lines.append(f"EPSS: {alert.epss:.1%} chance of exploitation in the next 30 days")
+        lines.append(_epss_line(alert.epss))
     for p in alert.products:
-        lines.append(f"Your product: {p.vendor} | {p.product}")
-        lines.append(f"  matched because {p.why}")
+        lines.append(_("Your product: {product}").format(product=f"{p.vendor} | {p.product}"))
+        lines.append("  " + _("matched because {why}").format(why=in_language(p.why)))
         if p.note:
-            lines.append(f"  {p.note}")
+            lines.append(f"  {in_language(p.note)}")
     if a.link:
-        lines.append(f"Link: {a.link}")
+        lines.append(_("Link: {link}").format(link=a.link))
     if a.summary:
         lines.extend(textwrap.wrap(_short_summary(a.summary), 100))
     return "\n".join(lines)
@@ -74,31 +75,37 @@ def render_alert_html(alert: Alert, zone: str | None = None) -> list[str]:
     """
     a = alert.advisory
     mark = _MARKS.get(a.severity, "⚪") if a.severity else "⚪"
-    severity = a.severity.label.upper() if a.severity else "SEVERITY UNKNOWN"
-    score = f" · CVSS {a.cvss:.1f}" if a.cvss is not None else ""
+    severity = escape(severity_heading(a.severity))
+    score = f" · CVSS {decimal_text(a.cvss)}" if a.cvss is not None else ""
     lines = [f"{mark} <b>{severity}{score}</b>", f"<b>{escape(a.title)}</b>"]
     if alert.change:
-        lines.insert(0, f"🔁 <b>Updated:</b> {escape(alert.change)}")
+        updated = escape(_("Updated:"))
+        lines.insert(0, f"🔁 <b>{updated}</b> {escape(in_language(alert.change))}")
     if alert.exploited:
-        lines.insert(0, "🚨 <b>KNOWN EXPLOITED in the wild</b> (CISA KEV)")
+        exploited = escape(_("KNOWN EXPLOITED in the wild"))
+        lines.insert(0, f"🚨 <b>{exploited}</b> (CISA KEV)")
     facts = [a.tlp.label, escape(a.source)]
     if a.published:
-        facts.append(published_text(a.published, zone))
+        facts.append(escape(published_text(a.published, zone)))
     lines.append(" · ".join(facts))
     if a.cves:
         lines.append(escape(_cve_list(a.cves)))
     if alert.epss is not None:
-        lines.append(f"EPSS {alert.epss:.1%}: chance of exploitation in the next 30 days")
+        lines.append(escape(_("EPSS {chance}: chance of exploitation in the next 30 days").format(
+            chance=percent_text(alert.epss))))
     for p in alert.products:
-        lines.append(f"Your product: <b>{escape(p.vendor)} | {escape(p.product)}</b>")
-        lines.append(f"<i>matched: {escape(p.why)}</i>")
+        product = f"<b>{escape(p.vendor)} | {escape(p.product)}</b>"
+        lines.append(escape(_("Your product: {product}")).format(product=product))
+        why = escape(_("matched: {why}")).format(why=escape(in_language(p.why)))
+        lines.append(f"<i>{why}</i>")
         if p.note:
-            lines.append(f"<b>{escape(p.note)}</b>")
+            lines.append(f"<b>{escape(in_language(p.note))}</b>")
     if a.summary:
         lines.append("")
         lines.extend(escape(part) for part in textwrap.wrap(_short_summary(a.summary), 300))
     if a.link:
-        lines.append(f'<a href="{escape(a.link, quote=True)}">Read the advisory</a>')
+        read = escape(_("Read the advisory"))
+        lines.append(f'<a href="{escape(a.link, quote=True)}">{read}</a>')
     return lines
 
 
@@ -139,7 +146,11 @@ def plain_lines_html(text: str, width: int = 1000) -> list[str]:
 
 def _cve_list(cves: tuple[str, ...]) -> str:
     shown = ", ".join(cves[:10])
-    return shown + (f" and {len(cves) - 10} more" if len(cves) > 10 else "")
+    if len(cves) <= 10:
+        return shown
+    more = len(cves) - 10
+    # TRANSLATORS: {cves} is a list of ten CVE ids; {n} how many more the advisory names.
+    return ngettext("{cves} and {n} more", "{cves} and {n} more", more).format(cves=shown, n=more)
 
 
 def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
@@ -161,8 +172,9 @@ def alert_ref_line(payload: dict[str, Any]) -> str | None:
     if not isinstance(ref, int):
         return None
     if payload.get("member"):
-        return f"Alert ID {ref} · affected? /affected {ref} yes|no|patched"
-    return f"Alert ID {ref}"
+        # TRANSLATORS: keep the command and its words "/affected {ref} yes|no|patched" as they are.
+        return _("Alert ID {ref} · affected? /affected {ref} yes|no|patched").format(ref=ref)
+    return _("Alert ID {ref}").format(ref=ref)
 
 
 # Outbox payloads may carry, besides "text" (or an alert):
@@ -209,7 +221,8 @@ def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
     lines = []
     for row in payload_buttons(payload):
         commands = " · ".join(prefix + b.command.removeprefix("/") for b in row)
-        lines.append(f"Answer: {commands}")
+        # TRANSLATORS: followed by the commands a reader may send, e.g. "/rsvp 3 yes · /rsvp 3 no".
+        lines.append(_("Answer: {commands}").format(commands=commands))
     return lines
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from bot.domain.language import N_, _
+
 
 class Severity(enum.IntEnum):
     """Ordered severity; a member's threshold compares with `>=`."""
@@ -15,6 +17,7 @@ class Severity(enum.IntEnum):
 
     @property
     def label(self) -> str:
+        """The English word, as stored and as the `/severity` command takes it."""
         return self.name.lower()
 
     @classmethod
@@ -50,3 +53,32 @@ _WORDS: dict[str, Severity] = {
     "kritisch": Severity.CRITICAL,
     "sehr hoch": Severity.CRITICAL,
 }
+
+
+_LABELS: dict[Severity, str] = {
+    # TRANSLATORS: a severity as a word in a sentence ("alerts of severity low and above").
+    Severity.LOW: N_("low"),
+    Severity.MEDIUM: N_("medium"),
+    Severity.HIGH: N_("high"),
+    Severity.CRITICAL: N_("critical"),
+}
+_HEADINGS: dict[Severity, str] = {
+    # TRANSLATORS: a severity as the heading of an alert, in capitals.
+    Severity.LOW: N_("LOW"),
+    Severity.MEDIUM: N_("MEDIUM"),
+    Severity.HIGH: N_("HIGH"),
+    Severity.CRITICAL: N_("CRITICAL"),
+}
+
+
+def severity_label(severity: Severity) -> str:
+    """The severity's word in the reader's language ('high' / 'hoch')."""
+    return _(_LABELS[severity])
+
+
+def severity_heading(severity: Severity | None) -> str:
+    """The severity as an alert's heading ('HIGH' / 'HOCH'), or that it is not known."""
+    if severity is None:
+        # TRANSLATORS: an alert's heading when the advisory gives no severity.
+        return _("SEVERITY UNKNOWN")
+    return _(_HEADINGS[severity])

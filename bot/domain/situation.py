@@ -6,7 +6,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-STATUS_WORDS = {"yes": "affected", "no": "not affected", "patched": "patched"}
+from bot.domain.language import N_, _, ngettext
+
+# A member's answer (the word of `/affected`) as shown to coordinators; `_()` when shown.
+STATUS_WORDS = {"yes": N_("affected"), "no": N_("not affected"), "patched": N_("patched")}
 
 
 @dataclass(frozen=True)
@@ -29,14 +32,18 @@ def situation_text(report: SituationReport, detail: Sequence[str] | None = None)
     """The counts; with `detail` (the matched members' names), who answered what."""
     c = report.counts
     lines = [
-        f"Alert {report.ref}: {report.title}",
-        f"Matched {report.matched} member{'s' if report.matched != 1 else ''}; "
-        f"{len(report.answers)} answered, {report.unanswered} not yet.",
-        f"Affected: {c['yes']} · Patched: {c['patched']} · Not affected: {c['no']}",
+        _("Alert {ref}: {title}").format(ref=report.ref, title=report.title),
+        ngettext("Matched {n} member; {answered} answered, {unanswered} not yet.",
+                 "Matched {n} members; {answered} answered, {unanswered} not yet.",
+                 report.matched).format(n=report.matched, answered=len(report.answers),
+                                        unanswered=report.unanswered),
+        _("Affected: {affected} · Patched: {patched} · Not affected: {not_affected}").format(
+            affected=c["yes"], patched=c["patched"], not_affected=c["no"]),
     ]
     if detail is not None:
         lines.append("")
         for name in sorted(detail, key=str.casefold):
             answer = report.answers.get(name)
-            lines.append(f"• {name}: {STATUS_WORDS[answer] if answer else 'no answer yet'}")
+            said = _(STATUS_WORDS[answer]) if answer else _("no answer yet")
+            lines.append(f"• {name}: {said}")
     return "\n".join(lines)
