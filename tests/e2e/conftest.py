@@ -25,6 +25,7 @@ class Hubbot:
 
     home: Path
     health_port: int = 0
+    extra_env: dict[str, str] | None = None  # more HUBBOT_* settings
 
     @property
     def env(self) -> dict[str, str]:
@@ -32,6 +33,7 @@ class Hubbot:
         env.update(HUBBOT_DATA_DIR=str(self.home / "data"),
                    HUBBOT_FEEDS_FILE=str(self.home / "feeds.yaml"), PYTHONUNBUFFERED="1",
                    HUBBOT_HEALTH_PORT=str(self.health_port))
+        env.update(self.extra_env or {})
         return env
 
     def command(self, *args: str) -> list[str]:
