@@ -85,15 +85,20 @@ def unextractable(root: Path = PACKAGE) -> list[str]:
     found: list[str] = []
     for path in sorted(root.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        where = path.relative_to(root.parent)
+        in_fstrings = {id(call) for fstring in ast.walk(tree)
+                       if isinstance(fstring, ast.JoinedStr) for call in ast.walk(fstring)}
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                     and node.func.id in KEYWORDS):
                 continue
-            for arg in node.args[:2]:
-                if isinstance(arg, ast.JoinedStr | ast.BinOp):
-                    where = f"{path.relative_to(root.parent)}:{node.lineno}"
-                    found.append(f"{where}: {node.func.id}() of a text built at run time; "
-                                 "use a literal with {placeholders} and .format()")
+            literal = bool(node.args) and isinstance(node.args[0], ast.Constant)
+            if id(node) in in_fstrings and literal:  # Babel does not look inside f-strings
+                found.append(f"{where}:{node.lineno}: {node.func.id}() inside an f-string is "
+                             "not extracted; call it outside and pass the result in")
+            elif any(isinstance(arg, ast.JoinedStr | ast.BinOp) for arg in node.args[:2]):
+                found.append(f"{where}:{node.lineno}: {node.func.id}() of a text built at run "
+                             "time; use a literal with {placeholders} and .format()")
     return found
 
 

@@ -61,9 +61,11 @@ def test_a_text_built_at_run_time_cannot_be_translated(tmp_path: Path) -> None:
         'from bot.domain.language import _\n'
         'ok = _("Removed {vendor}.").format(vendor=v)\n'
         'bad = _(f"Removed {v}.")\n'
-        'worse = _("Removed " + v)\n', encoding="utf-8")
+        'worse = _("Removed " + v)\n'
+        'hidden = f"{_(\'Removed\')} {v}"\n', encoding="utf-8")
     found = catalogs.unextractable(package)
-    assert [line.split(":")[1] for line in found] == ["3", "4"]
+    assert [line.split(":")[1] for line in found] == ["3", "4", "5"]
+    assert "inside an f-string" in found[2]
 
 
 def test_the_shipped_catalogs_are_complete() -> None:
