@@ -10,7 +10,7 @@ from typing import TextIO
 
 from bot.channels.channel import DeliveryError
 from bot.domain.alerts import alert_from_payload
-from bot.domain.language import speaking
+from bot.domain.language import _, speaking
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
@@ -78,7 +78,8 @@ class ConsoleChannel:
         text = str(item.payload.get("text", ""))
         attachment = payload_attachment(item.payload)
         if attachment is not None:
-            text += f"\n(attached: {attachment.filename})"
+            with speaking(payload_language(item.payload)):
+                text += "\n" + _("(attached: {filename})").format(filename=attachment.filename)
         print(f"{_RULE}\n[{item.kind}] {item.address}\n{text}", file=self._stream or sys.stdout,
               flush=True)
         return f"console:{item.id}"

@@ -37,6 +37,7 @@ from nio import (
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixLoginError, MatrixSession
 from bot.domain.coordination_commands import parse_confirmation
+from bot.domain.language import N_, _, speaking
 from bot.domain.members import Network
 from bot.outbox import utc_now
 from bot.services.chat_commands import ChatCommands, Sender
@@ -44,14 +45,15 @@ from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-SORRY = "Sorry, something went wrong on my side and your command was not done. Please try again."
+SORRY = N_("Sorry, something went wrong on my side and your command was not done. Please try "
+           "again.")
 # Without a saved sync token (a new store), older messages in the rooms are history, not commands.
 FIRST_SYNC_HORIZON_MS = 10 * 60 * 1000
 # Enough timeline per room that a short outage needs no paging back.
 SYNC_FILTER = {"room": {"timeline": {"limit": 100}}, "presence": {"types": []}}
 MAX_BACKOFF = 60.0
-UNREADABLE = ("I could not read your message (it was encrypted before I could decrypt it); "
-              "please send it again.")
+UNREADABLE = N_("I could not read your message (it was encrypted before I could decrypt it); "
+                "please send it again.")
 # How long the bot waits for a missing room key before it asks for the message again.
 KEY_WAIT = 20.0
 
@@ -185,7 +187,7 @@ class MatrixGateway:
         if not self._is_direct(room):
             return  # only direct chats take commands; a hub room's chatter is not ours
         kept = self._undecrypted.setdefault(event.session_id, [])
-        if any(e.event_id == event.event_id for _, e, _ in kept):
+        if any(e.event_id == event.event_id for _room, e, _since in kept):
             return
         kept.append((room, event, time.monotonic()))
         log.info("Matrix: cannot decrypt %s in %s yet (session %s)", event.event_id,
@@ -216,10 +218,11 @@ class MatrixGateway:
             elif now - min(since for _, _, since in waiting) > self.key_wait:
                 # The key is not coming (encrypted before the bot's device existed): ask once.
                 del self._undecrypted[session_id]
-                for room_id in sorted({r.room_id for r, _, _ in waiting}):
+                writers = {r.room_id: e.sender for r, e, _since in waiting}
+                for room_id in sorted(writers):
                     log.warning("Matrix: a message from a contact in %s stayed unreadable; "
                                 "asking for it again", room_id)
-                    await self._tell(room_id, UNREADABLE)
+                    await self._tell(room_id, UNREADABLE, writers[room_id])
             else:
                 self._undecrypted[session_id] = waiting
 
@@ -313,7 +316,7 @@ class MatrixGateway:
                                              event.event_id)
         except Exception:
             log.exception("Matrix: command %s in %s failed", event.event_id, room.room_id)
-            await self._tell(room.room_id, SORRY)
+            await self._tell(room.room_id, SORRY, event.sender)
             return
         self._remember_direct_room(event.sender, room.room_id)
         if answer is not None:
@@ -324,12 +327,17 @@ class MatrixGateway:
         """Only the bot and one person (joined or invited): answers are private there."""
         return bool(room.member_count <= 2)
 
-    async def _tell(self, room_id: str, text: str) -> None:
-        """Straight to the room, not via the outbox: the store may be what failed."""
+    async def _tell(self, room_id: str, message: str, user_id: str) -> None:
+        """Straight to the room, not via the outbox: the store may be what failed. `message`
+        (declared with N_) is written in the user's language."""
         room = self.session.client.rooms.get(room_id)
         if room is not None and room.encrypted and not self.session.encryption_ready:
             log.error("Matrix: not answering in plaintext in the encrypted room %s", room_id)
             return
+        language = await asyncio.to_thread(self._commands.language_of,
+                                           Sender(Network.MATRIX, user_id, room_id))
+        with speaking(language):
+            text = _(message)
         try:
             await self.session.client.room_send(
                 room_id, "m.room.message", {"msgtype": "m.notice", "body": text},

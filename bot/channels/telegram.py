@@ -25,7 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.channel import DeliveryError
-from bot.domain.language import speaking
+from bot.domain.language import _, speaking
 from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
@@ -150,13 +150,14 @@ class TelegramChannel:
 
 
 def _keyboard(rows: list[list[Button]], link: str | None) -> InlineKeyboardMarkup | None:
-    """The payload's buttons, each sending its command back; the advisory's link last."""
+    """The payload's buttons, each sending its command back; the advisory's link last (its
+    label in the active language)."""
     keyboard = [
         [InlineKeyboardButton(button.label, callback_data=button.command) for button in row]
         for row in rows
     ]
     if link:
-        keyboard.append([InlineKeyboardButton("Open the advisory", url=link)])
+        keyboard.append([InlineKeyboardButton(_("Open the advisory"), url=link)])
     return InlineKeyboardMarkup(keyboard) if keyboard else None
 
 

@@ -23,7 +23,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot.domain.commands import COMMANDS
-from bot.domain.language import _, languages, speaking
+from bot.domain.language import N_, _, languages, speaking
 from bot.domain.members import Network
 from bot.services.chat_commands import ChatCommands, Sender
 
@@ -31,10 +31,11 @@ log = logging.getLogger(__name__)
 
 # Just under Telegram's 30 messages/s, so the server never has to say 429.
 OVERALL_RATE = 29.0
-SORRY = "Sorry, something went wrong on my side and your command was not done. Please try again."
+SORRY = N_("Sorry, something went wrong on my side and your command was not done. Please try "
+           "again.")
 # What the pressing user's client shows briefly: the answer itself comes as a message.
-PRESSED_HERE = "Got it: my reply comes as a message."
-PRESSED_ELSEWHERE = "Got it: my reply comes in our private chat."
+PRESSED_HERE = N_("Got it: my reply comes as a message.")
+PRESSED_ELSEWHERE = N_("Got it: my reply comes in our private chat.")
 GROUP_RATE_PER_MINUTE = 20
 
 
@@ -158,12 +159,15 @@ class TelegramGateway:
         if query is None or user is None or user.is_bot or not query.data or chat is None:
             return
         pressed_here = query.message is not None and query.message.chat.id == chat
+        sender = Sender(Network.TELEGRAM, str(user.id), str(chat), user.language_code)
+        language = await asyncio.to_thread(self._commands.language_of, sender)
+        with speaking(language):
+            pressed = _(PRESSED_HERE) if pressed_here else _(PRESSED_ELSEWHERE)
         try:
-            await query.answer(PRESSED_HERE if pressed_here else PRESSED_ELSEWHERE)
+            await query.answer(pressed)
         except TelegramError as exc:  # the press is still handled; the spinner just times out
             log.warning("Telegram: could not answer the button press of update %s: %s",
                         update.update_id, exc.message)
-        sender = Sender(Network.TELEGRAM, str(user.id), str(chat), user.language_code)
         answer = await asyncio.to_thread(
             self._commands.handle, sender, query.data, str(update.update_id)
         )
@@ -175,9 +179,15 @@ class TelegramGateway:
         log.error("Telegram: handling update %s failed", update_id, exc_info=context.error)
         chat = _private_chat(update) if isinstance(update, Update) else None
         if chat is not None:
+            user = update.effective_user if isinstance(update, Update) else None
+            sender = Sender(Network.TELEGRAM, str(user.id if user else chat), str(chat),
+                            user.language_code if user else None)
+            language = await asyncio.to_thread(self._commands.language_of, sender)
+            with speaking(language):
+                sorry = _(SORRY)
             # Straight to the chat, not via the outbox: the store may be what failed.
             try:
-                await context.bot.send_message(chat, SORRY)
+                await context.bot.send_message(chat, sorry)
             except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
                 log.warning("Telegram: could not tell the user about the failure")
 

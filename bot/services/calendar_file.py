@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
+from bot.domain.language import _
 from bot.domain.meetings import DEFAULT_LENGTH, Meeting
 
 
@@ -15,7 +16,8 @@ def meeting_uid(meeting: Meeting) -> str:
 
 
 def meeting_ics(meeting: Meeting, now: datetime, cancelled: bool = False) -> str:
-    """The meeting in its own time zone (with its VTIMEZONE), or its cancellation."""
+    """The meeting in its own time zone (with its VTIMEZONE), or its cancellation; its
+    description in the active language."""
     calendar = Calendar()
     calendar.add("prodid", "-//hubbot//hub meetings//EN")
     calendar.add("version", "2.0")
@@ -32,7 +34,7 @@ def meeting_ics(meeting: Meeting, now: datetime, cancelled: bool = False) -> str
     if meeting.link:
         event.add("url", meeting.link)
         event.add("location", meeting.link)
-        event.add("description", f"Join: {meeting.link}")
+        event.add("description", _("Join: {link}").format(link=meeting.link))
     calendar.add_component(event)
     calendar.add_missing_timezones()
     return str(calendar.to_ical().decode())

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from bot.domain.commands import (
     SPECS,
@@ -37,12 +36,26 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.coordination_commands import parse_confirmation
-from bot.domain.language import _, choose, language_name, languages, speaking, supported
+from bot.domain.language import (
+    N_,
+    _,
+    choose,
+    clock_text,
+    day_text,
+    in_language,
+    language_name,
+    languages,
+    moment_text,
+    ngettext,
+    speaking,
+    supported,
+)
 from bot.domain.members import Contact, Network, Role, reader_language
 from bot.domain.outbox import NewMessage
 from bot.domain.products import ProductSpec
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
+from bot.domain.severity import severity_heading, severity_label
 from bot.services import announcements, digests, meetings, situation
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
@@ -53,12 +66,12 @@ from bot.services.replies import Reply
 log = logging.getLogger(__name__)
 
 REPLY_PRIORITY = 5  # a person is waiting: answers go before routine alerts
-NOT_LINKED = (
+NOT_LINKED = N_(
     "This bot serves the member organisations of the hub, and this chat is not linked to one. "
     "Ask your hub coordinator for an invite code, then send /start CODE."
 )
-NOT_A_COMMAND = "I only understand commands. Send /help for the list."
-NOTHING_TO_CONFIRM = "Nothing is waiting for your yes or no. Send /help for the commands."
+NOT_A_COMMAND = N_("I only understand commands. Send /help for the list.")
+NOTHING_TO_CONFIRM = N_("Nothing is waiting for your yes or no. Send /help for the commands.")
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,19 @@ class ChatCommands:
                  authority.name.lower() if authority else "unlinked")
         return answer.text
 
+    def language_of(self, sender: Sender) -> str:
+        """The language to write to `sender` in, for a text the channel sends itself (a button
+        press's acknowledgement, a failure); their app's or the hub's if the store fails."""
+        heard = supported(sender.language)
+        try:
+            with self._uow() as uow:
+                contact = uow.members.contact(sender.network, sender.address)
+        except Exception:  # noqa: BLE001 (the store may be what failed; the text still goes)
+            log.warning("%s: the reader's language could not be read; using their app's",
+                        sender.network.value)
+            contact = None
+        return reader_language(contact, heard)
+
     def _respond(
         self, uow: UnitOfWork, sender: Sender, text: str, contact: Contact | None,
         authority: Authority, now: datetime,
@@ -138,7 +164,7 @@ class ChatCommands:
             answer = announcements.confirm(
                 uow, sender.network, sender.address, confirmation, self._policy,
                 actor(sender.network, sender.address), now,
-            ) or Reply(NOTHING_TO_CONFIRM if authority else NOT_LINKED)
+            ) or Reply(_(NOTHING_TO_CONFIRM) if authority else _(NOT_LINKED))
             name = "yes" if confirmation.yes else "no"
         else:
             parsed = parse_command(text)
@@ -178,7 +204,7 @@ class ChatCommands:
         contact: Contact | None, authority: Authority, now: datetime,
     ) -> Reply:
         if parsed is None:
-            return Reply(NOT_A_COMMAND if authority else NOT_LINKED)
+            return Reply(_(NOT_A_COMMAND) if authority else _(NOT_LINKED))
         if isinstance(parsed, CommandError):
             return Reply(parsed.message)
         if isinstance(parsed, Start):
@@ -191,7 +217,7 @@ class ChatCommands:
         if isinstance(parsed, ListMeetings) and authority >= Authority.COORDINATOR:
             return meetings.list_meetings(uow, now, coordinator=True)  # admins need no member
         if contact is None:
-            return Reply(NOT_LINKED)
+            return Reply(_(NOT_LINKED))
         if isinstance(parsed, SetTimezone):
             return self._timezone(uow, sender, contact, parsed, now)
         if isinstance(parsed, SetLanguage):
@@ -206,12 +232,16 @@ class ChatCommands:
             uow.members.update_contact(sender.network, sender.address, timezone=command.zone)
         stored = contact.timezone if command.show else command.zone
         zone = stored or self._policy.zone
-        own = "" if stored else "the hub's time zone, "
-        local = now.astimezone(ZoneInfo(zone))
-        verb = "are" if command.show else "are now"
-        return Reply(f"Times for you {verb} shown in {own}{zone} (now {local:%H:%M} "
-                     f"{local.tzname()}). /timezone Europe/Berlin changes it, /timezone off "
-                     "goes back to the hub's.")
+        if command.show and stored:
+            text = _("Times for you are shown in {zone} (now {time}).")
+        elif command.show:
+            text = _("Times for you are shown in the hub's time zone, {zone} (now {time}).")
+        elif stored:
+            text = _("Times for you are now shown in {zone} (now {time}).")
+        else:
+            text = _("Times for you are now shown in the hub's time zone, {zone} (now {time}).")
+        return Reply(text.format(zone=zone, time=clock_text(now, zone)) + " " + _(
+            "/timezone Europe/Berlin changes it, /timezone off goes back to the hub's."))
 
     def _language(self, uow: UnitOfWork, sender: Sender, contact: Contact,
                   command: SetLanguage) -> Reply:
@@ -254,10 +284,10 @@ class ChatCommands:
     ) -> Reply:
         name = command_name(parsed)
         if SPECS[name].audience == "admin" and authority < Authority.ADMIN:
-            return Reply(f"Only the hub's admins may use /{name}.")
+            return Reply(_("Only the hub's admins may use /{command}.").format(command=name))
         if authority < Authority.COORDINATOR:
-            return Reply(f"Only the hub's coordinators may use /{name}. If you need to reach "
-                         "the hub, ask a coordinator.")
+            return Reply(_("Only the hub's coordinators may use /{command}. If you need to reach "
+                           "the hub, ask a coordinator.").format(command=name))
         who = actor(sender.network, sender.address)
         if isinstance(parsed, Announce):
             return announcements.preview(uow, sender.network, sender.address, parsed,
@@ -284,15 +314,18 @@ class ChatCommands:
             uow.members.set_min_severity(member, parsed.level)
             uow.members.set_alert_rule(member, parsed.rule)
             if parsed.rule == "kev":
-                return (f"{member} now gets alerts only for advisories known to be exploited "
-                        "(CISA's KEV catalog), also when one becomes so later.")
+                return _("{member} now gets alerts only for advisories known to be exploited "
+                         "(CISA's KEV catalog), also when one becomes so later.").format(
+                    member=member)
             if parsed.rule is not None:
-                return (f"{member} now gets alerts when exploitation is likely "
-                        f"({parsed.rule.replace('>=', ' ≥ ').upper()}), known, or not yet "
-                        "scored.")
+                # TRANSLATORS: {rule} is the EPSS threshold, e.g. "EPSS ≥ 0.1".
+                return _("{member} now gets alerts when exploitation is likely ({rule}), "
+                         "known, or not yet scored.").format(
+                    member=member, rule=parsed.rule.replace(">=", " ≥ ").upper())
             assert parsed.level is not None
-            return (f"{member} now gets alerts of severity {parsed.level.label} and above "
-                    "(and those whose severity is not known).")
+            return _("{member} now gets alerts of severity {severity} and above (and those "
+                     "whose severity is not known).").format(
+                member=member, severity=severity_label(parsed.level))
         if isinstance(parsed, Mute):
             return _mute(uow, sender, parsed, now, self._zone_of(uow, sender))
         if isinstance(parsed, Status):
@@ -309,117 +342,144 @@ class ChatCommands:
         now: datetime,
     ) -> str:
         if contact is not None:
-            return f"This chat is linked to {contact.member}. Send /help for what I can do."
+            return _("This chat is linked to {member}. Send /help for what I can do.").format(
+                member=contact.member)
         if command.code is None:
-            return ("Welcome to the hub's advisory bot. " + NOT_LINKED.split(". ", 1)[1])
+            return _("Welcome to the hub's advisory bot. Ask your hub coordinator for an invite "
+                     "code, then send /start CODE.")
         try:
             member = uow.invites.redeem(code_hash(command.code), now,
                                         f"{sender.network.value}:{sender.address}")
         except ValueError as exc:
-            reason = {"unknown": "is not valid", "used": "was already used",
-                      "expired": "has expired"}[str(exc)]
-            return f"That invite code {reason}. Ask your hub coordinator for a new one."
+            return _(_INVITE_REFUSED[str(exc)])
         uow.members.add_contact(member, sender.network, sender.address, now)
-        return (f"This chat is now linked to {member}. You will receive an alert whenever an "
-                "advisory names one of its products. /products lists them, /subscribe adds one.")
+        return _("This chat is now linked to {member}. You will receive an alert whenever an "
+                 "advisory names one of its products. /products lists them, /subscribe adds "
+                 "one.").format(member=member)
+
+
+_INVITE_REFUSED = {
+    "unknown": N_("That invite code is not valid. Ask your hub coordinator for a new one."),
+    "used": N_("That invite code was already used. Ask your hub coordinator for a new one."),
+    "expired": N_("That invite code has expired. Ask your hub coordinator for a new one."),
+}
 
 
 def _subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -> str:
     try:
         spec = ProductSpec(command.vendor, command.product, versions=command.versions)
     except ValueError as exc:
-        return f"Not added: {exc}."
-    version = f" (version {spec.versions})" if spec.versions else ""
+        return _("Not added: {reason}.").format(reason=in_language(exc.args[0] if exc.args
+                                                                   else str(exc)))
+    names = {"vendor": spec.vendor, "product": spec.product, "member": member,
+             "versions": spec.versions}
     found = uow.products.find(member, spec.vendor, spec.product)
     if found is not None:
         if command.versions is None or found.spec.versions == spec.versions:
-            return f"{spec.vendor} | {spec.product}{version} is already in {member}'s list."
+            if spec.versions:
+                return _("{vendor} | {product} (version {versions}) is already in {member}'s "
+                         "list.").format(**names)
+            return _("{vendor} | {product} is already in {member}'s list.").format(**names)
         uow.products.set_versions(found.id, spec.versions)
-        return (f"Updated {found.spec.vendor} | {found.spec.product}: {member} runs version "
-                f"{spec.versions}. Advisories that list versions are decided by it.")
+        return _("Updated {vendor} | {product}: {member} runs version {versions}. Advisories "
+                 "that list versions are decided by it.").format(
+            **{**names, "vendor": found.spec.vendor, "product": found.spec.product})
     uow.products.add(member, spec, now)
-    decided = (" Advisories that list versions (CSAF) alert only when yours is affected."
-               if spec.versions else "")
-    return (f"Added {spec.vendor} | {spec.product}{version}. {member} will be alerted when an "
-            f"advisory names it.{decided}")
+    if spec.versions:
+        return _("Added {vendor} | {product} (version {versions}). {member} will be alerted "
+                 "when an advisory names it. Advisories that list versions (CSAF) alert only "
+                 "when yours is affected.").format(**names)
+    return _("Added {vendor} | {product}. {member} will be alerted when an advisory names "
+             "it.").format(**names)
 
 
 def _unsubscribe(uow: UnitOfWork, member: str, command: Unsubscribe) -> str:
     found = uow.products.find(member, command.vendor, command.product)
     if found is None:
-        return (f"{command.vendor} | {command.product} is not in {member}'s list; /products "
-                "shows it.")
+        return _("{vendor} | {product} is not in {member}'s list; /products shows it.").format(
+            vendor=command.vendor, product=command.product, member=member)
     uow.products.remove(found.id)
-    return f"Removed {found.spec.vendor} | {found.spec.product}."
+    return _("Removed {vendor} | {product}.").format(vendor=found.spec.vendor,
+                                                     product=found.spec.product)
 
 
 def _products(uow: UnitOfWork, member: str) -> str:
     products = uow.products.all(member)
     if not products:
-        return f"{member} has no products yet. Add one: /subscribe <vendor> | <product>"
-    lines = [f"{member}'s products ({len(products)}):"]
+        return _("{member} has no products yet. Add one: /subscribe <vendor> | "
+                 "<product>").format(member=member)
+    lines = [_("{member}'s products ({count}):").format(member=member, count=len(products))]
     lines += [f"• {p.spec.vendor} | {p.spec.product}"
               + (f" | {p.spec.versions}" if p.spec.versions else "") for p in products[:100]]
     if len(products) > 100:
-        lines.append(f"… and {len(products) - 100} more (the admin can list all).")
+        more = len(products) - 100
+        lines.append(ngettext("… and {n} more (the admin can list all).",
+                              "… and {n} more (the admin can list all).", more).format(n=more))
     return "\n".join(lines)
-
-
-def _when(moment: datetime, zone: str) -> str:
-    """A moment in the reader's zone: '2026-11-25 14:30 CET'."""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 def _mute(uow: UnitOfWork, sender: Sender, command: Mute, now: datetime, zone: str) -> str:
     if command.duration is None:
         uow.members.update_contact(sender.network, sender.address, muted_until=None)
-        return "Alerts to this chat notify you again."
+        return _("Alerts to this chat notify you again.")
     until = now + command.duration
     uow.members.update_contact(sender.network, sender.address, muted_until=until)
-    return (f"Alerts to this chat arrive silently until {_when(until, zone)}; none is "
-            "held back. /mute off ends it.")
+    return _("Alerts to this chat arrive silently until {moment}; none is held back. /mute off "
+             "ends it.").format(moment=moment_text(until, zone))
 
 
 def _status(uow: UnitOfWork, sender: Sender, member: str, now: datetime, zone: str) -> str:
     feeds = uow.feeds.all()
     failing = [f for f in feeds if f.consecutive_failures]
     polls = [f.last_success_at for f in feeds if f.last_success_at]
-    last = _when(max(polls), zone) if polls else "not yet"
-    lines = [f"Feeds: {len(feeds) - len(failing)} of {len(feeds)} healthy; last successful "
-             f"poll {last}."]
+    healthy = {"healthy": len(feeds) - len(failing), "total": len(feeds)}
+    if polls:
+        lines = [_("Feeds: {healthy} of {total} healthy; last successful poll {moment}.").format(
+            moment=moment_text(max(polls), zone), **healthy)]
+    else:
+        lines = [_("Feeds: {healthy} of {total} healthy; last successful poll not yet.").format(
+            **healthy)]
     for f in failing[:10]:
-        lines.append(f"• {f.feed}: failing ({f.consecutive_failures} in a row)")
+        lines.append(_("• {feed}: failing ({n} in a row)").format(
+            feed=f.feed, n=f.consecutive_failures))
     pending = uow.outbox.pending_for(sender.network, sender.chat)
-    lines.append(f"Messages waiting for this chat: {pending}.")
+    lines.append(_("Messages waiting for this chat: {n}.").format(n=pending))
     record = uow.members.get(member)
-    threshold = record.min_severity.label if record and record.min_severity else "all"
-    lines.append(f"{member}: {len(uow.products.all(member))} products, severity threshold "
-                 f"{threshold}.")
+    # TRANSLATORS: the severity threshold of a member that gets alerts of every severity.
+    threshold = (severity_label(record.min_severity) if record and record.min_severity
+                 else _("all"))
+    count = len(uow.products.all(member))
+    lines.append(ngettext("{member}: {n} product, severity threshold {threshold}.",
+                          "{member}: {n} products, severity threshold {threshold}.",
+                          count).format(member=member, n=count, threshold=threshold))
     contact = uow.members.contact(sender.network, sender.address)
     if contact and contact.muted(now) and contact.muted_until:
-        lines.append(f"Muted until {_when(contact.muted_until, zone)}.")
+        lines.append(_("Muted until {moment}.").format(moment=moment_text(contact.muted_until,
+                                                                          zone)))
     return "\n".join(lines)
 
 
 def _latest(uow: UnitOfWork, member: str, count: int, zone: str) -> str:
     found = uow.matches.latest_for_member(member, count)
     if not found:
-        return f"No advisory has named {member}'s products yet."
-    lines = [f"Latest alerts for {member}:"]
+        return _("No advisory has named {member}'s products yet.").format(member=member)
+    lines = [_("Latest alerts for {member}:").format(member=member)]
     for advisory, _why, note in found:
-        when = _when(advisory.published, zone)[:10] if advisory.published else "undated"
-        severity = advisory.severity.label.upper() if advisory.severity else "?"
+        # TRANSLATORS: in /latest, in place of the date of an advisory that has none.
+        when = day_text(advisory.published, zone) if advisory.published else _("undated")
+        severity = severity_heading(advisory.severity) if advisory.severity else "?"
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
         if note:
-            lines.append(f"  {note}")
+            lines.append(f"  {in_language(note)}")
     return "\n".join(lines)
 
 
 def _grant(uow: UnitOfWork, command: Grant, who: str, now: datetime) -> Reply:
     role = Role(command.role)
     if not uow.members.set_role(command.member, role):
-        return Reply(f"There is no member {command.member!r}. Names are as the admin "
-                     "registered them (`hubbot member list`).")
+        return Reply(_("There is no member {member}. Names are as the admin registered them "
+                       "(`hubbot member list`).").format(member=repr(command.member)))
     uow.audit.add(who, "grant", f"{command.member}: {role.value}", now)
-    return Reply(f"{command.member} is now a {role.value}.")
+    if role is Role.COORDINATOR:
+        return Reply(_("{member} is now a coordinator.").format(member=command.member))
+    return Reply(_("{member} is now a member.").format(member=command.member))

@@ -6,8 +6,11 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from bot.domain.language import N_
+
 DEFAULT_RATE = "20/minute"
-SLOW_DOWN = "You are sending commands faster than I answer them; wait a minute and try again."
+SLOW_DOWN = N_("You are sending commands faster than I answer them; wait a minute and try "
+               "again.")
 
 
 class CommandRateLimit:

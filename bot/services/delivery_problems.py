@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.domain.members import Network
+from bot.domain.language import _, ngettext, speaking
+from bot.domain.members import Contact, Network
 from bot.domain.outbox import NewMessage
+from bot.services.hub_messages import recipient_languages
 from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -21,21 +23,22 @@ def recipient_gone(
     contact = uow.members.contact(network, address)
     if contact is not None:
         uow.members.update_contact(network, address, active=False)
-        who = f"A {network.value} contact of {contact.member}"
+        hub = False
     else:
         hub = any(ch.address == address for ch in uow.hub_channels.all(network))
-        who = f"The hub {network.value} channel {address}" if hub else None
     dropped = uow.outbox.fail_pending_for(network, address, f"recipient gone: {reason}")
-    if who is None:
+    if contact is None and not hub:
         return
-    log.warning("%s can no longer receive (%s); %d queued messages dropped", who, reason,
-                dropped)
-    text = (f"{who} can no longer receive messages ({reason}). It is marked inactive and "
-            f"{dropped} queued message(s) to it were dropped; it becomes active again when "
-            "it writes to the bot.")
-    for coordinator in uow.members.coordinators_contacts():
-        if (coordinator.network, coordinator.address) == (network, address):
-            continue
+    log.warning("%s %s can no longer receive (%s); %d queued messages dropped",
+                "a contact of a member on" if contact else "a hub channel on", network.value,
+                reason, dropped)
+    told = [c for c in uow.members.coordinators_contacts()
+            if (c.network, c.address) != (network, address)]
+    languages = recipient_languages(uow, [(c.network, c.address) for c in told])
+    for coordinator in told:
+        language = languages[(coordinator.network, coordinator.address)]
+        with speaking(language):
+            text = _notice(network, address, contact, reason, dropped)
         uow.outbox.add(
             NewMessage(
                 network=coordinator.network,
@@ -43,9 +46,27 @@ def recipient_gone(
                 kind="notice",
                 dedup_key=f"notice|gone|{network.value}|{address}|{coordinator.network.value}|"
                           f"{coordinator.address}|{now:%Y%m%d}",
-                payload={"kind": "notice", "text": text},
+                payload={"kind": "notice", "text": text, "language": language},
                 priority=NOTICE_PRIORITY,
                 member=coordinator.member,
             ),
             now,
         )
+
+
+def _notice(network: Network, address: str, contact: Contact | None, reason: str,
+            dropped: int) -> str:
+    """What the coordinators are told, in the active language."""
+    if contact is not None:
+        # TRANSLATORS: {network} is telegram or matrix; {reason} is the network's error.
+        gone = _("A {network} contact of {member} can no longer receive messages "
+                 "({reason}).").format(network=network.value, member=contact.member,
+                                       reason=reason)
+    else:
+        gone = _("The hub {network} channel {address} can no longer receive messages "
+                 "({reason}).").format(network=network.value, address=address, reason=reason)
+    return gone + " " + ngettext(
+        "It is marked inactive and {n} queued message to it was dropped; it becomes active "
+        "again when it writes to the bot.",
+        "It is marked inactive and {n} queued messages to it were dropped; it becomes active "
+        "again when it writes to the bot.", dropped).format(n=dropped)

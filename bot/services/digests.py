@@ -10,6 +10,7 @@ from bot.domain.alerts import alert_from_payload
 from bot.domain.coordination import HeldAlert
 from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
+from bot.domain.language import _, ngettext
 from bot.domain.rendering import alert_headline
 from bot.services.hub_messages import HubPolicy, queue_to
 from bot.services.ports import UnitOfWork
@@ -26,13 +27,19 @@ def set_digest(uow: UnitOfWork, member: str, command: Digest, policy: HubPolicy,
     if command.hour is None:
         uow.members.set_digest_hour(member, None)
         released = release(uow, member, now, None, key=f"off-{now:%Y%m%dT%H%M%S}")
-        extra = f" The {released} alert(s) waiting were sent now." if released else ""
-        return Reply(f"Digest off: {member}'s alerts arrive as they come.{extra}")
+        text = _("Digest off: {member}'s alerts arrive as they come.").format(member=member)
+        if released:
+            text += " " + ngettext("The {n} alert waiting was sent now.",
+                                   "The {n} alerts waiting were sent now.",
+                                   released).format(n=released)
+        return Reply(text)
     hour = policy.digest_hour if command.hour < 0 else command.hour
     uow.members.set_digest_hour(member, hour)
-    return Reply(f"Digest on: {member}'s alerts below critical arrive in one message a day at "
-                 f"{hour:02}:00 ({policy.zone}). Critical alerts, and those of unknown "
-                 "severity, still arrive at once. /digest off ends it.")
+    # TRANSLATORS: {time} is the hour, e.g. "08:00"; {zone} the hub's time zone.
+    return Reply(_("Digest on: {member}'s alerts below critical arrive in one message a day at "
+                   "{time} ({zone}). Critical alerts, and those of unknown severity, still "
+                   "arrive at once. /digest off ends it.").format(
+        member=member, time=f"{hour:02}:00", zone=policy.zone))
 
 
 def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
@@ -78,15 +85,19 @@ def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None
 
 
 def digest_text(member: str, items: list[HeldAlert], total: int) -> str:
-    lines = [f"Daily digest for {member}: {total} alert{'s' if total != 1 else ''}"]
+    lines = [ngettext("Daily digest for {member}: {n} alert",
+                      "Daily digest for {member}: {n} alerts", total).format(member=member,
+                                                                            n=total)]
     for h in items:
         alert = alert_from_payload(h.payload)
         ref = h.payload.get("ref")
         lines.append("")
         lines.append(("" if ref is None else f"[{ref}] ") + alert_headline(alert))
         for p in alert.products:
-            lines.append(f"  Your product: {p.vendor} | {p.product}")
+            lines.append("  " + _("Your product: {product}").format(
+                product=f"{p.vendor} | {p.product}"))
         if alert.advisory.link:
             lines.append(f"  {alert.advisory.link}")
-    lines += ["", "Answer /affected <id> yes, no or patched for each."]
+    # TRANSLATORS: "yes, no or patched" are the words /affected takes; keep them in English.
+    lines += ["", _("Answer /affected <id> yes, no or patched for each.")]
     return "\n".join(lines)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from bot.domain.coordination_commands import AddMeeting, CancelMeeting, Rsvp
+from bot.domain.language import N_, _, in_language, ngettext
 from bot.domain.meetings import Meeting, describe_time, meeting_start, plan_reminders, until_text
 from bot.domain.members import Network
 from bot.domain.rendering import Button, buttons_payload
@@ -19,21 +21,62 @@ log = logging.getLogger(__name__)
 
 MEETING_PRIORITY = 2
 ATTENDING = ("yes", "maybe")
+# The RSVP buttons' labels and the answer each sends.
+_RSVP = ((N_("Attend"), "yes"), (N_("Maybe"), "maybe"), (N_("Decline"), "no"))
+_NOTED = {"yes": N_("Noted: you attend meeting {id}, {title}, on {time}."),
+          "no": N_("Noted: you do not attend meeting {id}, {title}, on {time}."),
+          "maybe": N_("Noted: you may attend meeting {id}, {title}, on {time}.")}
 
 
 def rsvp_buttons(meeting: Meeting) -> list[list[Button]]:
-    return [[Button(label, f"/rsvp {meeting.id} {word}")
-             for label, word in (("Attend", "yes"), ("Maybe", "maybe"), ("Decline", "no"))]]
+    """Attend / Maybe / Decline, labelled in the active language."""
+    return [[Button(_(label), f"/rsvp {meeting.id} {word}") for label, word in _RSVP]]
+
+
+def _when_line(moment: datetime, zone: str) -> str:
+    return _("When: {time}").format(time=describe_time(moment, zone))
+
+
+def _join_line(link: str) -> str:
+    return _("Join: {link}").format(link=link)
 
 
 def _notice_text(meeting: Meeting) -> str:
-    lines = [f"📅 Hub meeting {meeting.id}: {meeting.title}",
-             f"When: {describe_time(meeting.starts_at, meeting.zone)}"]
+    lines = [_("📅 Hub meeting {id}: {title}").format(id=meeting.id, title=meeting.title),
+             _when_line(meeting.starts_at, meeting.zone)]
     if meeting.link:
-        lines.append(f"Join: {meeting.link}")
-    lines.append(f"The attached calendar file adds it to your calendar. Answer with "
-                 f"/rsvp {meeting.id} yes, no or maybe.")
+        lines.append(_join_line(meeting.link))
+    # TRANSLATORS: "yes, no or maybe" are the words /rsvp takes; keep them in English.
+    lines.append(_("The attached calendar file adds it to your calendar. Answer with "
+                   "/rsvp {id} yes, no or maybe.").format(id=meeting.id))
     return "\n".join(lines)
+
+
+def _notice_payload(meeting: Meeting, now: datetime) -> dict[str, Any]:
+    return {"text": _notice_text(meeting),
+            "buttons": buttons_payload(rsvp_buttons(meeting)),
+            "attachment": ics_attachment(meeting, now)}
+
+
+def _cancel_payload(meeting: Meeting, now: datetime) -> dict[str, Any]:
+    text = _("❌ Cancelled: hub meeting {id}, {title}, which was set for {time}. The attached "
+             "file removes it from your calendar.").format(
+        id=meeting.id, title=meeting.title, time=describe_time(meeting.starts_at, meeting.zone))
+    return {"text": text, "attachment": ics_attachment(meeting, now, cancelled=True)}
+
+
+def _reminders_text(names: list[str]) -> str:
+    """When the reminders go ('24 hours and 1 hour before')."""
+    befores = [ngettext("{n} hour", "{n} hours", hours).format(n=hours)
+               for hours in (int(name.removesuffix("h")) for name in names)]
+    if not befores:
+        return _("It is too close for reminders.")
+    if len(befores) == 1:
+        # TRANSLATORS: {before} is e.g. "1 hour".
+        return _("Reminders go {before} before.").format(before=befores[0])
+    # TRANSLATORS: {first} and {second} are e.g. "24 hours" and "1 hour".
+    return _("Reminders go {first} and {second} before.").format(first=befores[0],
+                                                                 second=befores[1])
 
 
 def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_name: str,
@@ -42,50 +85,56 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
     try:
         start = meeting_start(command.day, command.clock_time, zone, now)
     except ValueError as exc:
-        return Reply(f"Not scheduled: {exc}")
+        reason = in_language(exc.args[0]) if exc.args else str(exc)
+        return Reply(_("Not scheduled: {reason}").format(reason=reason))
     meeting = uow.meetings.add(command.title, start, zone, command.link, actor_name, now)
     channels = hub_channels(uow, policy)
     queued = queue_to(uow, channels, kind="meeting", key=f"{meeting.id}|notice",
-                      payload=lambda: {"text": _notice_text(meeting),
-                               "buttons": buttons_payload(rsvp_buttons(meeting)),
-                               "attachment": ics_attachment(meeting, now)},
+                      payload=partial(_notice_payload, meeting, now),
                       priority=MEETING_PRIORITY, now=now)
     # Reminders whose moment is already gone will never be due: recorded now, not guessed later.
     plan = plan_reminders(meeting, now)
     uow.meetings.mark_reminders(meeting.id, plan.skip)
-    coming = [name.replace("h", " hour") + ("s" if name != "1h" else "") for name, _ in plan.later]
     uow.audit.add(actor_name, "meeting add", f"{meeting.id}: {meeting.title} at "
                   f"{describe_time(start, zone)}", now)
-    where = (f"posted to {queued} hub channel{'s' if queued != 1 else ''}" if queued
-             else "not posted anywhere: the hub has no channels yet")
-    reminders = (f"Reminders go {' and '.join(coming)} before." if coming
-                 else "It is too close for reminders.")
-    return Reply(f"Meeting {meeting.id} scheduled for {describe_time(start, zone)}; {where}. "
-                 + reminders)
+    when = describe_time(start, zone)
+    if queued:
+        done = ngettext("Meeting {id} scheduled for {time}; posted to {n} hub channel.",
+                        "Meeting {id} scheduled for {time}; posted to {n} hub channels.",
+                        queued).format(id=meeting.id, time=when, n=queued)
+    else:
+        done = _("Meeting {id} scheduled for {time}; not posted anywhere: the hub has no "
+                 "channels yet.").format(id=meeting.id, time=when)
+    return Reply(done + " " + _reminders_text([name for name, _when in plan.later]))
 
 
 def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
                    actor_name: str, now: datetime) -> Reply:
     meeting = uow.meetings.get(command.meeting)
     if meeting is None:
-        return Reply(f"There is no meeting {command.meeting}; /meetings lists them.")
+        return _no_meeting(command.meeting)
     if meeting.cancelled:
-        return Reply(f"Meeting {meeting.id} is already cancelled.")
+        return Reply(_("Meeting {id} is already cancelled.").format(id=meeting.id))
     if meeting.starts_at <= now:
-        return Reply(f"Meeting {meeting.id} has already started.")
+        return _started(meeting)
     uow.meetings.cancel(meeting.id)
     recipients = hub_channels(uow, policy) + uow.meetings.rsvp_addresses(
         meeting.id, ("yes", "maybe", "no"))
-    text = (f"❌ Cancelled: hub meeting {meeting.id}, {meeting.title}, which was set for "
-            f"{describe_time(meeting.starts_at, meeting.zone)}. The attached file removes it "
-            "from your calendar.")
     queued = queue_to(uow, recipients, kind="meeting", key=f"{meeting.id}|cancel",
-                      payload=lambda: {"text": text,
-                               "attachment": ics_attachment(meeting, now, cancelled=True)},
+                      payload=partial(_cancel_payload, meeting, now),
                       priority=MEETING_PRIORITY + 1, now=now)
     uow.audit.add(actor_name, "meeting cancel", f"{meeting.id}: {meeting.title}", now)
-    return Reply(f"Meeting {meeting.id} cancelled; {queued} "
-                 f"notification{'s' if queued != 1 else ''} on their way.")
+    return Reply(ngettext("Meeting {id} cancelled; {n} notification on its way.",
+                          "Meeting {id} cancelled; {n} notifications on their way.",
+                          queued).format(id=meeting.id, n=queued))
+
+
+def _no_meeting(number: int) -> Reply:
+    return Reply(_("There is no meeting {id}; /meetings lists them.").format(id=number))
+
+
+def _started(meeting: Meeting) -> Reply:
+    return Reply(_("Meeting {id} has already started.").format(id=meeting.id))
 
 
 def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool,
@@ -93,8 +142,8 @@ def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool,
     """The upcoming meetings, in the reader's zone (else each meeting's own)."""
     meetings = uow.meetings.upcoming(now, limit=20)
     if not meetings:
-        return Reply("No meetings are scheduled.")
-    lines = ["Upcoming hub meetings:"]
+        return Reply(_("No meetings are scheduled."))
+    lines = [_("Upcoming hub meetings:")]
     buttons: list[list[Button]] = []
     for m in meetings:
         lines.append(f"• {m.id}: {m.title} — {describe_time(m.starts_at, zone or m.zone)}")
@@ -102,11 +151,13 @@ def list_meetings(uow: UnitOfWork, now: datetime, coordinator: bool,
             lines.append(f"  {m.link}")
         if coordinator:
             c = uow.meetings.rsvp_counts(m.id)
-            lines.append(f"  RSVP: {c.get('yes', 0)} yes · {c.get('maybe', 0)} maybe · "
-                         f"{c.get('no', 0)} no")
+            # TRANSLATORS: how many answered yes, maybe and no to a meeting.
+            lines.append("  " + _("RSVP: {yes} yes · {maybe} maybe · {no} no").format(
+                yes=c.get("yes", 0), maybe=c.get("maybe", 0), no=c.get("no", 0)))
         if len(buttons) < 3:
             buttons += rsvp_buttons(m)
-    lines.append("Answer with /rsvp <number> yes, no or maybe.")
+    # TRANSLATORS: "yes, no or maybe" are the words /rsvp takes; keep them in English.
+    lines.append(_("Answer with /rsvp <number> yes, no or maybe."))
     return Reply("\n".join(lines), buttons if len(meetings) == 1 else [])
 
 
@@ -114,16 +165,18 @@ def rsvp(uow: UnitOfWork, network: Network, address: str, member: str, command: 
          now: datetime, zone: str | None = None) -> Reply:
     meeting = uow.meetings.get(command.meeting)
     if meeting is None:
-        return Reply(f"There is no meeting {command.meeting}; /meetings lists them.")
+        return _no_meeting(command.meeting)
     if meeting.cancelled:
-        return Reply(f"Meeting {meeting.id} was cancelled.")
+        return Reply(_("Meeting {id} was cancelled.").format(id=meeting.id))
     if meeting.starts_at <= now:
-        return Reply(f"Meeting {meeting.id} has already started.")
-    uow.meetings.rsvp(meeting.id, network, address, member, command.answer.value, now)
-    words = {"yes": "you attend", "no": "you do not attend", "maybe": "you may attend"}
-    extra = " You will get the reminders here." if command.answer.value in ATTENDING else ""
-    return Reply(f"Noted: {words[command.answer.value]} meeting {meeting.id}, {meeting.title}, "
-                 f"on {describe_time(meeting.starts_at, zone or meeting.zone)}.{extra}")
+        return _started(meeting)
+    answer = command.answer.value
+    uow.meetings.rsvp(meeting.id, network, address, member, answer, now)
+    text = _(_NOTED[answer]).format(id=meeting.id, title=meeting.title,
+                                    time=describe_time(meeting.starts_at, zone or meeting.zone))
+    if answer in ATTENDING:
+        text += " " + _("You will get the reminders here.")
+    return Reply(text)
 
 
 def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
@@ -144,11 +197,12 @@ def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
 
 
 def _reminder_payload(meeting: Meeting, zone: str, now: datetime) -> dict[str, object]:
-    lines = [f"⏰ Reminder: hub meeting {meeting.id}, {meeting.title}, starts "
-             f"{until_text(meeting.starts_at - now)}",
-             f"When: {describe_time(meeting.starts_at, zone)}"]
+    # TRANSLATORS: {until} is e.g. "in 40 minutes".
+    lines = [_("⏰ Reminder: hub meeting {id}, {title}, starts {until}").format(
+                 id=meeting.id, title=meeting.title, until=until_text(meeting.starts_at - now)),
+             _when_line(meeting.starts_at, zone)]
     if meeting.link:
-        lines.append(f"Join: {meeting.link}")
+        lines.append(_join_line(meeting.link))
     return {"text": "\n".join(lines)}
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from bot.domain.coordination_commands import Affected, Situation
+from bot.domain.language import N_, _, day_text, ngettext
 from bot.domain.meetings import describe_time
 from bot.domain.situation import SituationReport, situation_text
 from bot.services.hub_messages import HubPolicy, coordinators, queue_to
@@ -12,20 +15,30 @@ from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
 
 SUMMARY_PRIORITY = 1
-_ANSWERED = {"yes": "is affected by", "no": "is not affected by", "patched": "has patched"}
+_RECORDED = {
+    "yes": N_("Recorded: {member} is affected by alert {ref} ({title}). Coordinators see how "
+              "many members are affected, not who, unless they ask. You can change the answer "
+              "any time."),
+    "no": N_("Recorded: {member} is not affected by alert {ref} ({title}). Coordinators see "
+             "how many members are affected, not who, unless they ask. You can change the "
+             "answer any time."),
+    "patched": N_("Recorded: {member} has patched alert {ref} ({title}). Coordinators see how "
+                  "many members are affected, not who, unless they ask. You can change the "
+                  "answer any time."),
+}
 
 
 def affected(uow: UnitOfWork, member: str, by: str, command: Affected, now: datetime) -> Reply:
     advisory_id = uow.affected.advisory_for(command.ref)
     # An alert the member never got is answered like an unknown one: numbers reveal nothing.
     if advisory_id is None or member not in uow.matches.members_for(advisory_id):
-        return Reply(f"{member} got no alert {command.ref}. /latest shows your recent alerts.")
+        return Reply(_("{member} got no alert {ref}. /latest shows your recent alerts.").format(
+            member=member, ref=command.ref))
     uow.affected.answer(advisory_id, member, command.status.value, by, now)
     advisory = uow.advisories.get(advisory_id)
     title = advisory.title if advisory else advisory_id
-    return Reply(f"Recorded: {member} {_ANSWERED[command.status.value]} alert {command.ref} "
-                 f"({title}). Coordinators see how many members are affected, not who, "
-                 "unless they ask. You can change the answer any time.")
+    return Reply(_(_RECORDED[command.status.value]).format(member=member, ref=command.ref,
+                                                           title=title))
 
 
 def report_for(uow: UnitOfWork, ref: int) -> tuple[SituationReport, list[str]] | None:
@@ -43,7 +56,7 @@ def report_for(uow: UnitOfWork, ref: int) -> tuple[SituationReport, list[str]] |
 def situation(uow: UnitOfWork, command: Situation, actor_name: str, now: datetime) -> Reply:
     found = report_for(uow, command.ref)
     if found is None:
-        return Reply(f"There is no alert {command.ref}.")
+        return Reply(_("There is no alert {ref}.").format(ref=command.ref))
     report, matched = found
     # Who is affected maps members' attack surface: reading it is audited.
     uow.audit.add(actor_name, "situation detail" if command.detail else "situation",
@@ -53,32 +66,44 @@ def situation(uow: UnitOfWork, command: Situation, actor_name: str, now: datetim
 
 def weekly_summary_text(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> str:
     since = now - timedelta(days=7)
-    lines = [f"Weekly summary of the hub, {since:%d %b} – {now:%d %b %Y}"]
-    reports = [found[0] for ref, _ in uow.affected.refs_since(since)
+    lines = [_("Weekly summary of the hub, {start} – {end}").format(
+        start=day_text(since, policy.zone), end=day_text(now, policy.zone))]
+    reports = [found[0] for ref, _at in uow.affected.refs_since(since)
                if (found := report_for(uow, ref)) is not None]
-    lines.append(f"Advisories that concerned members: {len(reports)}, with "
-                 f"{sum(r.matched for r in reports)} member alerts in all.")
+    alerts = sum(r.matched for r in reports)
+    lines.append(ngettext("Advisories that concerned members: {advisories}, with {n} member "
+                          "alert in all.",
+                          "Advisories that concerned members: {advisories}, with {n} member "
+                          "alerts in all.", alerts).format(advisories=len(reports), n=alerts))
     open_ones = [r for r in reports if r.counts["yes"]]
     if open_ones:
-        lines.append("Members affected and not yet patched:")
+        lines.append(_("Members affected and not yet patched:"))
         for r in sorted(open_ones, key=lambda r: -r.counts["yes"])[:10]:
-            lines.append(f"• {r.ref}: {r.title} — {r.counts['yes']} affected, "
-                         f"{r.counts['patched']} patched, {r.unanswered} not answered")
+            lines.append(_("• {ref}: {title} — {affected} affected, {patched} patched, "
+                           "{unanswered} not answered").format(
+                ref=r.ref, title=r.title, affected=r.counts["yes"],
+                patched=r.counts["patched"], unanswered=r.unanswered))
     quiet = sum(r.unanswered for r in reports)
     if quiet:
-        lines.append(f"Unanswered: {quiet} member answers outstanding (/situation <id>).")
+        lines.append(ngettext("Unanswered: {n} member answer outstanding (/situation <id>).",
+                              "Unanswered: {n} member answers outstanding (/situation <id>).",
+                              quiet).format(n=quiet))
     meetings = [m for m in uow.meetings.upcoming(now) if m.starts_at <= now + timedelta(days=7)]
     for m in meetings:
         c = uow.meetings.rsvp_counts(m.id)
-        lines.append(f"Meeting {m.id}: {m.title}, {describe_time(m.starts_at, m.zone)} — "
-                     f"{c.get('yes', 0)} attending")
+        lines.append(_("Meeting {id}: {title}, {time} — {n} attending").format(
+            id=m.id, title=m.title, time=describe_time(m.starts_at, m.zone), n=c.get("yes", 0)))
     return "\n".join(lines)
 
 
 def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
                         week_of: datetime) -> int:
     """Queue the summary to coordinators and admins; once per week (`week_of`: its slot)."""
-    year, week, _ = week_of.isocalendar()
+    year, week, _day = week_of.isocalendar()
     return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
-                    payload=lambda: {"text": weekly_summary_text(uow, policy, now)},
+                    payload=partial(_summary_payload, uow, policy, now),
                     priority=SUMMARY_PRIORITY, now=now)
+
+
+def _summary_payload(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> dict[str, Any]:
+    return {"text": weekly_summary_text(uow, policy, now)}

@@ -99,10 +99,10 @@ def test_severity_threshold_mute_and_status(chat, store: SqlStore) -> None:
     assert "severity high and above" in chat(bob, "/severity high")
     with store() as uow:
         assert uow.members.get("Vivantes").min_severity is Severity.HIGH
-    assert "silently until 2026-11-25 11:00 UTC" in chat(bob, "/mute 2h")
+    assert "silently until 25 Nov 2026, 11:00 UTC" in chat(bob, "/mute 2h")
     status = chat(bob, "/status")
-    assert "Vivantes: 1 products, severity threshold high" in status
-    assert "Muted until 2026-11-25 11:00 UTC" in status
+    assert "Vivantes: 1 product, severity threshold high" in status
+    assert "Muted until 25 Nov 2026, 11:00 UTC" in status
     assert "notify you again" in chat(bob, "/mute off")
 
 
