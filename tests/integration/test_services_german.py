@@ -6,7 +6,7 @@ and its buttons, reminders) and digests are written once per language."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -16,12 +16,15 @@ from sqlmodel import Session, col, select
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
+from bot.domain.exploitation import KevListing
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network, Role
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
 from bot.services import catalogue
 from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.delivery_problems import recipient_gone
+from bot.services.exploitation import escalate, record_catalog
 from bot.services.hub_messages import HubPolicy
 from bot.services.ingest import ingest_advisories
 from bot.store.tables import OutboxRow
@@ -254,3 +257,55 @@ def test_the_weekly_summary_is_in_each_coordinators_language(hub: Hub) -> None:
     assert hub.one("summary", "9999")["text"].startswith(
         "Weekly summary of the hub, 13 Oct 2026 – 20 Oct 2026")
     assert hub.one("meeting", HUB_DE)["language"] == "de"  # the channel's language
+
+
+def test_a_kev_escalation_is_written_in_each_recipients_language(hub: Hub) -> None:
+    for sender in (ANNA, BOB):
+        hub.say(sender, "/subscribe Dräger | Infinity Delta")
+    hub.ingest(Advisory("adv-1", "Dräger Infinity Delta: authentication bypass", "",
+                        "https://adv.example/1", "cisa", cves=("CVE-2026-1111",),
+                        severity=Severity.HIGH))
+    entry = KevListing("CVE-2026-1111", date(2026, 10, 19), "Dräger", "Infinity Delta",
+                       "Auth bypass", True, "Apply the vendor's update.")
+    with hub.store() as uow:
+        record_catalog(uow, [KevListing("CVE-2020-0001", None, "X", "Y", "Z", False)], NOW)
+        record_catalog(uow, [entry], NOW)
+        assert escalate(uow, entry, NOW) == 4  # two members, two hub channels
+        uow.commit()
+
+    german = hub.one("escalation", ANNA.chat)
+    assert german["language"] == "de"
+    assert german["text"].splitlines() == [
+        "🚨 Jetzt aktiv ausgenutzt: CVE-2026-1111",
+        "Warnmeldung 1: Dräger Infinity Delta: authentication bypass",
+        "Die CISA hat CVE-2026-1111 (Dräger Infinity Delta) am 19.10.2026 in ihren Katalog "
+        "Known Exploited Vulnerabilities (KEV) aufgenommen.",
+        "Diese Schwachstelle wird bekanntermaßen in Ransomware-Kampagnen eingesetzt.",
+        "Erforderliche Maßnahme: Apply the vendor's update.",
+        "https://adv.example/1",
+        "Betroffen? /affected 1 yes|no|patched"]
+    assert hub.one("escalation", HUB_DE)["text"].startswith("🚨 Jetzt aktiv ausgenutzt")
+    english = hub.one("escalation", BOB.chat)["text"].splitlines()
+    assert english[0] == "🚨 Now exploited in the wild: CVE-2026-1111"
+    assert english[2] == ("CISA added CVE-2026-1111 (Dräger Infinity Delta) to its Known "
+                          "Exploited Vulnerabilities catalog on 19 Oct 2026.")
+
+
+def test_coordinators_are_told_of_a_gone_recipient_in_their_language(hub: Hub) -> None:
+    catalogue.add_member(hub.store, "Charité", [(Network.TELEGRAM, "4004")], NOW)
+    with hub.store() as uow:
+        uow.members.set_role("Charité", Role.COORDINATOR)
+        uow.commit()
+    hub.say(Sender(Network.TELEGRAM, "4004", "4004"), "/language de")
+    with hub.store() as uow:
+        recipient_gone(uow, Network.TELEGRAM, "2002", "Forbidden: bot was blocked", NOW)
+        uow.commit()
+    german = hub.one("notice", "4004")
+    assert german["language"] == "de"
+    assert german["text"] == (
+        "Ein telegram-Kontakt von Vivantes kann keine Nachrichten mehr empfangen (Forbidden: "
+        "bot was blocked). Er ist als inaktiv markiert und 0 wartende Nachrichten an ihn "
+        "wurden verworfen; er wird wieder aktiv, sobald er dem Bot schreibt.")
+    assert hub.one("notice", COORD.chat)["text"].startswith(
+        "A telegram contact of Vivantes can no longer receive messages (Forbidden: bot was "
+        "blocked). It is marked inactive and 0 queued messages to it were dropped;")
