@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
+from bot.domain.language import N_, Phrase
 from bot.domain.products import RegisteredProduct, product_names, vendor_names
 from bot.domain.text import Token, spelling_variants, tokens
 
@@ -167,13 +168,23 @@ def _reason(
     title_length: int,
     product: _Occurrence,
     vendor: _Occurrence | None,
-) -> str:
-    def quote(occ: _Occurrence) -> str:
+) -> Phrase:
+    """Why a product matched, the words quoted as the advisory writes them; a phrase, so each
+    reader sees it in their language."""
+    def quote(occ: _Occurrence) -> Phrase:
         start, end = toks[occ.first].start, toks[occ.last].end
-        where = "title" if start < title_length else "summary"
-        return f'"{text[start:end]}" in the {where}'
+        words = text[start:end]
+        if start < title_length:
+            # TRANSLATORS: {words} are an advisory's words, quoted as it writes them.
+            return Phrase(N_('"{words}" in the title'), words=words)
+        # TRANSLATORS: {words} are an advisory's words, quoted as it writes them.
+        return Phrase(N_('"{words}" in the summary'), words=words)
 
-    reason = f"product {quote(product)}"
     if vendor is None:
-        return reason + " (distinctive: no vendor needed)"
-    return reason + f", vendor {quote(vendor)}"
+        # TRANSLATORS: why an alert names a product: {product} is e.g. '"MX40" in the title'.
+        return Phrase(N_("product {product} (distinctive: no vendor needed)"),
+                      product=quote(product))
+    # TRANSLATORS: why an alert names a product: {product} and {vendor} are e.g.
+    # '"MX40" in the title', '"Philips" in the summary'.
+    return Phrase(N_("product {product}, vendor {vendor}"), product=quote(product),
+                  vendor=quote(vendor))

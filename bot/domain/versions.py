@@ -32,6 +32,7 @@ from univers.version_range import RANGE_CLASS_BY_SCHEMES, VersionRange
 from univers.versions import InvalidVersion, MavenVersion
 
 from bot.domain.csaf import CsafDocument, CsafProduct, ProductStatus
+from bot.domain.language import N_, Phrase
 
 _ALL = object()
 _READ_AS_MAVEN = {"all", "generic", "intdot"}
@@ -59,6 +60,30 @@ class VersionDecision:
 class Undecidable(ValueError):
     """A version or range no rule can compare; the message says which."""
 
+    def __init__(self, reason: Phrase) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# The statuses as a reason names them ("version 2.1 is listed as known affected").
+_STATUS_WORDS = {
+    # TRANSLATORS: CSAF product statuses (this and the next seven), shown in a reason as
+    # "version 2.1 is listed as {status}".
+    ProductStatus.KNOWN_AFFECTED: N_("known affected"),
+    ProductStatus.FIRST_AFFECTED: N_("first affected"),
+    ProductStatus.LAST_AFFECTED: N_("last affected"),
+    ProductStatus.FIXED: N_("fixed"),
+    ProductStatus.FIRST_FIXED: N_("first fixed"),
+    ProductStatus.RECOMMENDED: N_("recommended"),
+    ProductStatus.KNOWN_NOT_AFFECTED: N_("known not affected"),
+    ProductStatus.UNDER_INVESTIGATION: N_("under investigation"),
+}
+
+
+def status_words(status: ProductStatus) -> Phrase:
+    """A CSAF product status as a reason names it: 'known affected'."""
+    return Phrase(_STATUS_WORDS[status])
+
 
 def decide(member_versions: str | None, document: CsafDocument,
            product_ids: Sequence[str]) -> VersionDecision:
@@ -73,18 +98,20 @@ def decide(member_versions: str | None, document: CsafDocument,
     fix_urls = _fix_urls(document, product_ids)
     facts = {"affected_versions": affected, "fixed_versions": fixed, "fix_urls": fix_urls}
     if not candidates:
-        return VersionDecision(Decision.UNKNOWN_VERSION,
-                               "the advisory gives no status for this product", **facts)
+        return VersionDecision(
+            Decision.UNKNOWN_VERSION,
+            Phrase(N_("the advisory gives no status for this product")), **facts)
     if member_versions is None or not member_versions.strip():
-        return VersionDecision(Decision.UNKNOWN_VERSION, "no version registered", **facts)
+        return VersionDecision(Decision.UNKNOWN_VERSION, Phrase(N_("no version registered")),
+                               **facts)
     member = member_versions.strip()
-    covering: dict[Decision, tuple[int, str]] = {}  # decision: (vulnerability, reason)
-    undecided: list[tuple[int, ProductStatus, str]] = []
+    covering: dict[Decision, tuple[int, Phrase]] = {}  # decision: (vulnerability, reason)
+    undecided: list[tuple[int, ProductStatus, Phrase]] = []
     for index, product, status in candidates:
         try:
             reason = _covering_reason(member, product, status, candidates)
         except Undecidable as exc:
-            undecided.append((index, status, str(exc)))
+            undecided.append((index, status, exc.reason))
             continue
         if reason is not None:
             covering.setdefault(_DECISION_OF[_kind(status)], (index, reason))
@@ -97,17 +124,23 @@ def decide(member_versions: str | None, document: CsafDocument,
                       and _PRIORITY.index(_DECISION_OF[_kind(s)]) < _PRIORITY.index(decision)),
                      None)
         if doubt is not None:
-            return VersionDecision(Decision.UNKNOWN_VERSION,
-                                   f"{reason}, but could not compare version {member} for "
-                                   f"another vulnerability: {doubt}", **facts)
+            # TRANSLATORS: {reason} says why a status applies, {doubt} why another could not
+            # be read; {member} is the version the member registered.
+            return VersionDecision(Decision.UNKNOWN_VERSION, Phrase(N_(
+                "{reason}, but could not compare version {member} for another vulnerability: "
+                "{doubt}"), reason=reason, member=member, doubt=doubt), **facts)
         return VersionDecision(decision, reason, **facts)
     if undecided:
-        return VersionDecision(Decision.UNKNOWN_VERSION,
-                               f"could not compare version {member}: {undecided[0][2]}",
-                               **facts)
-    return VersionDecision(Decision.NOT_AFFECTED,
-                           f"version {member} is not among the versions listed "
-                           f"({', '.join(affected[:5]) or 'none affected'})", **facts)
+        return VersionDecision(Decision.UNKNOWN_VERSION, Phrase(
+            N_("could not compare version {member}: {doubt}"), member=member,
+            doubt=undecided[0][2]), **facts)
+    if not affected:
+        return VersionDecision(Decision.NOT_AFFECTED, Phrase(
+            N_("version {member} is not among the versions listed (none affected)"),
+            member=member), **facts)
+    return VersionDecision(Decision.NOT_AFFECTED, Phrase(
+        N_("version {member} is not among the versions listed ({versions})"), member=member,
+        versions=", ".join(affected[:5])), **facts)
 
 
 _PRIORITY = (Decision.AFFECTED, Decision.UNDER_INVESTIGATION, Decision.FIXED,
@@ -125,7 +158,8 @@ def _kind(status: ProductStatus) -> str:
 
 
 def _covering_reason(member: str, product: CsafProduct, status: ProductStatus,
-                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]) -> str | None:
+                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]
+                     ) -> Phrase | None:
     """Why the product's status applies to the member's version, or None when it does not.
 
     first_affected, last_affected and first_fixed name one version and mean every version
@@ -136,7 +170,10 @@ def _covering_reason(member: str, product: CsafProduct, status: ProductStatus,
     rule = covers(member, product)
     if rule is None:
         return None
-    return f"version {member} is listed as {status.value.replace('_', ' ')} ({rule})"
+    # TRANSLATORS: {status} is a status word ("known affected"), {rule} the rule that read
+    # the version ("B.06.12: the same version", "< 8.2.2 read as maven").
+    return Phrase(N_("version {member} is listed as {status} ({rule})"), member=member,
+                  status=status_words(status), rule=rule)
 
 
 _ORDERED = {ProductStatus.FIRST_AFFECTED, ProductStatus.LAST_AFFECTED,
@@ -144,20 +181,24 @@ _ORDERED = {ProductStatus.FIRST_AFFECTED, ProductStatus.LAST_AFFECTED,
 
 
 def _ordered_reason(member: str, product: CsafProduct, status: ProductStatus,
-                    candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]) -> str | None:
+                    candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]
+                    ) -> Phrase | None:
     assert product.version is not None
     listed = product.version.strip()
     if _normal(listed) == _normal(member):
-        return f"version {member} is listed as {status.value.replace('_', ' ')}"
+        return Phrase(N_("version {member} is listed as {status}"), member=member,
+                      status=status_words(status))
     mine, theirs = _maven(member), _maven(listed)
     if status is ProductStatus.LAST_AFFECTED:
         if mine <= theirs:
-            return f"{member} is at or below the last affected version {listed}"
+            return Phrase(N_("{member} is at or below the last affected version {listed}"),
+                          member=member, listed=listed)
         return None
     if mine < theirs:
         return None
     if status is ProductStatus.FIRST_FIXED:
-        return f"{member} is at or above the first fixed version {listed}"
+        return Phrase(N_("{member} is at or above the first fixed version {listed}"),
+                      member=member, listed=listed)
     # First affected: until a later first fixed version of the same product.
     for _, other, other_status in candidates:
         if other_status is ProductStatus.FIRST_FIXED and other.name == product.name and \
@@ -165,23 +206,27 @@ def _ordered_reason(member: str, product: CsafProduct, status: ProductStatus,
             fix = _maven(other.version.strip())
             if theirs < fix <= mine:
                 return None
-    return f"{member} is at or above the first affected version {listed} (generic ordering)"
+    return Phrase(N_("{member} is at or above the first affected version {listed} "
+                     "(generic ordering)"), member=member, listed=listed)
 
 
 def _maven(text: str) -> MavenVersion:
     try:
         return MavenVersion(_normal(text))
     except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
-        raise Undecidable(f"{text!r} cannot be ordered as a version") from None
+        raise Undecidable(Phrase(N_("{version} cannot be ordered as a version"),
+                                 version=repr(text))) from None
 
 
-def covers(member_versions: str, product: CsafProduct) -> str | None:
+def covers(member_versions: str, product: CsafProduct) -> Phrase | None:
     """The rule by which the product's version (or range) includes the member's version, or
     None when it does not; Undecidable when no rule can tell."""
     member = member_versions.strip()
     spec = product.version_range or product.version
     if spec is None or spec.strip() in {"vers:all/*", "*"}:
-        return f"{spec or 'no version given'}: every version"
+        if not spec:
+            return Phrase(N_("no version given: every version"))
+        return _every_version(spec)
     if member.startswith("vers:"):
         return _member_range_covers(member, product)
     if product.version_range is not None:
@@ -190,49 +235,76 @@ def covers(member_versions: str, product: CsafProduct) -> str | None:
     return _single_matches(product.version, member)
 
 
-def _range_contains(text: str, version: str) -> str | None:
+def _every_version(listed: str) -> Phrase:
+    # TRANSLATORS: {listed} is a version range that includes all versions ("vers:all/*").
+    return Phrase(N_("{listed}: every version"), listed=listed)
+
+
+def _range_contains(text: str, version: str) -> Phrase | None:
     scheme, rng = _parse_range(text)
     if rng is _ALL:
-        return f"{text}: every version"
+        return _every_version(text)
     assert isinstance(rng, VersionRange)
     try:
         inside = _version(rng, version) in rng
     except InvalidVersion:
-        raise Undecidable(f"{version!r} is not a {scheme} version") from None
+        raise _not_a_version(version, scheme) from None
     except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
-        raise Undecidable(f"the range {text!r} cannot be compared") from None
-    return f"{text} read as {scheme}" if inside else None
+        raise _not_comparable(text) from None
+    return _read_as(text, scheme) if inside else None
 
 
-def _member_range_covers(member: str, product: CsafProduct) -> str | None:
+def _read_as(listed: str, scheme: str) -> Phrase:
+    # TRANSLATORS: {scheme} names a version ordering (maven, semver, pypi, ...).
+    return Phrase(N_("{listed} read as {scheme}"), listed=listed, scheme=scheme)
+
+
+def _not_a_version(version: str, scheme: str) -> Undecidable:
+    # TRANSLATORS: {scheme} names a version ordering (maven, semver, pypi, ...).
+    return Undecidable(Phrase(N_("{version} is not a {scheme} version"), version=repr(version),
+                              scheme=scheme))
+
+
+def _not_comparable(text: str) -> Undecidable:
+    return Undecidable(Phrase(N_("the range {listed} cannot be compared"), listed=repr(text)))
+
+
+def _unreadable(text: str) -> Undecidable:
+    return Undecidable(Phrase(N_("the range {listed} cannot be read"), listed=repr(text)))
+
+
+def _member_range_covers(member: str, product: CsafProduct) -> Phrase | None:
     if product.version_range is not None:
-        raise Undecidable(f"both are ranges ({member} and {product.version_range})")
+        raise Undecidable(Phrase(N_("both are ranges ({member} and {listed})"), member=member,
+                                 listed=product.version_range))
     assert product.version is not None
     scheme, rng = _parse_range(member)
     if rng is _ALL:
-        return f"{member}: every version"
+        return _every_version(member)
     assert isinstance(rng, VersionRange)
     for alternative in _alternatives(product.version):
         try:
             inside = _version(rng, alternative) in rng
         except InvalidVersion:
-            raise Undecidable(f"{alternative!r} is not a {scheme} version") from None
+            raise _not_a_version(alternative, scheme) from None
         except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
-            raise Undecidable(f"the range {member!r} cannot be compared") from None
+            raise _not_comparable(member) from None
         if inside:
-            return f"{alternative} is within {member} read as {scheme}"
+            # TRANSLATORS: {member} is the member's range, {scheme} a version ordering.
+            return Phrase(N_("{listed} is within {member} read as {scheme}"), listed=alternative,
+                          member=member, scheme=scheme)
     return None
 
 
-def _single_matches(listed: str, member: str) -> str | None:
+def _single_matches(listed: str, member: str) -> Phrase | None:
     wanted = _normal(member)
     for alternative in _alternatives(listed):
         if _normal(alternative) == wanted:
-            return f"{alternative}: the same version"
+            return Phrase(N_("{listed}: the same version"), listed=alternative)
         wildcard = _WILDCARD.match(alternative)
         if wildcard and wildcard.group(1) and \
                 (wanted + ".").startswith(_normal(wildcard.group(1)) + "."):
-            return f"{alternative}: the same major version"
+            return Phrase(N_("{listed}: the same major version"), listed=alternative)
     return None
 
 
@@ -253,7 +325,7 @@ def _parse_range(text: str) -> tuple[str, object]:
         return scheme, VersionRange.from_string(  # type: ignore[no-untyped-call]
             f"vers:{scheme}/{constraints}")
     except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
-        raise Undecidable(f"the range {text!r} cannot be read") from None
+        raise _unreadable(text) from None
 
 
 def _version(rng: VersionRange, text: str) -> object:
@@ -267,11 +339,11 @@ def _plain_constraints(text: str) -> str:
     for part in text.split("|"):
         match = _CONSTRAINT.match(part.strip())
         if match is None:
-            raise Undecidable(f"the range {text!r} cannot be read")
+            raise _unreadable(text)
         op, version = match.group(1) or "", match.group(2)
         parts.append(f"{op}{version}")
     if not any(p[0] in "<>!=" for p in parts):
-        raise Undecidable(f"{text!r} is not a range")
+        raise Undecidable(Phrase(N_("{listed} is not a range"), listed=repr(text)))
     return "|".join(parts)
 
 
