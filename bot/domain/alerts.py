@@ -186,6 +186,7 @@ def alert_payload(alert: Alert) -> dict[str, object]:
         "exploited": alert.exploited,
         "epss": alert.epss,
         "change": alert.change,
+        **_phrases(change=alert.change),
     }
 
 
@@ -195,9 +196,10 @@ def _phrases(**texts: str | None) -> dict[str, object]:
             if isinstance(text, Phrase)}
 
 
-def _phrase(product: dict[str, Any], key: str) -> str | None:
-    found = phrase_from_json(product.get(f"{key}_phrase"))
-    return found if found is not None else product.get(key)
+def _phrase(data: dict[str, Any], key: str) -> str | None:
+    """The phrase kept beside the English text, else (an older payload) the English text."""
+    found = phrase_from_json(data.get(f"{key}_phrase"))
+    return found if found is not None else data.get(key)
 
 
 def alert_from_payload(data: dict[str, Any]) -> Alert:
@@ -221,4 +223,4 @@ def alert_from_payload(data: dict[str, Any]) -> Alert:
                        _phrase(p, "note"))
         for p in data["products"])
     return Alert(advisory, data["member"], products, bool(data.get("exploited")),
-                 data.get("epss"), data.get("change"))
+                 data.get("epss"), _phrase(data, "change"))

@@ -17,6 +17,7 @@ from bot.domain.alerts import (
     deliveries_for,
 )
 from bot.domain.csaf import CsafDocument, products_named
+from bot.domain.language import N_, Phrase
 from bot.domain.matching import AdvisoryMatcher, Match
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.ingest import IngestReport, queue_alerts
@@ -36,23 +37,48 @@ class CsafItem:
     raw_sha256: str  # of the document's bytes: a changed document with the same version
 
 
-def note_for(decision: VersionDecision) -> str:
-    """One line for the alert and /latest: the decision, its reason, and the fix."""
-    words = {
-        Decision.AFFECTED: "Your version is affected",
-        Decision.FIXED: "Fixed",
-        Decision.NOT_AFFECTED: "Not affected",
-        Decision.UNDER_INVESTIGATION: "Under investigation",
-        Decision.UNKNOWN_VERSION: "Versions listed",
-    }[decision.decision]
-    parts = [f"{words}: {decision.reason}"]
+# What a version decision means for the member, before its reason.
+_DECISION_NOTES = {
+    Decision.AFFECTED: N_("Your version is affected: {reason}"),
+    Decision.FIXED: N_("Fixed: {reason}"),
+    Decision.NOT_AFFECTED: N_("Not affected: {reason}"),
+    Decision.UNDER_INVESTIGATION: N_("Under investigation: {reason}"),
+    # TRANSLATORS: the version could not be decided; the versions the advisory lists follow.
+    Decision.UNKNOWN_VERSION: N_("Versions listed: {reason}"),
+}
+# What changed for a member whose version a revision now alerts, by the new decision.
+_CHANGED_TO = {
+    Decision.AFFECTED: N_("your version is now affected ({reason})"),
+    Decision.UNDER_INVESTIGATION: N_("your version is now under investigation ({reason})"),
+    # TRANSLATORS: the revision's versions could not be compared with the member's version.
+    Decision.UNKNOWN_VERSION: N_("your version is now unknown version ({reason})"),
+}
+
+
+def _layout(count: int) -> str:
+    """Not a message (the same in every language): the parts of a note, one after another."""
+    return "; ".join(f"{{part{i}}}" for i in range(count))
+
+
+def note_for(decision: VersionDecision) -> Phrase:
+    """One line for the alert and /latest: the decision, its reason, and the fix; a phrase,
+    so each reader sees it in their language."""
+    parts = [Phrase(_DECISION_NOTES[decision.decision], reason=decision.reason)]
     if decision.decision is Decision.UNKNOWN_VERSION and decision.affected_versions:
-        parts.append("affected: " + ", ".join(decision.affected_versions[:10]))
+        parts.append(Phrase(N_("affected: {versions}"),
+                            versions=", ".join(decision.affected_versions[:10])))
     if decision.fixed_versions:
-        parts.append("fixed in " + ", ".join(decision.fixed_versions[:5]))
+        parts.append(Phrase(N_("fixed in {versions}"),
+                            versions=", ".join(decision.fixed_versions[:5])))
     if decision.fix_urls:
-        parts.append("fix: " + decision.fix_urls[0])
-    return "; ".join(parts)[:_NOTE_CHARS]
+        # TRANSLATORS: {url} is the vendor's page with the fix (an update or patch).
+        parts.append(Phrase(N_("fix: {url}"), url=decision.fix_urls[0]))
+    note = parts[0] if len(parts) == 1 else Phrase(
+        _layout(len(parts)), **{f"part{i}": part for i, part in enumerate(parts)})
+    if len(note) <= _NOTE_CHARS:
+        return note
+    # Cut as before, in any language: a format width, not a slice (which would lose the phrase).
+    return Phrase(f"{{note:.{_NOTE_CHARS}}}", note=note)
 
 
 def _detail(decision: VersionDecision) -> dict[str, object]:
@@ -63,19 +89,22 @@ def _detail(decision: VersionDecision) -> dict[str, object]:
 
 
 def change_between(old: tuple[str, dict[str, object]] | None,
-                   new: VersionDecision) -> str | None:
-    """What changed for a member between two revisions, if it concerns them; else None."""
+                   new: VersionDecision) -> Phrase | None:
+    """What changed for a member between two revisions, if it concerns them; else None. A
+    phrase, shown after "Updated:" in each reader's language."""
     if new.decision not in ALERTING:
         return None
     if old is None:
-        return "the advisory now names your product"
+        return Phrase(N_("the advisory now names your product"))
     old_decision, old_detail = old
     if old_decision not in {d.value for d in ALERTING}:
-        return f"your version is now {new.decision.value.replace('_', ' ')} ({new.reason})"
+        return Phrase(_CHANGED_TO[new.decision], reason=new.reason)
     if (new.fix_urls or new.fixed_versions) and not (
             old_detail.get("fix_urls") or old_detail.get("fixed_versions")):
-        fixed = ", ".join(new.fixed_versions[:3]) or "see the link"
-        return f"a fix is now available ({fixed})"
+        if not new.fixed_versions:
+            return Phrase(N_("a fix is now available (see the link)"))
+        return Phrase(N_("a fix is now available ({versions})"),
+                      versions=", ".join(new.fixed_versions[:3]))
     return None
 
 
