@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.domain.advisory import Advisory
+from bot.domain.language import Phrase, dump_text, load_text
 from bot.domain.products import RegisteredProduct
 from bot.store.repositories import SqlAdvisories
 from bot.store.tables import AdvisoryRow, MatchRow, MemberRow, ProductRow
@@ -19,7 +20,8 @@ class SqlMatches:
         self._s = session
 
     def add(self, advisory_id: str, product: RegisteredProduct, why: str, now: datetime) -> None:
-        """Record that the product matched; a second match of the same pair is ignored."""
+        """Record that the product matched; a second match of the same pair is ignored. A
+        reason that is a phrase is kept as one, to be shown later in each reader's language."""
         exists = self._s.exec(
             select(MatchRow.id).where(
                 MatchRow.advisory_id == advisory_id, MatchRow.product_id == product.id
@@ -32,7 +34,8 @@ class SqlMatches:
         ).one()
         self._s.add(
             MatchRow(
-                advisory_id=advisory_id, product_id=product.id, member_id=member_id, why=why,
+                advisory_id=advisory_id, product_id=product.id, member_id=member_id,
+                why=dump_text(why) or "",
                 created_at=now,
             )
         )
@@ -45,7 +48,9 @@ class SqlMatches:
         if row is None:
             return
         row.decision = decision
-        row.decision_detail = json.dumps(detail, ensure_ascii=False)
+        row.decision_detail = json.dumps(
+            {k: dump_text(v) if isinstance(v, Phrase) else v for k, v in detail.items()},
+            ensure_ascii=False)
         self._s.add(row)
         self._s.flush()
 
@@ -55,7 +60,7 @@ class SqlMatches:
                                    MatchRow.decision_detail)
                             .where(MatchRow.advisory_id == advisory_id,
                                    col(MatchRow.decision).is_not(None))).all()
-        return {pid: (str(d), json.loads(detail) if detail else {}) for pid, d, detail in rows}
+        return {pid: (str(d), _detail(detail)) for pid, d, detail in rows}
 
     def members_for(self, advisory_id: str) -> list[str]:
         """The members whose products this advisory matched."""
@@ -85,8 +90,18 @@ class SqlMatches:
             if row.id not in seen and len(seen) < count:
                 advisory = advisories.get(row.id)
                 assert advisory is not None
-                note = None
+                note: str | None = None
                 if decision:
-                    note = str(json.loads(detail).get("note") or decision) if detail else decision
-                seen[row.id] = (advisory, why, note)
+                    note = _detail(detail).get("note") or decision
+                seen[row.id] = (advisory, load_text(why) or "", note)
         return list(seen.values())
+
+
+def _detail(stored: str) -> dict[str, Any]:
+    """A decision's detail as stored, its reason and note phrases again where they were."""
+    found: dict[str, Any] = json.loads(stored) if stored else {}
+    return {k: load_text(v) if k in _PHRASES and isinstance(v, str) else v
+            for k, v in found.items()}
+
+
+_PHRASES = {"reason", "note"}
