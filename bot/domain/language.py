@@ -190,9 +190,7 @@ class Phrase(str):
     values: dict[str, Any]
 
     def __new__(cls, message: str, **values: Any) -> Phrase:
-        with speaking(SOURCE_LANGUAGE):
-            text = _render(message, values)
-        made = super().__new__(cls, text)
+        made = super().__new__(cls, message.format(**values))  # nested phrases are English
         made.message = message
         made.values = values
         return made
