@@ -39,7 +39,6 @@ from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.language import (
     N_,
     _,
-    choose,
     clock_text,
     day_text,
     in_language,
@@ -112,7 +111,9 @@ class ChatCommands:
             if not allowed:
                 warn = self._rate.should_warn(sender.network.value, sender.address)
                 if warn:
-                    language = choose(sender.language)
+                    language = reader_language(uow.members.contact(sender.network,
+                                                                   sender.address),
+                                               supported(sender.language))
                     with speaking(language):
                         slow_down = Reply(_(SLOW_DOWN))
                     self._queue(uow, sender, update_key, slow_down, None, now, language)

@@ -23,6 +23,7 @@ from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
 from bot.services import catalogue
 from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.command_rate import CommandRateLimit
 from bot.services.delivery_problems import recipient_gone
 from bot.services.exploitation import escalate, record_catalog
 from bot.services.hub_messages import HubPolicy
@@ -309,3 +310,15 @@ def test_coordinators_are_told_of_a_gone_recipient_in_their_language(hub: Hub) -
     assert hub.one("notice", COORD.chat)["text"].startswith(
         "A telegram contact of Vivantes can no longer receive messages (Forbidden: bot was "
         "blocked). It is marked inactive and 0 queued messages to it were dropped;")
+
+
+def test_a_german_reader_over_the_command_rate_is_told_so_in_german(hub: Hub) -> None:
+    service = ChatCommands(hub.store, hub.clock, CommandRateLimit("2/minute"), policy=POLICY)
+    answers = [service.handle(ANNA, "/products", f"flood{i}") for i in range(4)]
+    assert answers[2] == ("Sie senden Befehle schneller, als ich sie beantworte; warten Sie "
+                          "eine Minute und versuchen Sie es erneut.")
+    assert answers[3] == ""
+    # Someone whose app speaks German but who chose nothing yet: their app's language.
+    stranger = Sender(Network.TELEGRAM, "7007", "7007", language="de-AT")
+    answers = [service.handle(stranger, "/help", f"s{i}") for i in range(3)]
+    assert answers[2] is not None and answers[2].startswith("Sie senden Befehle schneller")
