@@ -114,7 +114,7 @@ async def build_bot(
     With `receive_commands` the chat networks also take members' commands (`hubbot run`);
     without, they only send (`hubbot poll --once`).
     """
-    i18n.install(settings.default_language)
+    i18n.install(settings.default_language, settings.timezone)
     feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
     store = open_store(settings)
     fetcher = FeedFetcher(

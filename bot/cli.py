@@ -51,7 +51,7 @@ def _settings() -> Settings:
     log_format = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     logging.basicConfig(level=settings.log_level, format=log_format, stream=sys.stderr)
     log_redaction.install(settings.secrets(), log_format)
-    i18n.install(settings.default_language)
+    i18n.install(settings.default_language, settings.timezone)
     # httpx logs every request URL at INFO; a feed URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

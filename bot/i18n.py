@@ -109,12 +109,13 @@ def _load(code: str, path: Path, _version: int) -> BabelTranslator:
     return BabelTranslator(code, Translations(buffer, domain=DOMAIN))
 
 
-def install(default: str = language.SOURCE_LANGUAGE) -> tuple[str, ...]:
-    """Load every catalog and make its language available; returns the languages."""
+def install(default: str = language.SOURCE_LANGUAGE, zone: str = "UTC") -> tuple[str, ...]:
+    """Load every catalog and make its language available (`default` for people who chose
+    none, `zone` the hub's time zone for those who set none); returns the languages."""
     translators = {language.SOURCE_LANGUAGE: BabelTranslator(language.SOURCE_LANGUAGE, None)}
     for code, path in catalog_files().items():
         translators[code] = load(code, path)
     if default not in translators:
         log.warning("HUBBOT_DEFAULT_LANGUAGE %r has no catalog; using English", default)
-    language.install(translators, default)
+    language.install(translators, default, zone)
     return language.languages()

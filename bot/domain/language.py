@@ -88,11 +88,14 @@ def _local(moment: datetime, zone: str) -> datetime:
 _ENGLISH = English()
 _installed: dict[str, Translator] = {SOURCE_LANGUAGE: _ENGLISH}
 _default: list[str] = [SOURCE_LANGUAGE]
+_default_zone: list[str] = ["UTC"]
 _active: ContextVar[Translator] = ContextVar("hubbot_language", default=_ENGLISH)
 
 
-def install(translators: Mapping[str, Translator], default: str) -> None:
-    """Make these languages available; `default` is for readers who chose none."""
+def install(translators: Mapping[str, Translator], default: str, zone: str = "UTC") -> None:
+    """Make these languages available; `default` is for readers who chose none, and `zone`
+    (the hub's time zone) for readers and hub channels that set none."""
+    _default_zone[0] = zone
     _installed.clear()
     _installed[SOURCE_LANGUAGE] = _ENGLISH
     _installed.update(translators)
@@ -106,6 +109,11 @@ def languages() -> tuple[str, ...]:
 
 def default_language() -> str:
     return _default[0]
+
+
+def default_zone() -> str:
+    """The hub's time zone: for readers who set none."""
+    return _default_zone[0]
 
 
 def supported(code: str | None) -> str | None:
@@ -160,15 +168,15 @@ def N_(message: str) -> str:
 
 
 def moment_text(moment: datetime, zone: str | None) -> str:
-    return _active.get().moment(moment, zone or "UTC")
+    return _active.get().moment(moment, zone or _default_zone[0])
 
 
 def day_text(moment: datetime, zone: str | None) -> str:
-    return _active.get().day(moment, zone or "UTC")
+    return _active.get().day(moment, zone or _default_zone[0])
 
 
 def clock_text(moment: datetime, zone: str | None) -> str:
-    return _active.get().clock(moment, zone or "UTC")
+    return _active.get().clock(moment, zone or _default_zone[0])
 
 
 def decimal_text(value: float, digits: int = 1) -> str:

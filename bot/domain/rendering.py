@@ -30,7 +30,7 @@ def _short_summary(summary: str) -> str:
 
 def published_text(moment: datetime, zone: str | None) -> str:
     """The publication time in the reader's zone and language ('12 Apr 2026, 08:00 CEST' /
-    '12.04.2026, 08:00 MESZ'); UTC when the zone is None or unknown."""
+    '12.04.2026, 08:00 MESZ'); the hub's zone when the reader set none, UTC when unknown."""
     return moment_text(moment, zone)
 
 

@@ -122,12 +122,15 @@ class Hub:
             user, room, "/subscribe Dräger | Infinity Delta")
         return room
 
-    async def hub_room(self, coordinator: MatrixUser, name: str, max_tlp: Tlp) -> str:
-        """A hub room configured with `max_tlp` that the bot was invited to and joined."""
+    async def hub_room(self, coordinator: MatrixUser, name: str, max_tlp: Tlp,
+                       language: str | None = None) -> str:
+        """A hub room configured with `max_tlp` (and `language`) that the bot was invited to
+        and joined."""
         assert self.bot is not None
         room = await coordinator.create_room(name=name)
         with self.bot.store() as uow:
-            uow.hub_channels.add(HubChannel(Network.MATRIX, room, max_tlp=max_tlp), utc_now())
+            uow.hub_channels.add(HubChannel(Network.MATRIX, room, max_tlp=max_tlp,
+                                            language=language), utc_now())
             uow.commit()
         await coordinator.invite(room, self.bot_id)
         await coordinator.wait_until(lambda: self._joined(coordinator, room))

@@ -153,7 +153,7 @@ def test_a_german_coordinators_preview_and_buttons_are_german(hub: Hub) -> None:
     preview = hub.say(COORD, "/announce Übung am Freitag")
     assert preview == (
         "Vorschau – dies geht an 2 Hub-Kanäle:\n\n📣 Mitteilung des Hubs\n\nÜbung am Freitag\n\n"
-        "Senden? Antworten Sie mit yes oder no (innerhalb von 30 Minuten).")
+        "Senden? Antworten Sie mit ja oder nein (innerhalb von 30 Minuten).")
     assert [b["label"] for b in hub.last_reply(COORD)["buttons"][0]] == ["Senden", "Abbrechen"]
     assert hub.say(COORD, "no") == "Abgebrochen; nichts wurde gesendet."
 
