@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 
@@ -12,7 +13,7 @@ from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
 from bot.domain.language import _, ngettext
 from bot.domain.rendering import alert_headline
-from bot.services.hub_messages import HubPolicy, queue_to
+from bot.services.hub_messages import Address, HubPolicy, queue_to, recipient_languages
 from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
 
@@ -46,15 +47,20 @@ def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
     """Queue every digest that is due: held before each member's latest digest hour."""
     total = 0
     members = {m.name: m for m in uow.members.all()}
-    for name in uow.held_alerts.members_waiting():
+    waiting = uow.held_alerts.members_waiting()
+    # Everyone's language in one query, not one per digest.
+    languages = recipient_languages(uow, [(c.network, c.address)
+                                          for c in uow.members.contacts(waiting)])
+    for name in waiting:
         member = members.get(name)
         if member is None:
             continue
         if member.digest_hour is None:  # turned off meanwhile: nothing may stay held
-            total += release(uow, name, now, None, key=f"off-{now:%Y%m%dT%H}")
+            total += release(uow, name, now, None, key=f"off-{now:%Y%m%dT%H}",
+                             languages=languages)
             continue
         slot = latest_slot(now, member.digest_hour, policy.zone)
-        total += release(uow, name, now, slot, key=f"{slot:%Y%m%dT%H%M}")
+        total += release(uow, name, now, slot, key=f"{slot:%Y%m%dT%H%M}", languages=languages)
     return total
 
 
@@ -63,7 +69,7 @@ def _digest_payload(member: str, chunk: list[HeldAlert], total: int) -> dict[str
 
 
 def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None,
-            key: str) -> int:
+            key: str, languages: Mapping[Address, str] | None = None) -> int:
     """Queue the member's held alerts (held before `before`) as digests; returns how many."""
     held = uow.held_alerts.waiting(member, before)
     if not held:
@@ -78,7 +84,7 @@ def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None
             queue_to(uow, [(network, address)], kind="digest",
                      key=f"{member}|{key}|{part}",
                      payload=partial(_digest_payload, member, chunk, len(items)),
-                     priority=DIGEST_PRIORITY, now=now)
+                     priority=DIGEST_PRIORITY, now=now, known=languages)
     uow.held_alerts.release([h.id for h in held], now)
     log.info("digest for a member: %d alerts released", len(held))
     return len(held)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from bot.services.ports import UnitOfWork
 
 Address = tuple[Network, str]
 CONSOLE_HUB = "hub"  # the console's stand-in for the hub channels
+_FEW = 20  # up to this many people are looked up one by one, not with every contact
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,28 @@ def recipient_languages(uow: UnitOfWork, recipients: Iterable[Address]) -> dict[
     for ch in uow.hub_channels.all():
         if (ch.network, ch.address) in wanted:
             found[(ch.network, ch.address)] = choose(ch.language)
-    for c in uow.members.contacts():
-        if (c.network, c.address) in wanted:
-            found.setdefault((c.network, c.address), reader_language(c))
+    people = wanted - found.keys()
+    if len(people) <= _FEW:  # a digest, a reply: look each one up
+        contacts = [c for c in (uow.members.contact(*address) for address in people) if c]
+    else:  # a hub-wide message: one query for everyone
+        contacts = [c for c in uow.members.contacts() if (c.network, c.address) in people]
+    for c in contacts:
+        found.setdefault((c.network, c.address), reader_language(c))
     return {address: found.get(address, default_language()) for address in wanted}
 
 
 def queue_to(
     uow: UnitOfWork, recipients: Iterable[Address], *, kind: str, key: str,
     payload: Callable[[], dict[str, Any]], priority: int, now: datetime,
+    known: Mapping[Address, str] | None = None,
 ) -> int:
-    """One outbox message per address, `payload()` written in each one's language; `key`
-    names the fact, so re-queueing it is a no-op."""
+    """One outbox message per address, `payload()` written in each one's language (`known`:
+    languages already looked up); `key` names the fact, so re-queueing it is a no-op."""
     addresses = _unique(recipients)
-    languages = recipient_languages(uow, addresses)
+    languages = dict(known or {})
+    missing = [a for a in addresses if a not in languages]
+    if missing:
+        languages.update(recipient_languages(uow, missing))
     written: dict[str, dict[str, Any]] = {}
     for language in sorted(set(languages.values())):
         with speaking(language):

@@ -25,3 +25,13 @@ def test_the_hub_default_language_must_have_a_catalog(hubbot) -> None:
     refused = hubbot("channel", "list")
     assert refused.code != 0
     assert "HUBBOT_DEFAULT_LANGUAGE" in refused.err and "de, en" in refused.err
+
+
+def test_the_demo_speaks_the_hubs_default_language(hubbot) -> None:
+    hubbot.extra_env = {"HUBBOT_DEFAULT_LANGUAGE": "de", "HUBBOT_TIMEZONE": "Europe/Berlin"}
+    shown = hubbot("demo")
+    assert shown.code == 0, shown.err
+    assert "Ihr Produkt: Siemens Healthineers | syngo.via" in shown.out
+    assert "Veröffentlicht: 12.04.2026, 08:00 MESZ" in shown.out  # 06:00 UTC in Berlin
+    assert "KRITISCH (CVSS 9,8)" in shown.out
+    assert "Your product" not in shown.out
