@@ -6,3 +6,10 @@ ALERT_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
 <description>&lt;p&gt;Dräger Infinity Delta VF10.1 and prior: CVE-2026-90001.
 CVSS v3.1 base score 8.1&lt;/p&gt;</description>
 <pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>"""
+
+
+def item(n: int, title: str, body: str = "", cves: str = "") -> str:
+    """An RSS <item> for advisory `n` (https://adv.example.org/n) with this title and text."""
+    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
+            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
+            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")

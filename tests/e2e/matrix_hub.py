@@ -23,12 +23,6 @@ from bot.services.invites import create_invite
 from bot.settings import Settings
 
 
-def item(n: int, title: str, body: str = "", cves: str = "") -> str:
-    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
-            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
-            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
-
-
 @dataclass
 class Hub:
     synapse: Synapse

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from feedserver import FeedServer, rss
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 from bot.app import Bot, build_bot
 from bot.feeds.config import FeedConfig
@@ -20,17 +20,46 @@ from bot.services.invites import create_invite
 from bot.settings import Settings
 
 
-def item(n: int, title: str, body: str = "", cves: str = "") -> str:
-    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
-            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
-            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
-
-
 @dataclass
 class TelegramHub:
-    bot: Bot
+    """The bot with `settings`, polling `feed_list`; stopped and started again on the same
+    database by a test that restarts it."""
+
+    settings: Settings
     telegram: TelegramServer
     feeds: FeedServer
+    feed_list: list[FeedConfig]
+    _bot: Bot | None = None
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def bot(self) -> Bot:
+        assert self._bot is not None, "the bot is not running"
+        return self._bot
+
+    @property
+    def running(self) -> bool:
+        return self._bot is not None
+
+    async def start(self) -> Bot:
+        """Start the bot as `hubbot run` does (without its scheduler), its dispatchers running."""
+        async with AsyncExitStack() as stack:
+            bot = await build_bot(self.settings, stack, feeds=self.feed_list,
+                                  receive_commands=True)
+            self._stack = stack.pop_all()
+        self._bot, self._stop = bot, asyncio.Event()
+        self._tasks = [asyncio.create_task(d.run(self._stop)) for d in bot.dispatchers]
+        return bot
+
+    async def stop(self) -> None:
+        bot, self._bot = self.bot, None
+        for gateway in bot.gateways:
+            await gateway.stop_receiving()
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        await self._stack.aclose()
 
     async def say(self, user: int, text: str, expect: int = 1, timeout: float = 8) -> str:
         """The user writes; returns the text of the bot's newest answer."""
@@ -39,32 +68,40 @@ class TelegramHub:
         got = await self.telegram.wait_for_messages(user, before + expect, timeout)
         return got[-1].text or ""
 
+    async def press(self, user: int, message: SentMessage, label: str) -> None:
+        """The user presses the message's button with this label."""
+        [command] = [b["callback_data"] for b in message.buttons if b["text"] == label]
+        self.telegram.user_presses(user, message, command)
+
     async def link(self, user: int, member: str) -> str:
         """Links the user's chat to `member` with an invite code; returns the bot's answer."""
         code = create_invite(self.bot.store, member, utc_now())
         return await self.say(user, f"/start {code}")
 
+    async def poll(self) -> None:
+        """Every feed polled once, now."""
+        await self.bot.poll_all()
+
 
 @asynccontextmanager
 async def telegram_hub(
-    tmp_path: Path, telegram: TelegramServer, feeds: FeedServer, **settings: Any,
+    tmp_path: Path, telegram: TelegramServer, feeds: FeedServer, *,
+    feed_list: list[FeedConfig] | None = None, **settings: Any,
 ) -> AsyncIterator[TelegramHub]:
-    """The bot taking commands on `telegram`, polling `/cisa.xml` of `feeds` (empty at first),
-    its dispatchers running until the block ends; `settings` adds to its Settings."""
-    feeds.serve("/cisa.xml", rss([]))
+    """The bot taking commands on `telegram`, its dispatchers running until the block ends (if
+    it is running then). It polls `feed_list`, by default `/cisa.xml` of `feeds` (served empty
+    at first); `settings` adds to its Settings."""
+    if feed_list is None:
+        feeds.serve("/cisa.xml", rss([]))
+        feed_list = [FeedConfig("cisa", feeds.url("/cisa.xml"), timedelta(minutes=5))]
     config = Settings(**{
         "data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path / 'hub.db'}",
         "telegram_token": TELEGRAM_TEST_TOKEN, "telegram_base_url": telegram.bot_base_url,
         "telegram_timeout": 2.0, "console": False, "matrix_homeserver": None, **settings})
-    feed_list = [FeedConfig("cisa", feeds.url("/cisa.xml"), timedelta(minutes=5))]
-    stop = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        bot = await build_bot(config, stack, feeds=feed_list, receive_commands=True)
-        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
-        try:
-            yield TelegramHub(bot, telegram, feeds)
-        finally:
-            for gateway in bot.gateways:
-                await gateway.stop_receiving()
-            stop.set()
-            await asyncio.gather(*tasks)
+    hub = TelegramHub(config, telegram, feeds, feed_list)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        if hub.running:
+            await hub.stop()

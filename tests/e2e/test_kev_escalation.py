@@ -8,24 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer, rss
 from shared_data import require_shared_data
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from telegram_hub import TelegramHub, telegram_hub
+from telegram_server import TelegramServer
 
-from bot.app import Bot, build_bot
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
 from bot.outbox import utc_now
 from bot.services import catalogue
-from bot.settings import Settings
 
 ALICE = 100001
 HUB_GROUP = -1001234567890
@@ -47,16 +44,9 @@ def catalog(*cves: str) -> bytes:
     return json.dumps({**real, "count": len(entries), "vulnerabilities": entries}).encode()
 
 
-@dataclass
-class Hub:
-    bot: Bot
-    telegram: TelegramServer
-    feeds: FeedServer
-
-
 @pytest.fixture
 async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[Hub]:
+              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
     telegram_server.add_private_chat(ALICE, first_name="Alice")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
     feed_server.serve("/cisa.xml", rss([ENTRY]))
@@ -67,32 +57,19 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
     feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(hours=1)),
              FeedConfig("kev", feed_server.url("/kev.json"), timedelta(days=1), type="kev"),
              FeedConfig("epss", feed_server.url("/epss"), timedelta(days=1), type="epss")]
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        telegram_timeout=2.0, console=False, matrix_homeserver=None,
-    )
-    stop = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=feeds, receive_commands=True)
-        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
-        catalogue.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=feeds) as hub:
+        catalogue.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
                              utc_now())
-        catalogue.add_product(bot.store, "Klinikum Nord",
+        catalogue.add_product(hub.bot.store, "Klinikum Nord",
                               ProductSpec("Dräger", "Infinity Delta"), utc_now())
-        with bot.store() as uow:
+        with hub.bot.store() as uow:
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
             uow.commit()
-        try:
-            yield Hub(bot, telegram_server, feed_server)
-        finally:
-            for gateway in bot.gateways:
-                await gateway.stop_receiving()
-            stop.set()
-            await asyncio.gather(*tasks)
+        yield hub
 
 
-async def test_a_cve_newly_known_exploited_escalates_the_alerts_already_sent(hub: Hub) -> None:
+async def test_a_cve_newly_known_exploited_escalates_the_alerts_already_sent(
+        hub: TelegramHub) -> None:
     assert hub.bot.exploitation is not None
     assert await hub.bot.exploitation.refresh_kev() == 0  # first load: nothing alerted yet
     await hub.bot.poll_all()

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from e2e_helpers import item
 from feedserver import FeedServer, rss
-from matrix_hub import Hub, item
+from matrix_hub import Hub
 from synapse import Synapse
 
 from bot.domain.alerts import HubChannel

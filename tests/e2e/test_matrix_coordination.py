@@ -15,9 +15,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from e2e_helpers import item
 from feedserver import FeedServer, rss
 from icalendar import Calendar
-from matrix_hub import Hub, item
+from matrix_hub import Hub
 from nio import MemoryDownloadResponse
 from synapse import MatrixUser, Message, Synapse
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from e2e_helpers import item
 from feedserver import FeedServer, rss
-from matrix_hub import Hub, item
+from matrix_hub import Hub
 from synapse import MatrixUser, Message, Synapse
 
 from bot.domain.members import Role

@@ -5,59 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from e2e_helpers import item
 from feedserver import FeedServer, rss
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from telegram_hub import TelegramHub, telegram_hub
+from telegram_server import TelegramServer
 
-from bot.app import Bot, build_bot
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
-from bot.feeds.config import FeedConfig
 from bot.outbox import utc_now
 from bot.services import catalogue
 from bot.services.chat_commands import NOT_LINKED
-from bot.services.invites import create_invite
-from bot.settings import Settings
 
 ALICE = 100001
 CISO = 100002  # the hub office's coordinator
 HUB_GROUP = -1001234567890
-
-
-def item(n: int, title: str, body: str = "", cves: str = "") -> str:
-    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
-            f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
-            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
-
-
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
-
-
-@dataclass
-class Hub:
-    bot: Bot
-    telegram: TelegramServer
-    feeds: FeedServer
-
-    async def say(self, user: int, text: str, expect: int = 1, timeout: float = 8) -> str:
-        """The user writes; returns the text of the bot's newest answer."""
-        before = len(self.telegram.messages_to(user))
-        self.telegram.user_sends(user, text)
-        got = await self.telegram.wait_for_messages(user, before + expect, timeout)
-        return got[-1].text or ""
-
-    async def poll(self) -> None:
-        await self.bot.poll_all()
-
-    async def link(self, user: int, member: str) -> None:
-        code = create_invite(self.bot.store, member, utc_now())
-        assert "now linked" in await self.say(user, f"/start {code}")
 
 
 @pytest.fixture
@@ -65,34 +31,19 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: Feed
     for user in (ALICE, CISO):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
-    feed_server.serve("/cisa.xml", rss([]))
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        telegram_timeout=2.0, console=False, matrix_homeserver=None,
-    )
-    feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(minutes=5))]
-    stop = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=feeds, receive_commands=True)
-        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
-        catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
-        catalogue.add_member(bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))], utc_now())
-        with bot.store() as uow:
+    async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
+        catalogue.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
+        catalogue.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+                             utc_now())
+        with hub.bot.store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)
             uow.commit()
-        try:
-            yield Hub(bot, telegram_server, feed_server)
-        finally:
-            for gateway in bot.gateways:
-                await gateway.stop_receiving()
-            stop.set()
-            await asyncio.gather(*tasks)
+        yield hub
 
 
-async def test_member_links_subscribes_and_receives_the_alert(hub: Hub) -> None:
+async def test_member_links_subscribes_and_receives_the_alert(hub: TelegramHub) -> None:
     assert "/subscribe" in await hub.say(ALICE, "/help")
-    await hub.link(ALICE, "Klinikum Nord")
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     assert "Added Dräger | Infinity Delta" in await hub.say(
         ALICE, "/subscribe Dräger | Infinity Delta")
     hub.feeds.serve("/cisa.xml", rss([DRAEGER, item(2, "Philips IntelliVue flaw")]))
@@ -119,7 +70,7 @@ async def test_member_links_subscribes_and_receives_the_alert(hub: Hub) -> None:
     assert "Recorded: Klinikum Nord has patched alert 1" in answer.text
 
 
-async def test_command_menu_is_registered_at_start(hub: Hub) -> None:
+async def test_command_menu_is_registered_at_start(hub: TelegramHub) -> None:
     names = [c["command"] for c in hub.telegram.commands()]
     # Members' commands; coordinators' and admins' are in their /help, not everyone's menu.
     assert names == ["start", "help", "subscribe", "unsubscribe", "products", "severity",
@@ -127,16 +78,16 @@ async def test_command_menu_is_registered_at_start(hub: Hub) -> None:
                      "language", "rsvp"]
 
 
-async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
+async def test_unlinked_user_is_politely_refused(hub: TelegramHub) -> None:
     assert await hub.say(ALICE, "/products") == NOT_LINKED
     assert "That invite code is not valid" in await hub.say(ALICE, "/start WRONGCODE123")
     assert "Unknown command /frobnicate" in await hub.say(ALICE, "/frobnicate")
 
 
-async def test_no_member_ever_sees_another_members_products(hub: Hub) -> None:
+async def test_no_member_ever_sees_another_members_products(hub: TelegramHub) -> None:
     catalogue.add_product(hub.bot.store, "Hub Office", ProductSpec("BD", "Alaris 8015"),
                           utc_now())
-    await hub.link(ALICE, "Klinikum Nord")
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     mine = await hub.say(ALICE, "/products")
     assert "Infinity Delta" in mine and "Alaris" not in mine
@@ -144,13 +95,13 @@ async def test_no_member_ever_sees_another_members_products(hub: Hub) -> None:
     assert "Alaris" in theirs and "Infinity" not in theirs
 
 
-async def test_groups_are_not_answered_but_hub_channels_get_posts(hub: Hub) -> None:
+async def test_groups_are_not_answered_but_hub_channels_get_posts(hub: TelegramHub) -> None:
     with hub.bot.store() as uow:
         from bot.domain.alerts import HubChannel
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
         uow.commit()
     hub.telegram.user_sends(ALICE, "/products", chat_id=HUB_GROUP)
-    await hub.link(ALICE, "Klinikum Nord")
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
     await hub.poll()
@@ -161,8 +112,8 @@ async def test_groups_are_not_answered_but_hub_channels_get_posts(hub: Hub) -> N
     assert len(hub.telegram.messages_to(HUB_GROUP)) == 1  # the group's /products: ignored
 
 
-async def test_a_429_is_waited_out_and_nothing_is_lost(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_a_429_is_waited_out_and_nothing_is_lost(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.telegram.fail_next(ALICE, 429, retry_after=2)
     started = time.monotonic()
@@ -174,8 +125,9 @@ async def test_a_429_is_waited_out_and_nothing_is_lost(hub: Hub) -> None:
     assert hub.telegram.stats.too_many_requests == 1
 
 
-async def test_blocked_bot_marks_contact_inactive_and_tells_coordinators(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_blocked_bot_marks_contact_inactive_and_tells_coordinators(
+        hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.telegram.block(ALICE)
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
@@ -195,8 +147,9 @@ async def test_blocked_bot_marks_contact_inactive_and_tells_coordinators(hub: Hu
     ("status", {"status": 500, "description": "Internal Server Error"}),
     ("drop", {}),
 ])
-async def test_server_errors_and_lost_connections_are_retried(hub: Hub, fault, kwargs) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_server_errors_and_lost_connections_are_retried(
+        hub: TelegramHub, fault, kwargs) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     if fault == "drop":
         hub.telegram.drop_connection_next(1)
@@ -210,8 +163,8 @@ async def test_server_errors_and_lost_connections_are_retried(hub: Hub, fault, k
     assert len(hub.telegram.messages_to(ALICE)) == 3  # delivered exactly once
 
 
-async def test_a_send_that_times_out_is_retried_and_not_lost(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_a_send_that_times_out_is_retried_and_not_lost(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.telegram.delay(3)  # longer than the bot's 2 s timeout: it gives up and retries
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
@@ -227,7 +180,7 @@ async def test_a_send_that_times_out_is_retried_and_not_lost(hub: Hub) -> None:
         assert uow.outbox.backlog()[("telegram", "sent")] >= 3
 
 
-async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: Hub) -> None:
+async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: TelegramHub) -> None:
     catalogue.add_member(hub.bot.store, "Ghost", [(Network.TELEGRAM, "999999")], utc_now())
     catalogue.add_product(hub.bot.store, "Ghost", ProductSpec("Dräger", "Infinity Delta"),
                           utc_now())
@@ -237,8 +190,8 @@ async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: Hub) -> N
     assert "contact of Ghost" in notice.text and "Chat not found" in notice.text
 
 
-async def test_hostile_titles_are_shown_literally(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_hostile_titles_are_shown_literally(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hostile = item(7, "Dräger Infinity Delta &lt;script&gt;alert(1)&lt;/script&gt; AT&amp;amp;T "
                       "*bold* _x_ [a](b) &lt;b&gt;unclosed &lt; 7")
@@ -250,8 +203,8 @@ async def test_hostile_titles_are_shown_literally(hub: Hub) -> None:
     assert hub.telegram.stats.errors.get(400, 0) == 0  # Telegram accepted the HTML
 
 
-async def test_an_alert_naming_many_products_is_split_and_complete(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_an_alert_naming_many_products_is_split_and_complete(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     models = [f"Infinity M{i:03d} Monitor" for i in range(60)]
     for model in models:
         catalogue.add_product(hub.bot.store, "Klinikum Nord", ProductSpec("Dräger", model),
@@ -269,8 +222,8 @@ async def test_an_alert_naming_many_products_is_split_and_complete(hub: Hub) -> 
     assert alert_parts[-1].buttons and not alert_parts[0].buttons
 
 
-async def test_muted_chat_gets_alerts_silently(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_muted_chat_gets_alerts_silently(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     assert "silently until" in await hub.say(ALICE, "/mute 2h")
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
@@ -279,8 +232,8 @@ async def test_muted_chat_gets_alerts_silently(hub: Hub) -> None:
     assert "Infinity Delta" in alert.text and alert.disable_notification
 
 
-async def test_status_and_latest(hub: Hub) -> None:
-    await hub.link(ALICE, "Klinikum Nord")
+async def test_status_and_latest(hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
     await hub.poll()
@@ -302,16 +255,10 @@ async def test_webhook_mode_takes_updates_posted_by_telegram(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     telegram_server.add_private_chat(ALICE)
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        telegram_webhook_url="https://hub.example.org/telegram", telegram_webhook_port=port,
-        telegram_webhook_secret="s3cret-token", console=False,
-    )
-    stop = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=[], receive_commands=True)
-        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
+    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[],
+                            telegram_webhook_url="https://hub.example.org/telegram",
+                            telegram_webhook_port=port,
+                            telegram_webhook_secret="s3cret-token"):
         assert telegram_server.webhook()["url"] == "https://hub.example.org/telegram"
         telegram_server.user_sends(ALICE, "/help")
         [update] = telegram_server.pending_updates()
@@ -324,12 +271,10 @@ async def test_webhook_mode_takes_updates_posted_by_telegram(
             assert real.status_code == 200
         [answer] = await telegram_server.wait_for_messages(ALICE, 1)
         assert "/subscribe" in answer.text
-        await bot.gateways[0].stop_receiving()
-        stop.set()
-        await asyncio.gather(*tasks)
 
 
-async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(hub: Hub) -> None:
+async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(
+        hub: TelegramHub) -> None:
     from bot.domain.alerts import HubChannel
     from bot.domain.tlp import Tlp
 
@@ -340,7 +285,7 @@ async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(hub: H
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(amber_group), max_tlp=Tlp.AMBER),
                              utc_now())
         uow.commit()
-    await hub.link(ALICE, "Klinikum Nord")
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     amber = item(11, "TLP:AMBER Dräger Infinity Delta: partner notice")
     hub.feeds.serve("/cisa.xml", rss([amber]))
@@ -354,13 +299,13 @@ async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(hub: H
 
 
 async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
-    hub: Hub, caplog: pytest.LogCaptureFixture
+    hub: TelegramHub, caplog: pytest.LogCaptureFixture
 ) -> None:
     from bot.health import HealthServer
 
     health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
-    await hub.link(ALICE, "Klinikum Nord")
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
     hub.telegram.set_down(True)  # every Bot API call answers 502 Bad Gateway
     hub.feeds.serve("/cisa.xml", rss([DRAEGER, item(3, "Dräger Infinity Delta: second")]))

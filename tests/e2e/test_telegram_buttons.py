@@ -6,23 +6,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
+from feedserver import FeedServer
+from telegram_hub import TelegramHub, telegram_hub
+from telegram_server import TelegramServer
 
-from bot.app import Bot, build_bot
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, HubChannel, alert_payload
 from bot.domain.members import Network, Role
 from bot.domain.outbox import NewMessage
 from bot.outbox import utc_now
 from bot.services import catalogue
-from bot.settings import Settings
 
 ALICE = 100001
 CISO = 100002  # the hub office's coordinator
@@ -37,64 +35,37 @@ NOTICE = {
 _keys = itertools.count(1)
 
 
-@dataclass
-class Hub:
-    bot: Bot
-    telegram: TelegramServer
-
-    def queue(self, chat: int, payload: dict[str, Any]) -> None:
-        """Put a message in the outbox, as a service would, and have it sent now."""
-        with self.bot.store() as uow:
-            uow.outbox.add(NewMessage(Network.TELEGRAM, str(chat), "announcement",
-                                      f"test-announcement:{next(_keys)}", payload), utc_now())
-            uow.commit()
-        for dispatcher in self.bot.dispatchers:
-            dispatcher.wake()
-
-    async def say(self, user: int, text: str) -> str:
-        """The user writes; returns the text of the bot's answer."""
-        before = len(self.telegram.messages_to(user))
-        self.telegram.user_sends(user, text)
-        return (await self.telegram.wait_for_messages(user, before + 1))[-1].text or ""
-
-    async def press(self, user: int, message: SentMessage, label: str) -> None:
-        """The user presses the message's button with this label."""
-        [command] = [b["callback_data"] for b in message.buttons if b["text"] == label]
-        self.telegram.user_presses(user, message, command)
+def queue(hub: TelegramHub, chat: int, payload: dict[str, Any]) -> None:
+    """Put a message in the outbox, as a service would, and have it sent now."""
+    with hub.bot.store() as uow:
+        uow.outbox.add(NewMessage(Network.TELEGRAM, str(chat), "announcement",
+                                  f"test-announcement:{next(_keys)}", payload), utc_now())
+        uow.commit()
+    for dispatcher in hub.bot.dispatchers:
+        dispatcher.wake()
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer) -> AsyncIterator[Hub]:
+async def hub(tmp_path: Path, telegram_server: TelegramServer,
+              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
     for user in (ALICE, CISO):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub meetings", type="supergroup")
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        telegram_timeout=2.0, console=False, matrix_homeserver=None,
-    )
-    stop = asyncio.Event()
-    async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=[], receive_commands=True)
-        tasks = [asyncio.create_task(d.run(stop)) for d in bot.dispatchers]
-        catalogue.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[]) as hub:
+        catalogue.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
                              utc_now())
-        catalogue.add_member(bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))], utc_now())
-        with bot.store() as uow:
+        catalogue.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+                             utc_now())
+        with hub.bot.store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
             uow.commit()
-        try:
-            yield Hub(bot, telegram_server)
-        finally:
-            for gateway in bot.gateways:
-                await gateway.stop_receiving()
-            stop.set()
-            await asyncio.gather(*tasks)
+        yield hub
 
 
-async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(hub: Hub) -> None:
-    hub.queue(ALICE, NOTICE)
+async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(
+        hub: TelegramHub) -> None:
+    queue(hub, ALICE, NOTICE)
     notice, document = await hub.telegram.wait_for_messages(ALICE, 2)
     assert notice.method == "sendMessage" and notice.text == NOTICE["text"]
     assert notice.reply_markup == {"inline_keyboard": [[
@@ -107,14 +78,14 @@ async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(hub:
     assert not document.disable_notification
 
 
-async def test_an_alerts_answer_buttons_come_before_the_advisory_link(hub: Hub) -> None:
+async def test_an_alerts_answer_buttons_come_before_the_advisory_link(hub: TelegramHub) -> None:
     advisory = Advisory("cisa:1", "Dräger Infinity Delta: remote code execution", "",
                         "https://adv.example.org/1", "cisa")
     payload = {**alert_payload(Alert(advisory, "Klinikum Nord", ())), "ref": 7, "buttons": [
         [{"label": "Affected", "command": "/affected 7 yes"},
          {"label": "Not affected", "command": "/affected 7 no"}],
     ]}  # fmt: skip
-    hub.queue(ALICE, payload)
+    queue(hub, ALICE, payload)
     [alert] = await hub.telegram.wait_for_messages(ALICE, 1)
     assert alert.reply_markup == {"inline_keyboard": [
         [{"text": "Affected", "callback_data": "/affected 7 yes"},
@@ -123,8 +94,8 @@ async def test_an_alerts_answer_buttons_come_before_the_advisory_link(hub: Hub) 
     ]}  # fmt: skip
 
 
-async def test_pressing_a_button_runs_its_command_like_typing_it(hub: Hub) -> None:
-    hub.queue(ALICE, NOTICE)
+async def test_pressing_a_button_runs_its_command_like_typing_it(hub: TelegramHub) -> None:
+    queue(hub, ALICE, NOTICE)
     notice, _ = await hub.telegram.wait_for_messages(ALICE, 2)
     hub.telegram.user_presses(ALICE, notice, "/help")
     answer = (await hub.telegram.wait_for_messages(ALICE, 3))[2]
@@ -133,8 +104,8 @@ async def test_pressing_a_button_runs_its_command_like_typing_it(hub: Hub) -> No
     assert pressed["text"] and "reply" in pressed["text"]
 
 
-async def test_a_button_pressed_in_a_group_is_answered_privately(hub: Hub) -> None:
-    hub.queue(HUB_GROUP, NOTICE)
+async def test_a_button_pressed_in_a_group_is_answered_privately(hub: TelegramHub) -> None:
+    queue(hub, HUB_GROUP, NOTICE)
     post, _ = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
     hub.telegram.user_presses(ALICE, post, "/help")
     [answer] = await hub.telegram.wait_for_messages(ALICE, 1)
@@ -145,9 +116,9 @@ async def test_a_button_pressed_in_a_group_is_answered_privately(hub: Hub) -> No
     assert len(hub.telegram.messages_to(HUB_GROUP)) == 2  # the notice and its file only
 
 
-async def test_a_failed_file_is_resent_without_repeating_the_message(hub: Hub) -> None:
+async def test_a_failed_file_is_resent_without_repeating_the_message(hub: TelegramHub) -> None:
     hub.telegram.fail_next(ALICE, status=502, description="Bad Gateway", method="sendDocument")
-    hub.queue(ALICE, NOTICE)
+    queue(hub, ALICE, NOTICE)
     notice, document = await hub.telegram.wait_for_messages(ALICE, 2, timeout=10)
     assert notice.method == "sendMessage" and document.method == "sendDocument"
     assert hub.telegram.stats.errors[502] == 1  # the first try of the file failed
@@ -157,7 +128,8 @@ async def test_a_failed_file_is_resent_without_repeating_the_message(hub: Hub) -
         assert uow.outbox.backlog()[("telegram", "sent")] == 1
 
 
-async def test_member_answers_a_meeting_notice_in_the_hub_channel_by_button(hub: Hub) -> None:
+async def test_member_answers_a_meeting_notice_in_the_hub_channel_by_button(
+        hub: TelegramHub) -> None:
     day = (utc_now() + timedelta(days=2)).strftime("%Y-%m-%d")
     assert "scheduled" in await hub.say(CISO, f"/meeting add {day} 10:00 UTC Hub call")
     notice, calendar = await hub.telegram.wait_for_messages(HUB_GROUP, 2)
@@ -170,7 +142,7 @@ async def test_member_answers_a_meeting_notice_in_the_hub_channel_by_button(hub:
     assert len(hub.telegram.messages_to(HUB_GROUP)) == 2  # nothing more in the group
 
 
-async def test_coordinator_sends_an_announcement_by_pressing_send(hub: Hub) -> None:
+async def test_coordinator_sends_an_announcement_by_pressing_send(hub: TelegramHub) -> None:
     assert "Send it?" in await hub.say(CISO, "/announce The hub call moves to Friday.")
     preview = hub.telegram.messages_to(CISO)[-1]
     await hub.press(CISO, preview, "Send")

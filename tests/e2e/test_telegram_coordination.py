@@ -12,26 +12,24 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from e2e_helpers import item
 from feedserver import FeedServer, rss
-from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
+from telegram_hub import TelegramHub, telegram_hub
+from telegram_server import TelegramServer
 
-from bot.app import Bot, build_bot, open_store
+from bot.app import open_store
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
-from bot.feeds.config import FeedConfig
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.services import catalogue
-from bot.settings import Settings
 
 ALICE = 100001  # Klinikum Nord
 CISO = 100002  # the hub office's coordinator
@@ -41,17 +39,10 @@ STRANGER = 100006  # linked to no member
 HUB_GROUP = -1001234567890
 BERLIN = ZoneInfo("Europe/Berlin")
 ZONE = "Europe/Berlin"
-
-
-def item(n: int, title: str, score: str) -> str:
-    return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
-            f"<guid>https://adv.example.org/{n}</guid><description>CVSS v3.1 base score "
-            f"{score} CVE-2026-9000{n}</description>"
-            "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
-
-
-CRITICAL = item(1, "Dräger Infinity Delta: remote code execution", "9.8")
-HIGH = item(2, "Dräger Infinity Delta: information disclosure", "8.1")
+CRITICAL = item(1, "Dräger Infinity Delta: remote code execution", "CVSS v3.1 base score 9.8",
+                "CVE-2026-90001")
+HIGH = item(2, "Dräger Infinity Delta: information disclosure", "CVSS v3.1 base score 8.1",
+            "CVE-2026-90002")
 
 
 class Clock:
@@ -64,89 +55,37 @@ class Clock:
         return self.now
 
 
-@dataclass
-class Hub:
-    settings: Settings
-    telegram: TelegramServer
-    feeds: FeedServer
-    feed_list: list[FeedConfig]
-    bot: Bot | None = None
-    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+def coordination_jobs(hub: TelegramHub, clock: Clock) -> CoordinationJobs:
+    """The coordination jobs a bot started at `clock`'s moment builds."""
+    return CoordinationJobs(open_store(hub.settings), hub.settings.policy(), clock)
 
-    @property
-    def running(self) -> Bot:
-        assert self.bot is not None, "the bot is not running"
-        return self.bot
 
-    async def start(self) -> Bot:
-        """Start the bot as `hubbot run` does (without its scheduler) on the same database."""
-        self._stack, self._stop = AsyncExitStack(), asyncio.Event()
-        self.bot = await build_bot(self.settings, self._stack, feeds=self.feed_list,
-                                   receive_commands=True)
-        self._tasks = [asyncio.create_task(d.run(self._stop)) for d in self.bot.dispatchers]
-        return self.bot
+async def deliver_as_of(hub: TelegramHub, clock: Clock) -> int:
+    """Send, over the running bot's Telegram channel, what is due at `clock`'s moment."""
+    [channel] = [c for c in hub.bot.channels if c.network is Network.TELEGRAM]
+    return await OutboxDispatcher(hub.bot.store, channel, clock=clock).drain()
 
-    async def stop(self) -> None:
-        bot, self.bot = self.running, None
-        for gateway in bot.gateways:
-            await gateway.stop_receiving()
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
-        await self._stack.aclose()
 
-    async def say(self, user: int, text: str, timeout: float = 8) -> str:
-        """The user writes in their private chat; returns the text of the bot's answer."""
-        before = len(self.telegram.messages_to(user))
-        self.telegram.user_sends(user, text)
-        return (await self.telegram.wait_for_messages(user, before + 1, timeout))[-1].text or ""
-
-    async def press(self, user: int, message: SentMessage, label: str) -> None:
-        [command] = [b["callback_data"] for b in message.buttons if b["text"] == label]
-        self.telegram.user_presses(user, message, command)
-
-    def jobs(self, clock: Clock) -> CoordinationJobs:
-        """The coordination jobs a bot started at `clock`'s moment builds."""
-        return CoordinationJobs(open_store(self.settings), self.settings.policy(), clock)
-
-    async def deliver_as_of(self, clock: Clock) -> int:
-        """Send, over the running bot's Telegram channel, what is due at `clock`'s moment."""
-        [channel] = [c for c in self.running.channels if c.network is Network.TELEGRAM]
-        return await OutboxDispatcher(self.running.store, channel, clock=clock).drain()
-
-    def texts(self, chat: int) -> list[str]:
-        return [m.text or "" for m in self.telegram.messages_to(chat)]
+def texts(hub: TelegramHub, chat: int) -> list[str]:
+    return [m.text or "" for m in hub.telegram.messages_to(chat)]
 
 
 @pytest.fixture
 async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[Hub]:
+              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
     for user in (ALICE, CISO, BOB, ADMIN, STRANGER):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub", type="supergroup")
-    feed_server.serve("/cisa.xml", rss([]))
-    settings = Settings(
-        data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        telegram_token=TELEGRAM_TEST_TOKEN, telegram_base_url=telegram_server.bot_base_url,
-        telegram_timeout=2.0, console=False, matrix_homeserver=None,
-        admins=str(ADMIN), timezone=ZONE,
-    )
-    feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(minutes=5))]
-    hub = Hub(settings, telegram_server, feed_server, feeds)
-    bot = await hub.start()
-    now = utc_now()
-    for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
-        catalogue.add_member(bot.store, name, [(Network.TELEGRAM, str(user))], now)
-    with bot.store() as uow:
-        uow.members.set_role("Hub Office", Role.COORDINATOR)
-        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
-        uow.commit()
-    try:
+    async with telegram_hub(tmp_path, telegram_server, feed_server,
+                            admins=str(ADMIN), timezone=ZONE) as hub:
+        now = utc_now()
+        for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
+            catalogue.add_member(hub.bot.store, name, [(Network.TELEGRAM, str(user))], now)
+        with hub.bot.store() as uow:
+            uow.members.set_role("Hub Office", Role.COORDINATOR)
+            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
+            uow.commit()
         yield hub
-    finally:
-        if hub.bot is not None:
-            await hub.stop()
 
 
 def describe(start: datetime) -> str:
@@ -173,7 +112,8 @@ def next_offset_change(after: datetime, direction: int = 0) -> date:
 # Who may do what
 
 
-async def test_members_and_strangers_are_refused_the_coordinators_commands(hub: Hub) -> None:
+async def test_members_and_strangers_are_refused_the_coordinators_commands(
+        hub: TelegramHub) -> None:
     day = (utc_now() + timedelta(days=3)).astimezone(BERLIN).date()
     commands = {"announce": "/announce Hello", "meeting": f"/meeting add {day} 14:00 Exercise",
                 "situation": "/situation 1"}
@@ -190,14 +130,14 @@ async def test_members_and_strangers_are_refused_the_coordinators_commands(hub: 
     assert await hub.say(CISO, "/grant Vivantes coordinator") == \
         "Only the hub's admins may use /grant."
     assert hub.telegram.messages_to(HUB_GROUP) == []
-    with hub.running.store() as uow:
+    with hub.bot.store() as uow:
         assert uow.audit.latest(10) == [] and uow.meetings.upcoming(utc_now()) == []
 
 
-async def test_an_admin_grants_the_coordinator_role_and_it_is_audited(hub: Hub) -> None:
+async def test_an_admin_grants_the_coordinator_role_and_it_is_audited(hub: TelegramHub) -> None:
     assert await hub.say(ADMIN, "/grant Vivantes coordinator") == \
         "Vivantes is now a coordinator."
-    with hub.running.store() as uow:
+    with hub.bot.store() as uow:
         [entry] = uow.audit.latest(10)
     assert (entry.actor, entry.action, entry.detail) == \
         (f"telegram:{ADMIN}", "grant", "Vivantes: coordinator")
@@ -210,7 +150,7 @@ async def test_an_admin_grants_the_coordinator_role_and_it_is_audited(hub: Hub) 
     assert post.text == "📣 Announcement from the hub\n\nAdmin note"
 
 
-async def test_help_shows_each_person_the_commands_they_may_use(hub: Hub) -> None:
+async def test_help_shows_each_person_the_commands_they_may_use(hub: TelegramHub) -> None:
     member, coordinator, admin = await asyncio.gather(
         hub.say(ALICE, "/help"), hub.say(CISO, "/help"), hub.say(ADMIN, "/help"))
     assert "/affected" in member and "/rsvp" in member
@@ -225,7 +165,7 @@ async def test_help_shows_each_person_the_commands_they_may_use(hub: Hub) -> Non
 
 
 async def test_an_announcement_is_confirmed_by_typing_yes_and_reaches_everyone_once(
-        hub: Hub) -> None:
+        hub: TelegramHub) -> None:
     preview = await hub.say(CISO, "/announce --dm First draft: exercise on Friday")
     assert "Preview — this goes to 1 hub channel and 3 member contacts" in preview
     assert "First draft" in preview and "Send it? Answer yes or no" in preview
@@ -243,10 +183,10 @@ async def test_an_announcement_is_confirmed_by_typing_yes_and_reaches_everyone_o
     announced = await hub.telegram.wait_for_messages(CISO, 5)
     assert announced[-1].text == heading
     await asyncio.sleep(0.5)  # room for a (wrong) second copy or the cancelled draft
-    everything = [t for chat in (HUB_GROUP, ALICE, BOB, CISO) for t in hub.texts(chat)]
+    everything = [t for chat in (HUB_GROUP, ALICE, BOB, CISO) for t in texts(hub, chat)]
     assert sum(t == heading for t in everything) == 4
     assert not any(t.startswith("📣") and "First draft" in t for t in everything)
-    with hub.running.store() as uow:
+    with hub.bot.store() as uow:
         actions = [e.action for e in uow.audit.latest(10)]
     assert actions == ["announce", "announce cancelled"]
 
@@ -254,7 +194,8 @@ async def test_an_announcement_is_confirmed_by_typing_yes_and_reaches_everyone_o
 # Meetings
 
 
-async def test_a_meeting_after_the_dst_change_shows_berlin_wall_time_and_utc(hub: Hub) -> None:
+async def test_a_meeting_after_the_dst_change_shows_berlin_wall_time_and_utc(
+        hub: TelegramHub) -> None:
     now = utc_now()
     day = next_offset_change(now) + timedelta(days=2)
     start = datetime.combine(day, time(14), BERLIN)
@@ -276,7 +217,8 @@ async def test_a_meeting_after_the_dst_change_shows_berlin_wall_time_and_utc(hub
     assert "METHOD:PUBLISH" in text and "BEGIN:VTIMEZONE" in text
 
 
-async def test_a_skipped_dst_hour_is_refused_and_a_repeated_one_read_as_the_first(hub: Hub) -> None:
+async def test_a_skipped_dst_hour_is_refused_and_a_repeated_one_read_as_the_first(
+        hub: TelegramHub) -> None:
     day = next_offset_change(utc_now(), direction=1)
     answer = await hub.say(CISO, f"/meeting add {day} 02:30 Europe/Berlin Skipped hour")
     assert answer.startswith("Not scheduled:")
@@ -292,7 +234,7 @@ async def test_a_skipped_dst_hour_is_refused_and_a_repeated_one_read_as_the_firs
 
 
 async def test_rsvp_counts_are_for_coordinators_and_cancelling_tells_who_answered(
-        hub: Hub) -> None:
+        hub: TelegramHub) -> None:
     day = (utc_now() + timedelta(days=5)).astimezone(BERLIN).date()
     await hub.say(CISO, f"/meeting add {day} 14:00 Hub call")
     await hub.telegram.wait_for_messages(HUB_GROUP, 2)
@@ -319,7 +261,7 @@ async def test_rsvp_counts_are_for_coordinators_and_cancelling_tells_who_answere
 
 
 async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
-        hub: Hub) -> None:
+        hub: TelegramHub) -> None:
     day = (utc_now() + timedelta(days=3)).astimezone(BERLIN).date()
     start = datetime.combine(day, time(14), BERLIN).astimezone(UTC)
     await hub.say(CISO, f"/meeting add {day} 14:00 Restart drill")
@@ -328,7 +270,7 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
     assert "you do not attend" in await hub.say(BOB, "/rsvp 1 no")
     # A bot started now would schedule both reminders.
     scheduler = AsyncIOScheduler(timezone="UTC")
-    hub.jobs(Clock(utc_now())).attach(scheduler)
+    coordination_jobs(hub, Clock(utc_now())).attach(scheduler)
     assert {j.id: j.trigger.run_date for j in scheduler.get_jobs()
             if j.id.startswith("reminder:")} == {"reminder:1:24h": start - timedelta(hours=24),
                                                  "reminder:1:1h": start - timedelta(hours=1)}
@@ -337,10 +279,10 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
     # Restarted 40 minutes before the start: the 1-hour reminder's moment passed while down.
     clock = Clock(start - timedelta(minutes=40))
     scheduler = AsyncIOScheduler(timezone="UTC")
-    hub.jobs(clock).attach(scheduler)
+    coordination_jobs(hub, clock).attach(scheduler)
     assert not [j for j in scheduler.get_jobs() if j.id.startswith("reminder:")]
     await hub.start()
-    assert await hub.deliver_as_of(clock) == 2
+    assert await deliver_as_of(hub, clock) == 2
     reminder = "⏰ Reminder: hub meeting 1, Restart drill, starts in 40 minutes"
     [post] = (await hub.telegram.wait_for_messages(HUB_GROUP, 3))[2:]
     [mine] = (await hub.telegram.wait_for_messages(ALICE, 2))[1:]
@@ -350,9 +292,9 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
 
     # A second restart at the same moment sends nothing more.
     await hub.stop()
-    hub.jobs(clock).attach(AsyncIOScheduler(timezone="UTC"))
+    coordination_jobs(hub, clock).attach(AsyncIOScheduler(timezone="UTC"))
     await hub.start()
-    assert await hub.deliver_as_of(clock) == 0
+    assert await deliver_as_of(hub, clock) == 0
     await asyncio.sleep(0.3)
     assert len(hub.telegram.messages_to(HUB_GROUP)) == 3
     assert len(hub.telegram.messages_to(ALICE)) == 2
@@ -363,12 +305,12 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
 
 
 async def test_members_say_they_are_affected_and_coordinators_see_counts_first(
-        hub: Hub) -> None:
+        hub: TelegramHub) -> None:
     for member in ("Klinikum Nord", "Vivantes"):
-        catalogue.add_product(hub.running.store, member, ProductSpec("Dräger", "Infinity Delta"),
+        catalogue.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
                               utc_now())
     hub.feeds.serve("/cisa.xml", rss([CRITICAL]))
-    await hub.running.poll_all()
+    await hub.bot.poll_all()
     [alert] = await hub.telegram.wait_for_messages(ALICE, 1)
     assert alert.text is not None
     found = re.search(r"Alert ID (\d+)", alert.text)
@@ -402,15 +344,15 @@ def next_eight_oclock(now: datetime) -> datetime:
 
 
 async def test_a_digest_holds_high_alerts_until_the_hour_but_not_critical_ones(
-        hub: Hub) -> None:
+        hub: TelegramHub) -> None:
     for member in ("Klinikum Nord", "Vivantes"):
-        catalogue.add_product(hub.running.store, member, ProductSpec("Dräger", "Infinity Delta"),
+        catalogue.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
                               utc_now())
     answer = await hub.say(ALICE, "/digest on 8")
     assert answer.startswith("Digest on: Klinikum Nord's alerts below critical arrive in one "
                              f"message a day at 08:00 ({ZONE}).")
     hub.feeds.serve("/cisa.xml", rss([CRITICAL, HIGH]))
-    await hub.running.poll_all()
+    await hub.bot.poll_all()
     # Vivantes has no digest: both alerts reach Bob, which shows both were sent out.
     bobs = await hub.telegram.wait_for_messages(BOB, 2)
     assert {"remote code execution" in (m.text or "") for m in bobs} == {True, False}
@@ -420,13 +362,13 @@ async def test_a_digest_holds_high_alerts_until_the_hour_but_not_critical_ones(
     assert len(hub.telegram.messages_to(ALICE)) == 2  # the high one is held
 
     eight = next_eight_oclock(utc_now())
-    jobs = hub.jobs(Clock(eight - timedelta(minutes=1)))
+    jobs = coordination_jobs(hub, Clock(eight - timedelta(minutes=1)))
     assert jobs.release_digests() == 0
     clock = Clock(eight)
-    jobs = hub.jobs(clock)
+    jobs = coordination_jobs(hub, clock)
     assert jobs.release_digests() == 1
     assert jobs.release_digests() == 0
-    assert await hub.deliver_as_of(clock) == 1
+    assert await deliver_as_of(hub, clock) == 1
     [digest] = (await hub.telegram.wait_for_messages(ALICE, 3))[2:]
     assert digest.text is not None
     assert digest.text.startswith("Daily digest for Klinikum Nord: 1 alert")

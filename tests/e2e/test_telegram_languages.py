@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from e2e_helpers import item
 from feedserver import FeedServer, rss
-from telegram_hub import TelegramHub, item, telegram_hub
+from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
