@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from coordination_hub import CommandHub
 from icalendar import Calendar
-from sqlmodel import Session, col, select
 
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.advisory import Advisory
@@ -24,7 +23,7 @@ from bot.domain.products import ProductSpec
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
 from bot.services import catalogue
-from bot.services.chat_commands import NOT_LINKED, NOTHING_TO_CONFIRM, ChatCommands, Sender
+from bot.services.chat_commands import NOT_LINKED, NOTHING_TO_CONFIRM, Sender
 from bot.services.hub_messages import HubPolicy
 from bot.services.ingest import ingest_advisories
 from bot.store.tables import OutboxRow
@@ -42,43 +41,8 @@ HUB_TG, HUB_MX = "-100500", "!hub:hub.test"
 POLICY = HubPolicy(admins=parse_admins("9999 @admin:hub.test"), zone="Europe/Berlin")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Hub:
+class Hub(CommandHub):
     """The command service on a real store, with what it queued readable back."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-        self.clock = Clock()
-        self.meetings_changed = 0
-        self.service = ChatCommands(store, self.clock, policy=POLICY,
-                                    on_meetings_changed=self._changed)
-        self._updates = iter(range(1, 100_000))
-
-    def _changed(self) -> None:
-        self.meetings_changed += 1
-
-    def say(self, sender: Sender, text: str) -> str:
-        answer = self.service.handle(sender, text, f"u{next(self._updates)}")
-        assert answer is not None
-        return answer
-
-    def rows(self, kind: str | None = None) -> list[OutboxRow]:
-        with Session(self.store.engine) as s:
-            stmt = select(OutboxRow).order_by(col(OutboxRow.id))
-            if kind is not None:
-                stmt = stmt.where(OutboxRow.kind == kind)
-            return list(s.exec(stmt).all())
-
-    def last_reply(self, sender: Sender) -> dict[str, Any]:
-        replies = [r for r in self.rows("reply") if r.address == sender.chat]
-        return dict(json.loads(replies[-1].payload))
 
     def to(self, kind: str) -> set[tuple[str, str]]:
         return {(r.network, r.address) for r in self.rows(kind)}
@@ -109,7 +73,7 @@ def hub(store: SqlStore) -> Hub:
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, HUB_TG), NOW)
         uow.hub_channels.add(HubChannel(Network.MATRIX, HUB_MX), NOW)
         uow.commit()
-    return Hub(store)
+    return Hub(store, NOW, POLICY)
 
 
 def advisory(n: int, title: str, severity: Severity | None = Severity.HIGH) -> Advisory:

@@ -5,19 +5,17 @@ and its buttons, reminders) and digests are written once per language."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from coordination_hub import CommandHub
 from icalendar import Calendar
-from sqlmodel import Session, col, select
 
 from bot.coordination_jobs import CoordinationJobs
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
 from bot.domain.exploitation import KevListing
-from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network, Role
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
@@ -27,8 +25,6 @@ from bot.services.command_rate import CommandRateLimit
 from bot.services.delivery_problems import recipient_gone
 from bot.services.exploitation import escalate, record_catalog
 from bot.services.hub_messages import HubPolicy
-from bot.services.ingest import ingest_advisories
-from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
 
 NOW = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # 11:00 in Berlin, summer time (MESZ/CEST)
@@ -39,47 +35,12 @@ HUB_DE, HUB_EN = "-100500", "!hub:hub.test"
 POLICY = HubPolicy(admins=parse_admins("9999"), zone="Europe/Berlin")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Hub:
+class Hub(CommandHub):
     """The command service on a real store; what it queued, read back per address."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self.store = store
-        self.clock = Clock()
-        self.service = ChatCommands(store, self.clock, policy=POLICY)
-        self._updates = iter(range(1, 100_000))
-
-    def say(self, sender: Sender, text: str) -> str:
-        answer = self.service.handle(sender, text, f"u{next(self._updates)}")
-        assert answer is not None
-        return answer
-
-    def last_reply(self, sender: Sender) -> dict[str, Any]:
-        return self.payloads("reply", sender.chat)[-1]
-
-    def payloads(self, kind: str, address: str) -> list[dict[str, Any]]:
-        with Session(self.store.engine) as s:
-            rows = s.exec(select(OutboxRow).where(OutboxRow.kind == kind,
-                                                  OutboxRow.address == address)
-                          .order_by(col(OutboxRow.id))).all()
-            return [dict(json.loads(r.payload)) for r in rows]
 
     def one(self, kind: str, address: str) -> dict[str, Any]:
         [payload] = self.payloads(kind, address)
         return payload
-
-    def ingest(self, *advisories: Advisory) -> None:
-        with self.store() as uow:
-            ingest_advisories(uow, advisories, AdvisoryMatcher(uow.products.all()),
-                              self.clock(), False)
-            uow.commit()
 
 
 @pytest.fixture
@@ -92,7 +53,7 @@ def hub(store: SqlStore) -> Hub:
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, HUB_DE, language="de"), NOW)
         uow.hub_channels.add(HubChannel(Network.MATRIX, HUB_EN), NOW)
         uow.commit()
-    hub = Hub(store)
+    hub = Hub(store, NOW, POLICY)
     assert hub.say(ANNA, "/language de").startswith("Ab jetzt schreibe ich Ihnen auf Deutsch.")
     return hub
 
