@@ -17,6 +17,9 @@ class FeedState:
     consecutive_failures: int = 0
     last_error: str | None = None
     entries_seen: int = 0
+    # When the first poll succeeded: what a provider had released well before then is its
+    # archive (CSAF), recorded without alerting however many polls it takes to read it.
+    following_since: datetime | None = None
 
     @property
     def healthy(self) -> bool:

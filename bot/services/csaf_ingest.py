@@ -114,7 +114,8 @@ def ingest_csaf(
 ) -> IngestReport:
     """Record each document's advisory and decisions and queue the alerts, in the caller's
     transaction (the caller commits). Documents last released before `alert_since` are
-    recorded (decisions, /latest) without alerting: a provider's archive on its first poll."""
+    recorded (decisions, /latest) without alerting: the archive of a provider the hub has
+    only just begun to follow."""
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
     for item in items:

@@ -24,7 +24,8 @@ from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-# On a CSAF provider's first poll, documents last released longer ago are recorded, not alerted.
+# A CSAF document released this long before the provider was first polled is archive: recorded
+# (decisions, /latest), not alerted.
 CSAF_ARCHIVE_AGE = timedelta(days=30)
 # Past this many failures in a row a feed is reported as an error, not a warning.
 FAILURE_STREAK_ALARM = 3
@@ -178,11 +179,14 @@ class FeedPoller:
         outcome = PollOutcome(feed.name, "fetched", problems=problems)
         with self._write_lock, self._uow() as uow:
             now = self._clock()
-            # A provider's first poll brings its archive: only recent documents alert.
-            first = state.last_success_at is None
+            # A provider's archive comes over its first polls (newest first, a few hundred
+            # documents each): what it released well before we began to follow it is
+            # recorded, never alerted; what it released since always alerts (a late poll
+            # after an outage too).
+            since = state.following_since or now
             report = ingest_csaf(uow, items, self._matchers.get(uow), now,
                                  console=self._console, source=feed.name,
-                                 alert_since=now - CSAF_ARCHIVE_AGE if first else None)
+                                 alert_since=since - CSAF_ARCHIVE_AGE)
             for url, updated in polled.seen.items():
                 uow.csaf.set_seen(feed.name, url, updated)
             state.entries_seen = polled.listed
@@ -194,8 +198,9 @@ class FeedPoller:
         log.info("CSAF %s: %d documents listed, %d fetched, %d new advisories, %d merged, "
                  "%d messages queued%s", feed.name, polled.listed, len(items), outcome.new,
                  outcome.merged, outcome.messages,
-                 f"; {report.archived} older than {CSAF_ARCHIVE_AGE.days} days recorded without "
-                 "alerting (first poll)" if report.archived else "")
+                 f"; {report.archived} from the provider's archive recorded without alerting "
+                 f"(released over {CSAF_ARCHIVE_AGE.days} days before it was first polled)"
+                 if report.archived else "")
         return outcome
 
     def _succeeded(self, feed: FeedConfig, state: FeedState, outcome: PollOutcome) -> PollOutcome:
@@ -212,6 +217,7 @@ class FeedPoller:
         state.consecutive_failures = 0
         state.last_error = None
         state.last_success_at = now
+        state.following_since = state.following_since or now
         state.next_poll_at = now + feed.interval - timedelta(seconds=1)
 
     def _failed(

@@ -20,6 +20,7 @@ class FeedStateRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     entries_seen: int = 0
+    following_since: datetime | None = None
 
 
 class AdvisoryRow(SQLModel, table=True):

@@ -27,6 +27,7 @@ from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+FOLLOWED_SINCE = datetime(2017, 1, 2, 9, 0, tzinfo=UTC)
 REAL = "https://raw.githubusercontent.com/cisagov/CSAF/develop/csaf_files/OT/white"
 CHOSEN = ("icsma-17-255-01.json", "icsma-21-294-01.json", "icsma-20-177-01.json")
 
@@ -94,10 +95,12 @@ async def setup(store: SqlStore, feed_server: FeedServer, csaf_folder: Path):
                         csaf=CsafSource(fetcher))
     feed = FeedConfig("cisa-csaf", feed_server.url("/provider-metadata.json"),
                       timedelta(hours=1), type="csaf")
-    # The provider's first poll (its archive is recorded, not alerted) is behind us: the
-    # documents below are "new" publications, whatever their date.
+    # The hub has followed the provider since before the real documents below were released
+    # (2017-2021), so they are publications, not archive.
     provider.publish(())
+    clock[0] = FOLLOWED_SINCE
     assert (await poller.poll(feed, force=True)).status == "fetched"
+    clock[0] = NOW
     provider.documents.clear()
     yield provider, poller, feed, clock
     await fetcher.aclose()
@@ -266,3 +269,59 @@ async def test_a_providers_archive_is_recorded_on_its_first_poll_not_alerted(
     with store() as uow:
         [(advisory, _why, note)] = uow.matches.latest_for_member("Vivantes", 5)
     assert "ICSMA-17-255-01" in advisory.title and note and note.startswith("Your version is")
+
+
+async def test_an_archive_read_over_several_polls_never_alerts_but_later_news_does(
+        store: SqlStore, feed_server: FeedServer, csaf_folder: Path) -> None:
+    """A provider lists more documents than one poll reads (newest first): the polls that work
+    through its archive record old documents without alerting, also after the first one; a
+    document released after the hub began to follow the provider alerts."""
+    catalogue.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
+    catalogue.add_product(store, "Labor Süd", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    catalogue.add_product(store, "Labor Süd", ProductSpec("Philips", "Ultrasound"), NOW)
+    catalogue.add_product(store, "Labor Süd", ProductSpec("B. Braun", "Infusomat"), NOW)
+    provider = Provider(feed_server, csaf_folder)
+    provider.publish(CHOSEN)  # released 2017, 2020 and 2021
+    clock = [NOW]
+    async with FeedFetcher() as fetcher:
+        poller = FeedPoller(store, fetcher, parse_feed, console=False, clock=lambda: clock[0],
+                            csaf=CsafSource(fetcher, max_documents=1))
+        feed = FeedConfig("cisa-csaf", feed_server.url("/provider-metadata.json"),
+                          timedelta(hours=1), type="csaf")
+        read = 0
+        for _ in range(3):  # one document a poll, over three hours
+            read += (await poller.poll(feed, force=True)).new
+            clock[0] += timedelta(hours=1)
+        assert read == 3
+        assert alerts(store) == []  # the whole archive recorded, nothing alerted
+        # Months later the provider publishes a new advisory: news, not archive.
+        released = NOW + timedelta(days=90)
+        _publish_new(provider, feed_server, "icsma-21-294-01.json", "ICSMA-27-001-01",
+                     released)
+        clock[0] = released + timedelta(hours=1)
+        assert (await poller.poll(feed, force=True)).new == 1
+    with store() as uow:
+        assert len(uow.matches.latest_for_member("Labor Süd", 10)) == 4  # /latest has all
+    sent = [payload["advisory"]["id"] for _address, payload in alerts(store)]
+    assert sent == ["cisa-csaf:ICSMA-27-001-01"]
+
+
+def _publish_new(provider: Provider, server: FeedServer, model: str, tracking_id: str,
+                 released: datetime) -> None:
+    """A new document, made from `model`, released at `released`, listed in the ROLIE feed."""
+    document = json.loads(provider.documents[model])
+    document["document"]["title"] = f"{tracking_id}: {document['document']['title']}"
+    stamp = released.isoformat()
+    document["document"]["tracking"].update(
+        id=tracking_id, version="1", initial_release_date=stamp, current_release_date=stamp,
+        revision_history=[{"date": stamp, "number": "1", "summary": "Initial publication"}])
+    for n, vulnerability in enumerate(document.get("vulnerabilities", [])):
+        vulnerability["cve"] = f"CVE-{released.year}-{90000 + n}"  # new flaws, not a copy
+    name = f"{tracking_id.lower()}.json"
+    provider.serve_document(name, json.dumps(document).encode())
+    rolie = json.loads(server.routes["/rolie.json"].body)
+    [entry] = [e for e in rolie["feed"]["entry"] if e["content"]["src"].endswith(model)]
+    entry = json.loads(json.dumps(entry).replace(model, name))
+    entry.update(id=tracking_id, published=stamp, updated=stamp)
+    rolie["feed"]["entry"].append(entry)
+    server.serve("/rolie.json", json.dumps(rolie).encode(), content_type="application/json")

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlmodel import SQLModel
 
+import bot.store.tables  # noqa: F401  (the tables' declaration)
 from bot.domain.advisory import Advisory
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
@@ -54,6 +58,18 @@ def test_migrations_create_every_table_and_run_twice(database_url: str) -> None:
     assert {"feed_state", "advisory", "advisory_source", "member", "contact", "product",
             "advisory_match", "outbox", "alembic_version"} <= tables
     engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_code_declares(database_url: str) -> None:
+    """A column added to a table but not to a migration would exist in tests, not in a
+    deployed database: the migrated schema must equal the tables' declaration."""
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = compare_metadata(context, SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
 
 
 def test_member_with_contacts_and_products_round_trips(store: SqlStore) -> None:
