@@ -220,7 +220,7 @@ def test_a_coordinator_reads_the_situation_in_german() -> None:
         text = situation_text(report, ["Klinikum Nord", "Klinikum Süd", "Praxis West"])
     assert text.splitlines() == [
         "Warnmeldung 4: Infinity Delta overflow",
-        "Treffer bei 3 Mitgliedern; 2 haben geantwortet, 1 noch nicht.",
+        "Treffer bei 3 Mitgliedern; Antworten: 2, noch offen: 1.",
         "Betroffen: 1 · Gepatcht: 1 · Nicht betroffen: 0",
         "",
         "• Klinikum Nord: betroffen",
