@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR, catalog_files
+from bot.i18n import DOMAIN, LOCALES_DIR, catalog_files, placeholders
 
 PACKAGE = Path(__file__).parent
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
@@ -34,21 +33,10 @@ def extract() -> Catalog:
                              strip_comment_tags=True)
     for filename, lineno, message, comments, context in found:
         location = (f"bot/{filename}", lineno)
-        flags = _FLAGS if _placeholders(message) else ()
+        flags = _FLAGS if placeholders(message) else ()
         catalog.add(message, None, [location], auto_comments=comments, flags=flags,
                     context=context)
     return catalog
-
-
-def _placeholders(message: str | tuple[str, ...]) -> set[str]:
-    texts = message if isinstance(message, tuple) else (message,)
-    names: set[str] = set()
-    for text in texts:
-        try:
-            names |= {field for _, field, _, _ in string.Formatter().parse(text) if field}
-        except ValueError:
-            names.add("<unbalanced braces>")
-    return names
 
 
 def problems(template: Catalog, code: str, catalog: Catalog) -> list[str]:
@@ -67,12 +55,12 @@ def problems(template: Catalog, code: str, catalog: Catalog) -> list[str]:
         if not _translated(entry):
             found.append(f"{code}: untranslated {_short(message.id)} ({where})")
             continue
-        expected = _placeholders(message.id)
+        expected = placeholders(message.id)
         for text in _strings(entry.string):
-            if _placeholders(text) - expected or (
-                    not isinstance(message.id, tuple) and _placeholders(text) != expected):
+            if placeholders(text) - expected or (
+                    not isinstance(message.id, tuple) and placeholders(text) != expected):
                 found.append(f"{code}: placeholders of {_short(message.id)} differ: "
-                             f"{sorted(expected)} vs {sorted(_placeholders(text))} ({where})")
+                             f"{sorted(expected)} vs {sorted(placeholders(text))} ({where})")
     for entry in catalog:
         if entry.id and template.get(entry.id, entry.context) is None:
             found.append(f"{code}: left over (no longer in the code) {_short(entry.id)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 from datetime import datetime
 from functools import lru_cache
 from io import BytesIO
@@ -94,6 +95,28 @@ def _zone(zone: str):  # type: ignore[no-untyped-def]
         return get_timezone("UTC")
 
 
+def placeholders(message: str | tuple[str, ...] | list[str]) -> set[str]:
+    """The {names} a message is formatted with ('<unbalanced braces>' if it cannot be)."""
+    texts = message if isinstance(message, tuple | list) else (message,)
+    names: set[str] = set()
+    for text in texts:
+        try:
+            names |= {field for _, field, _, _ in string.Formatter().parse(text) if field}
+        except ValueError:
+            names.add("<unbalanced braces>")
+    return names
+
+
+def _keeps_placeholders(message: str | tuple[str, ...],
+                        translation: str | tuple[str, ...] | list[str]) -> bool:
+    """A translation may leave out a plural form's {n}, never add or misspell one."""
+    expected = placeholders(message)
+    texts = translation if isinstance(translation, tuple | list) else (translation,)
+    if isinstance(message, tuple):
+        return all(placeholders(text) <= expected for text in texts if text)
+    return all(placeholders(text) == expected for text in texts if text)
+
+
 def catalog_files() -> dict[str, Path]:
     """Every language with a catalog: {'de': …/de/LC_MESSAGES/hubbot.po}."""
     return {path.parent.parent.name: path
@@ -108,6 +131,18 @@ def load(code: str, path: Path) -> BabelTranslator:
 def _load(code: str, path: Path, _version: int) -> BabelTranslator:
     with path.open("rb") as fp:
         catalog = read_po(fp, locale=code, domain=DOMAIN)
+    for message in catalog:
+        if message.id and message.string and not _keeps_placeholders(message.id,
+                                                                      message.string):
+            # Written as is it would fail when the message is formatted: English instead.
+            log.error("%s: the %s translation of %r does not keep its {placeholders}; "
+                      "that message is shown in English", path.name, code, message.id)
+            message.string = ("", "") if isinstance(message.id, tuple) else ""
+    missing = sum(1 for m in catalog if m.id and (m.fuzzy or not all(
+        m.string if isinstance(m.string, tuple) else (m.string,))))
+    if missing:
+        log.warning("%s: %d of %d messages are untranslated or fuzzy in %s; they are shown "
+                    "in English", path.name, missing, len(catalog), code)
     buffer = BytesIO()
     write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
     buffer.seek(0)

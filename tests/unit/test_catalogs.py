@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from babel.messages.catalog import Catalog
 
-from bot import catalogs
+from bot import catalogs, i18n
 
 
 def _template(*messages: str | tuple[str, str]) -> Catalog:
@@ -71,3 +72,20 @@ def test_a_text_built_at_run_time_cannot_be_translated(tmp_path: Path) -> None:
 def test_the_shipped_catalogs_are_complete() -> None:
     """What `make lint` checks, so a plain pytest run tells it too."""
     assert catalogs.check() == 0
+
+
+def test_a_translation_that_would_break_formatting_is_read_as_english(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An admin's own language file with a mistyped placeholder: the message reads in English
+    (logged), the others in the language, and nothing fails when the message is written."""
+    po = tmp_path / "hubbot.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Removed {vendor}."\nmsgstr "{fabricant} supprimé."\n\n'
+        'msgid "Muted."\nmsgstr "En sourdine."\n\n'
+        'msgid "Unmuted."\nmsgstr ""\n', encoding="utf-8")
+    translator = i18n.load("fr", po)
+    assert translator.gettext("Removed {vendor}.").format(vendor="Dräger") == "Removed Dräger."
+    assert translator.gettext("Muted.") == "En sourdine."
+    assert "does not keep its {placeholders}" in caplog.text
+    assert "2 of 3 messages are untranslated or fuzzy in fr" in caplog.text
