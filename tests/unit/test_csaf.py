@@ -74,6 +74,13 @@ def test_document_fields_dates_link_summary_and_tlp() -> None:
     assert doc.tlp is Tlp.CLEAR and doc.max_cvss is None and doc.severity is None
 
 
+def test_the_link_is_the_documents_own_page_before_its_json_file() -> None:
+    data = minimal()
+    data["document"]["references"] = [{"category": "self", "url": "https://x/adv-1.json"},
+                                       {"category": "self", "url": "https://x/adv-1.html"}]
+    assert parse_csaf(data).link == "https://x/adv-1.html"
+
+
 def test_branches_nest_in_any_order_the_specification_allows() -> None:
     doc = parse_csaf(minimal(branches=[
         branch("vendor", "Philips",
@@ -154,11 +161,15 @@ def test_products_named_is_the_matchers_notion_of_the_same_product() -> None:
         branch("vendor", "Other Corp",
                branch("product_name", "IntelliVue MX40", product_id="ELSEWHERE"))],
         full_product_names=[{"name": "Philips IntelliVue MX40 B.06.12", "product_id": "FPN"},
-                            {"name": "IntelliVue MX40 B.06.11", "product_id": "NOVENDOR"}]))
+                            {"name": "IntelliVue MX40 B.06.11", "product_id": "NOVENDOR"}],
+        relationships=[{"category": "installed_on", "product_reference": "MX40",
+                        "relates_to_product_reference": "DOCK",
+                        "full_product_name": {"name": "MX40 B.06.18 on a docking station",
+                                              "product_id": "ON"}}]))
     ids = products_named(doc, ProductSpec("Philips Healthcare", "IntelliVue MX40"))
-    assert ids == ["MX40", "SPLIT", "FPN"]
+    assert ids == ["MX40", "SPLIT", "FPN", "ON"]  # ON: the MX40 installed on a dock
     spaced = products_named(doc, ProductSpec("Philips", "Intellivue MX 40"))
-    assert spaced == ["MX40", "SPLIT", "FPN"]
+    assert spaced == ["MX40", "SPLIT", "FPN", "ON"]
     assert products_named(doc, ProductSpec("Philips", "IntelliVue MX400")) == ["MX400"]
     assert "NOVENDOR" in products_named(
         doc, ProductSpec("", "IntelliVue MX40", distinctive=True))
@@ -169,7 +180,7 @@ def test_the_advisory_carries_the_product_lines_the_name_matcher_finds() -> None
         "product_name", "IntelliVue MX40", branch("product_version", "B.06.18",
                                                   product_id="A")))]))
     advisory = doc.to_advisory("cisa-csaf")
-    assert advisory.id == "cisa-csaf:ICSMA-26-001-01"
+    assert advisory.id == "cisa-csaf:ICSMA-26-001-01" and advisory.tracking_id == "ICSMA-26-001-01"
     assert advisory.id == parse_csaf(minimal()).to_advisory("cisa-csaf").id  # stable per id
     assert advisory.title == "Philips IntelliVue monitors"
     assert "Philips IntelliVue MX40 B.06.18" in advisory.summary
@@ -181,18 +192,25 @@ def test_the_advisory_carries_the_product_lines_the_name_matcher_finds() -> None
 
 @pytest.mark.parametrize(("mutate", "path"), [
     (lambda d: d.__setitem__("document", []), "$.document"),
+    (lambda d: d.pop("document"), "$.document"),
     (lambda d: d["document"].__setitem__("title", 5), "$.document.title"),
+    (lambda d: d["document"]["tracking"].pop("id"), "$.document.tracking.id"),
     (lambda d: d["document"]["tracking"].__setitem__("version", ""),
      "$.document.tracking.version"),
     (lambda d: d.__setitem__("product_tree", "tree"), "$.product_tree"),
+    (lambda d: d["product_tree"]["branches"][0].__setitem__("branches", [5]),
+     "$.product_tree.branches[0].branches[0]"),
     (lambda d: d["product_tree"].__setitem__("full_product_names", [{"name": "x"}]),
      "$.product_tree.full_product_names[0].product_id"),
     (lambda d: d["product_tree"].__setitem__("relationships", [{"product_reference": "A"}]),
      "$.product_tree.relationships[0].full_product_name"),
     (lambda d: d["product_tree"].__setitem__("product_groups", [{"product_ids": []}]),
      "$.product_tree.product_groups[0].group_id"),
+    (lambda d: d.__setitem__("vulnerabilities", "many"), "$.vulnerabilities"),
     (lambda d: d.__setitem__("vulnerabilities", [{"product_status": []}]),
      "$.vulnerabilities[0].product_status"),
+    (lambda d: d.__setitem__("vulnerabilities", [{"product_status": {"fixed": "A"}}]),
+     "$.vulnerabilities[0].product_status.fixed"),
     (lambda d: d.__setitem__("vulnerabilities", [{"remediations": [{"group_ids": 1}]}]),
      "$.vulnerabilities[0].remediations[0].group_ids"),
 ])
@@ -257,6 +275,9 @@ def test_the_real_documents_are_read_whole() -> None:
         raw = json.loads(path.read_text(encoding="utf-8"))
         doc = parse_csaf(raw)
         assert doc.tracking_id == raw["document"]["tracking"]["id"].strip()
+        assert doc.tracking_id.upper() in path.stem.upper() or \
+            path.stem.upper() in doc.tracking_id.upper()
+        assert doc.products and doc.vulnerabilities
         assert doc.tlp is Tlp.CLEAR and doc.link.startswith("https://")
         assert doc.initial_release is not None and doc.current_release is not None
         assert all(p.vendor for p in doc.products.values()), path.name

@@ -1,4 +1,6 @@
-"""Version-aware decisions: ordered statuses, several vulnerabilities, and hostile versions."""
+"""Version-aware decisions: every status and range form with the rule named in the reason,
+ordered statuses, several vulnerabilities, the versions and fixes a decision lists, the real
+CISA documents, and hostile versions."""
 
 from __future__ import annotations
 
@@ -12,15 +14,18 @@ from shared_data import require_shared_data
 
 from bot.domain.csaf import parse_csaf, products_named
 from bot.domain.products import ProductSpec
-from bot.domain.versions import Decision, decide
+from bot.domain.versions import Decision, decide, maven_order_sample
 
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")
 
 
 def monitor_document(*vulnerabilities: dict[str, list[str]],
-                     versions: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
-    """A Philips advisory on IntelliVue MX40 with `versions` {product id: (category, text)} and
-    one vulnerability per product_status mapping."""
+                     versions: dict[str, tuple[str, str]] | None = None,
+                     remediations: list[dict[str, Any]] | None = None,
+                     **tree: Any) -> dict[str, Any]:
+    """A Philips advisory on IntelliVue MX40 with `versions` {product id: (category, text)},
+    one vulnerability per product_status mapping (each with `remediations`), and `tree`'s
+    further product_tree entries (relationships, product_groups)."""
     versions = versions or {"P1": ("product_version", "B.06.18")}
     return {
         "document": {
@@ -31,8 +36,9 @@ def monitor_document(*vulnerabilities: dict[str, list[str]],
             {"category": "product_name", "name": "IntelliVue MX40", "branches": [
                 {"category": category, "name": text,
                  "product": {"name": f"Philips IntelliVue MX40 {text}", "product_id": pid}}
-                for pid, (category, text) in versions.items()]}]}]},
-        "vulnerabilities": [{"cve": f"CVE-2026-{i:04}", "product_status": statuses}
+                for pid, (category, text) in versions.items()]}]}], **tree},
+        "vulnerabilities": [{"cve": f"CVE-2026-{i:04}", "product_status": statuses,
+                             "remediations": remediations or []}
                             for i, statuses in enumerate(vulnerabilities, start=1)],
     }
 
@@ -99,22 +105,58 @@ def test_an_unreadable_affected_range_elsewhere_keeps_the_member_alerted() -> No
     assert "listed as fixed" in why and "<May 2018" in why
 
 
-@pytest.mark.parametrize("member", [None, "", "   "])
-def test_no_version_is_unknown_and_lists_the_affected_versions(member: str | None) -> None:
-    data = monitor_document({"known_affected": ["P1"], "fixed": ["P2"]},
-                            versions={"P1": ("product_version_range", "vers:all/<B.06.19"),
-                                      "P2": ("product_version", "B.06.19")})
+@pytest.mark.parametrize(("member", "expected", "reason"), [
+    (None, Decision.UNKNOWN_VERSION, "no version registered"),
+    ("", Decision.UNKNOWN_VERSION, "no version registered"),
+    ("   ", Decision.UNKNOWN_VERSION, "no version registered"),
+    ("B.06.12", Decision.AFFECTED, "listed as known affected"),
+    ("B.06.19", Decision.FIXED, "listed as fixed"),
+    ("B.06.20", Decision.NOT_AFFECTED, "not among the versions listed"),
+])
+def test_every_decision_lists_the_affected_and_fixed_versions_and_the_fixes(
+        member: str | None, expected: Decision, reason: str) -> None:
+    data = monitor_document(
+        {"known_affected": ["P1"], "fixed": ["P2"]},
+        versions={"P1": ("product_version_range", "vers:all/<B.06.19"),
+                  "P2": ("product_version", "B.06.19")},
+        remediations=[{"category": "vendor_fix", "details": "Update", "product_ids": ["P1"],
+                       "url": "https://philips.example/fix"},
+                      {"category": "vendor_fix", "details": "Update all", "group_ids": ["G"],
+                       "url": "https://philips.example/group-fix"}],
+        product_groups=[{"group_id": "G", "product_ids": ["P1", "P2"]}])
     doc = parse_csaf(data)
     result = decide(member, doc, products_named(doc, MONITOR))
-    assert result.decision is Decision.UNKNOWN_VERSION and result.reason == "no version registered"
+    assert result.decision is expected and reason in result.reason, result.reason
     assert result.affected_versions == ("vers:all/<B.06.19",)
     assert result.fixed_versions == ("B.06.19",)
+    assert result.fix_urls == ("https://philips.example/fix",
+                               "https://philips.example/group-fix")
+
+
+def test_a_product_installed_on_another_is_decided_by_its_own_version() -> None:
+    data = monitor_document(
+        {"known_affected": ["ON"]},
+        versions={"P1": ("product_version", "B.06.18")},
+        relationships=[{"category": "installed_on", "product_reference": "P1",
+                        "relates_to_product_reference": "DOCK",
+                        "full_product_name": {"name": "MX40 B.06.18 on a docking station",
+                                              "product_id": "ON"}}])
+    doc = parse_csaf(data)
+    ids = products_named(doc, MONITOR)
+    assert set(ids) == {"P1", "ON"}
+    assert decide("B.06.18", doc, ids).decision is Decision.AFFECTED
+    assert decide("B.06.19", doc, ids).decision is Decision.NOT_AFFECTED
 
 
 @pytest.mark.parametrize(("listed", "member", "expected", "reason"), [
+    # CISA's form, which univers refuses as such
     ("vers:all/<V4.3.8", "V4.3.7", Decision.AFFECTED, "read as maven"),
     ("vers:all/<V4.3.8", "4.3.10", Decision.NOT_AFFECTED, "not among"),
+    ("vers:all/<V4.3.8", "V4.3.10", Decision.NOT_AFFECTED, "not among"),
     ("vers:intdot/>=1.2.0|<1.10.0", "1.9.3", Decision.AFFECTED, "read as maven"),
+    # univers 32's intdot ordering would say no
+    ("vers:intdot/<1.7.15", "1.7.9", Decision.AFFECTED, "read as maven"),
+    ("vers:intdot/>=1.0|<2.0", "2.0", Decision.NOT_AFFECTED, "not among"),
     ("vers:generic/<2025", "2024", Decision.AFFECTED, "read as maven"),
     ("<2025", "2025", Decision.NOT_AFFECTED, "not among"),
     ("vers:pypi/>=1.0.0|<2.0.0", "1.4.2", Decision.AFFECTED, "read as pypi"),
@@ -123,7 +165,19 @@ def test_no_version_is_unknown_and_lists_the_affected_versions(member: str | Non
     ("vers:all/<b8|<2", "1", Decision.UNKNOWN_VERSION, "cannot be compared"),
     ("vers:nosuchscheme/<3", "2", Decision.AFFECTED, "read as maven"),
     ("vers:all/<<<", "1", Decision.UNKNOWN_VERSION, "cannot be read"),
+    ("vers:all/*", "anything", Decision.AFFECTED, "vers:all/*: every version"),
+    # the publisher's own text
+    ("< 8.2.2", "8.10", Decision.NOT_AFFECTED, "not among"),
+    ("<=2.3.5", "2.3.5", Decision.AFFECTED, "read as maven"),
+    (">= 2003 | <= 2006", "2005", Decision.AFFECTED, "read as maven"),
+    ("<= L81", "L80", Decision.AFFECTED, "read as maven"),
+    ("< B.06.18", "B.06.18", Decision.NOT_AFFECTED, "not among"),  # the issue's example
+    # undecidable: the member is alerted and the reason says why
     ("Rev B-M", "1.0", Decision.UNKNOWN_VERSION, "the range 'Rev B-M' cannot be read"),
+    ("<May 2018", "1.0", Decision.UNKNOWN_VERSION,
+     "could not compare version 1.0: the range '<May 2018' cannot be read"),
+    ("A10 < A11", "1.0", Decision.UNKNOWN_VERSION,
+     "could not compare version 1.0: the range 'A10 < A11' cannot be read"),
 ])
 def test_range_forms_and_the_rule_named_in_the_reason(listed: str, member: str,
                                                       expected: Decision, reason: str) -> None:
@@ -131,6 +185,32 @@ def test_range_forms_and_the_rule_named_in_the_reason(listed: str, member: str,
                             versions={"P1": ("product_version_range", listed)})
     decision, why = decision_for(member, data)
     assert decision is expected and reason in why, why
+
+
+@pytest.mark.parametrize(("status", "listed", "member", "expected"), [
+    ("known_affected", "1.10 | 1.11 | 1.13", "1.11", Decision.AFFECTED),
+    ("known_affected", "1.10 | 1.11", "1.12", Decision.NOT_AFFECTED),
+    ("known_affected", "2.X", "2.7", Decision.AFFECTED),
+    ("known_affected", "2.X", "3.0", Decision.NOT_AFFECTED),
+    ("known_affected", "Rev B-M", "rev b-m", Decision.AFFECTED),
+    ("under_investigation", "3.1", "v3.1", Decision.UNDER_INVESTIGATION),  # a leading v
+])
+def test_single_versions_lists_and_wildcards(status: str, listed: str, member: str,
+                                             expected: Decision) -> None:
+    data = monitor_document({status: ["P1"]}, versions={"P1": ("product_version", listed)})
+    assert decision_for(member, data)[0] is expected
+
+
+def test_a_member_range_against_listed_versions() -> None:
+    doc = parse_csaf(monitor_document({"known_affected": ["P1"]},
+                                      versions={"P1": ("product_version", "1.5")}))
+    assert decide("vers:generic/>=1.0|<2.0", doc, ["P1"]).decision is Decision.AFFECTED
+    assert decide("vers:generic/>=2.0", doc, ["P1"]).decision is Decision.NOT_AFFECTED
+
+
+def test_the_fallback_ordering_compares_numbers_as_numbers() -> None:
+    assert maven_order_sample(["1.7.15", "1.7.9", "1.10"]) == ["1.7.9", "1.7.15", "1.10"]
+    assert maven_order_sample(["B.06.18", "B.06.9", "B.07"]) == ["B.06.9", "B.06.18", "B.07"]
 
 
 def test_a_product_the_advisory_does_not_name_is_unknown_not_silent() -> None:
@@ -171,12 +251,16 @@ def test_random_version_texts_never_crash() -> None:
         assert decide(member, doc, ["P1"]).decision in set(Decision)
 
 
-def test_every_listed_version_of_the_real_documents_decides_as_the_document_says() -> None:
+def test_every_product_of_the_real_documents_is_decided_listed_versions_as_they_say() -> None:
     folder = require_shared_data("csaf")
     checked = 0
     for path in sorted(Path(folder).glob("*.json")):
         doc = parse_csaf(json.loads(path.read_text(encoding="utf-8")))
         for pid, product in doc.products.items():
+            listed = product.version or product.version_range
+            member = listed if listed and "|" not in listed and " " not in listed \
+                and not listed.startswith(("<", ">", "vers:")) else None
+            assert decide(member, doc, [pid]).decision in set(Decision)
             if product.version is None or "|" in product.version or " " in product.version:
                 continue
             statuses = {v.statuses[pid] for v in doc.vulnerabilities if pid in v.statuses}
@@ -188,3 +272,12 @@ def test_every_listed_version_of_the_real_documents_decides_as_the_document_says
                 assert result.decision is expected, (doc.tracking_id, product, result.reason)
                 checked += 1
     assert checked >= 20
+
+
+def test_the_issues_intellivue_example_on_the_real_document() -> None:
+    folder = require_shared_data("csaf")
+    doc = parse_csaf(json.loads((Path(folder) / "icsma-17-255-01.json").read_text()))
+    ids = products_named(doc, MONITOR)
+    assert ids
+    assert decide("B.06.18", doc, ids).decision is Decision.NOT_AFFECTED
+    assert decide("B.06.12", doc, ids).decision is Decision.AFFECTED
