@@ -36,16 +36,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,7 +64,13 @@ from bot.services.chat_commands import ChatCommands, Sender  # noqa: E402
 from bot.services.command_rate import CommandRateLimit  # noqa: E402
 from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts  # noqa: E402
 from bot.services.ingest import ingest_advisories  # noqa: E402
-from bot.store.database import create_db_engine, normalise_url, safe_url, upgrade  # noqa: E402
+from bot.store.database import (  # noqa: E402
+    create_db_engine,
+    normalise_url,
+    safe_url,
+    temporary_schema,
+    upgrade,
+)
 from bot.store.unit_of_work import SqlStore  # noqa: E402
 
 START = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Berlin
@@ -145,17 +149,8 @@ def database(url: str | None) -> Iterator[str]:
     if base.startswith("sqlite"):
         yield base
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema(base, prefix="bench_") as schema_url:
+        yield schema_url
 
 
 def median_of(repeats: int, call: Callable[[], object]) -> float:
