@@ -4,7 +4,8 @@ decision of a CSAF document, its note and a revision's change; English as it alw
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from csaf_documents import monitor_document
 
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, MatchedProduct, alert_from_payload, alert_payload
@@ -18,26 +19,9 @@ from bot.services.csaf_ingest import change_between, note_for
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")
 
 
-def monitor_document(statuses: dict[str, list[str]],
-                     versions: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """A Philips advisory on IntelliVue MX40 with one vulnerability and these versions."""
-    return {
-        "document": {
-            "title": "Philips IntelliVue", "tracking": {"id": "ICSMA-X", "version": "1"},
-            "notes": [{"category": "summary", "text": "Monitors."}],
-        },
-        "product_tree": {"branches": [{"category": "vendor", "name": "Philips", "branches": [
-            {"category": "product_name", "name": "IntelliVue MX40", "branches": [
-                {"category": category, "name": text,
-                 "product": {"name": f"Philips IntelliVue MX40 {text}", "product_id": pid}}
-                for pid, (category, text) in versions.items()]}]}]},
-        "vulnerabilities": [{"cve": "CVE-2026-0001", "product_status": statuses}],
-    }
-
-
 def version_decision(member: str | None, statuses: dict[str, list[str]],
                      versions: dict[str, tuple[str, str]]) -> VersionDecision:
-    doc = parse_csaf(monitor_document(statuses, versions))
+    doc = parse_csaf(monitor_document(statuses, versions=versions))
     return decide(member, doc, products_named(doc, MONITOR))
 
 
