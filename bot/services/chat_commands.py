@@ -40,22 +40,16 @@ from bot.domain.language import (
     N_,
     _,
     clock_text,
-    day_text,
-    in_language,
     language_name,
     languages,
-    moment_text,
-    ngettext,
     speaking,
     supported,
 )
 from bot.domain.members import Contact, Network, Role, reader_language
 from bot.domain.outbox import NewMessage
-from bot.domain.products import ProductSpec
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
-from bot.domain.severity import severity_heading, severity_label
-from bot.services import announcements, digests, meetings, situation
+from bot.services import announcements, digests, meetings, member_commands, situation
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
 from bot.services.invites import code_hash
@@ -225,7 +219,7 @@ class ChatCommands:
             return self._language(uow, sender, contact, parsed)
         if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
             return self._take_part(uow, sender, parsed, contact, authority, now)
-        return Reply(self._manage(uow, sender, parsed, contact.member, now))
+        return Reply(self._manage(uow, sender, parsed, contact, now))
 
     def _timezone(self, uow: UnitOfWork, sender: Sender, contact: Contact,
                   command: SetTimezone, now: datetime) -> Reply:
@@ -303,40 +297,24 @@ class ChatCommands:
         return _grant(uow, parsed, who, now)
 
     def _manage(
-        self, uow: UnitOfWork, sender: Sender, parsed: Command, member: str, now: datetime
+        self, uow: UnitOfWork, sender: Sender, parsed: Command, contact: Contact, now: datetime
     ) -> str:
+        member = contact.member
+        zone = contact.timezone or self._policy.zone
         if isinstance(parsed, Subscribe):
-            return _subscribe(uow, member, parsed, now)
+            return member_commands.subscribe(uow, member, parsed, now)
         if isinstance(parsed, Unsubscribe):
-            return _unsubscribe(uow, member, parsed)
+            return member_commands.unsubscribe(uow, member, parsed)
         if isinstance(parsed, ListProducts):
-            return _products(uow, member)
+            return member_commands.products(uow, member)
         if isinstance(parsed, SetSeverity):
-            uow.members.set_min_severity(member, parsed.level)
-            uow.members.set_alert_rule(member, parsed.rule)
-            if parsed.rule == "kev":
-                return _("{member} now gets alerts only for advisories known to be exploited "
-                         "(CISA's KEV catalog), also when one becomes so later.").format(
-                    member=member)
-            if parsed.rule is not None:
-                # TRANSLATORS: {rule} is the EPSS threshold, e.g. "EPSS ≥ 0.1".
-                return _("{member} now gets alerts when exploitation is likely ({rule}), "
-                         "known, or not yet scored.").format(
-                    member=member, rule=parsed.rule.replace(">=", " ≥ ").upper())
-            assert parsed.level is not None
-            return _("{member} now gets alerts of severity {severity} and above (and those "
-                     "whose severity is not known).").format(
-                member=member, severity=severity_label(parsed.level))
+            return member_commands.set_severity(uow, member, parsed)
         if isinstance(parsed, Mute):
-            return _mute(uow, sender, parsed, now, self._zone_of(uow, sender))
+            return member_commands.mute(uow, contact, parsed, now, zone)
         if isinstance(parsed, Status):
-            return _status(uow, sender, member, now, self._zone_of(uow, sender))
+            return member_commands.status(uow, contact, sender.chat, now, zone)
         assert isinstance(parsed, Latest)
-        return _latest(uow, member, parsed.count, self._zone_of(uow, sender))
-
-    def _zone_of(self, uow: UnitOfWork, sender: Sender) -> str:
-        contact = uow.members.contact(sender.network, sender.address)
-        return (contact.timezone if contact else None) or self._policy.zone
+        return member_commands.latest(uow, member, parsed.count, zone)
 
     def _start(
         self, uow: UnitOfWork, sender: Sender, command: Start, contact: Contact | None,
@@ -364,115 +342,6 @@ _INVITE_REFUSED = {
     "used": N_("That invite code was already used. Ask your hub coordinator for a new one."),
     "expired": N_("That invite code has expired. Ask your hub coordinator for a new one."),
 }
-
-
-def _subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -> str:
-    try:
-        spec = ProductSpec(command.vendor, command.product, versions=command.versions)
-    except ValueError as exc:
-        return _("Not added: {reason}.").format(reason=in_language(exc.args[0] if exc.args
-                                                                   else str(exc)))
-    names = {"vendor": spec.vendor, "product": spec.product, "member": member,
-             "versions": spec.versions}
-    found = uow.products.find(member, spec.vendor, spec.product)
-    if found is not None:
-        if command.versions is None or found.spec.versions == spec.versions:
-            if spec.versions:
-                return _("{vendor} | {product} (version {versions}) is already in {member}'s "
-                         "list.").format(**names)
-            return _("{vendor} | {product} is already in {member}'s list.").format(**names)
-        uow.products.set_versions(found.id, spec.versions)
-        return _("Updated {vendor} | {product}: {member} runs version {versions}. Advisories "
-                 "that list versions are decided by it.").format(
-            **{**names, "vendor": found.spec.vendor, "product": found.spec.product})
-    uow.products.add(member, spec, now)
-    if spec.versions:
-        return _("Added {vendor} | {product} (version {versions}). {member} will be alerted "
-                 "when an advisory names it. Advisories that list versions (CSAF) alert only "
-                 "when yours is affected.").format(**names)
-    return _("Added {vendor} | {product}. {member} will be alerted when an advisory names "
-             "it.").format(**names)
-
-
-def _unsubscribe(uow: UnitOfWork, member: str, command: Unsubscribe) -> str:
-    found = uow.products.find(member, command.vendor, command.product)
-    if found is None:
-        return _("{vendor} | {product} is not in {member}'s list; /products shows it.").format(
-            vendor=command.vendor, product=command.product, member=member)
-    uow.products.remove(found.id)
-    return _("Removed {vendor} | {product}.").format(vendor=found.spec.vendor,
-                                                     product=found.spec.product)
-
-
-def _products(uow: UnitOfWork, member: str) -> str:
-    products = uow.products.all(member)
-    if not products:
-        return _("{member} has no products yet. Add one: /subscribe <vendor> | "
-                 "<product>").format(member=member)
-    lines = [_("{member}'s products ({count}):").format(member=member, count=len(products))]
-    lines += [f"• {p.spec.vendor} | {p.spec.product}"
-              + (f" | {p.spec.versions}" if p.spec.versions else "") for p in products[:100]]
-    if len(products) > 100:
-        more = len(products) - 100
-        lines.append(ngettext("… and {n} more (the admin can list all).",
-                              "… and {n} more (the admin can list all).", more).format(n=more))
-    return "\n".join(lines)
-
-
-def _mute(uow: UnitOfWork, sender: Sender, command: Mute, now: datetime, zone: str) -> str:
-    if command.duration is None:
-        uow.members.update_contact(sender.network, sender.address, muted_until=None)
-        return _("Alerts to this chat notify you again.")
-    until = now + command.duration
-    uow.members.update_contact(sender.network, sender.address, muted_until=until)
-    return _("Alerts to this chat arrive silently until {moment}; none is held back. /mute off "
-             "ends it.").format(moment=moment_text(until, zone))
-
-
-def _status(uow: UnitOfWork, sender: Sender, member: str, now: datetime, zone: str) -> str:
-    feeds = uow.feeds.all()
-    failing = [f for f in feeds if f.consecutive_failures]
-    polls = [f.last_success_at for f in feeds if f.last_success_at]
-    healthy = {"healthy": len(feeds) - len(failing), "total": len(feeds)}
-    if polls:
-        lines = [_("Feeds: {healthy} of {total} healthy; last successful poll {moment}.").format(
-            moment=moment_text(max(polls), zone), **healthy)]
-    else:
-        lines = [_("Feeds: {healthy} of {total} healthy; last successful poll not yet.").format(
-            **healthy)]
-    for f in failing[:10]:
-        lines.append(_("• {feed}: failing ({n} in a row)").format(
-            feed=f.feed, n=f.consecutive_failures))
-    pending = uow.outbox.pending_for(sender.network, sender.chat)
-    lines.append(_("Messages waiting for this chat: {n}.").format(n=pending))
-    record = uow.members.get(member)
-    # TRANSLATORS: the severity threshold of a member that gets alerts of every severity.
-    threshold = (severity_label(record.min_severity) if record and record.min_severity
-                 else _("all"))
-    count = len(uow.products.all(member))
-    lines.append(ngettext("{member}: {n} product, severity threshold {threshold}.",
-                          "{member}: {n} products, severity threshold {threshold}.",
-                          count).format(member=member, n=count, threshold=threshold))
-    contact = uow.members.contact(sender.network, sender.address)
-    if contact and contact.muted(now) and contact.muted_until:
-        lines.append(_("Muted until {moment}.").format(moment=moment_text(contact.muted_until,
-                                                                          zone)))
-    return "\n".join(lines)
-
-
-def _latest(uow: UnitOfWork, member: str, count: int, zone: str) -> str:
-    found = uow.matches.latest_for_member(member, count)
-    if not found:
-        return _("No advisory has named {member}'s products yet.").format(member=member)
-    lines = [_("Latest alerts for {member}:").format(member=member)]
-    for advisory, _why, note in found:
-        # TRANSLATORS: in /latest, in place of the date of an advisory that has none.
-        when = day_text(advisory.published, zone) if advisory.published else _("undated")
-        severity = severity_heading(advisory.severity) if advisory.severity else "?"
-        lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
-        if note:
-            lines.append(f"  {in_language(note)}")
-    return "\n".join(lines)
 
 
 def _grant(uow: UnitOfWork, command: Grant, who: str, now: datetime) -> Reply:
