@@ -10,14 +10,15 @@ everything reads in English, the language the messages are written in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SOURCE_LANGUAGE = "en"
+T = TypeVar("T")
 
 
 class Translator(Protocol):
@@ -148,6 +149,20 @@ def speaking(language: str | None) -> Iterator[Translator]:
         yield translator
     finally:
         _active.reset(token)
+
+
+def in_each_language(codes: Iterable[str], write: Callable[[], T]) -> dict[str, T]:
+    """`write()` once per distinct language among `codes`, each inside `speaking(code)`."""
+    written: dict[str, T] = {}
+    for code in sorted(set(codes)):
+        with speaking(code):
+            written[code] = write()
+    return written
+
+
+def reason_text(error: ValueError) -> str:
+    """A refusal's reason in the active language (domain errors carry a phrase or a text)."""
+    return str(in_language(error.args[0])) if error.args else str(error)
 
 
 def current() -> Translator:

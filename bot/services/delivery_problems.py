@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
-from bot.domain.language import _, ngettext, speaking
+from bot.domain.language import _, in_each_language, ngettext
 from bot.domain.members import Contact, Network
 from bot.domain.outbox import NewMessage
 from bot.services.hub_messages import recipient_languages
@@ -35,10 +36,11 @@ def recipient_gone(
     told = [c for c in uow.members.coordinators_contacts()
             if (c.network, c.address) != (network, address)]
     languages = recipient_languages(uow, [(c.network, c.address) for c in told])
+    texts = in_each_language(languages.values(),
+                             partial(_notice, network, address, contact, reason, dropped))
     for coordinator in told:
         language = languages[(coordinator.network, coordinator.address)]
-        with speaking(language):
-            text = _notice(network, address, contact, reason, dropped)
+        text = texts[language]
         uow.outbox.add(
             NewMessage(
                 network=coordinator.network,

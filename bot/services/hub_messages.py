@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.language import choose, default_language, speaking
+from bot.domain.language import choose, default_language, in_each_language
 from bot.domain.members import Network, reader_language
 from bot.domain.outbox import NewMessage
 from bot.services.ports import UnitOfWork
@@ -75,14 +75,13 @@ def queue_to(
     """One outbox message per address, `payload()` written in each one's language (`known`:
     languages already looked up); `key` names the fact, so re-queueing it is a no-op."""
     addresses = _unique(recipients)
-    languages = dict(known or {})
+    known = known or {}
+    languages = {a: known[a] for a in addresses if a in known}
     missing = [a for a in addresses if a not in languages]
     if missing:
         languages.update(recipient_languages(uow, missing))
-    written: dict[str, dict[str, Any]] = {}
-    for language in sorted(set(languages.values())):
-        with speaking(language):
-            written[language] = {"kind": kind, **payload(), "language": language}
+    written = {code: {"kind": kind, **text, "language": code} for code, text in
+               in_each_language((languages[a] for a in addresses), payload).items()}
     messages = [NewMessage(network=network, address=address, kind=kind,
                            dedup_key=f"{kind}|{key}|{network.value}|{address}",
                            payload=written[languages[(network, address)]], priority=priority)

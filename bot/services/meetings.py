@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from bot.domain.coordination_commands import AddMeeting, CancelMeeting, Rsvp
-from bot.domain.language import N_, _, in_language, ngettext
+from bot.domain.language import N_, _, ngettext, reason_text
 from bot.domain.meetings import Meeting, describe_time, meeting_start, plan_reminders, until_text
 from bot.domain.members import Network
 from bot.domain.rendering import Button, buttons_payload
@@ -85,8 +85,7 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
     try:
         start = meeting_start(command.day, command.clock_time, zone, now)
     except ValueError as exc:
-        reason = in_language(exc.args[0]) if exc.args else str(exc)
-        return Reply(_("Not scheduled: {reason}").format(reason=reason))
+        return Reply(_("Not scheduled: {reason}").format(reason=reason_text(exc)))
     meeting = uow.meetings.add(command.title, start, zone, command.link, actor_name, now)
     channels = hub_channels(uow, policy)
     queued = queue_to(uow, channels, kind="meeting", key=f"{meeting.id}|notice",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.commands import Mute, SetSeverity, Subscribe, Unsubscribe
-from bot.domain.language import _, day_text, in_language, moment_text, ngettext
+from bot.domain.language import _, day_text, in_language, moment_text, ngettext, reason_text
 from bot.domain.members import Contact
 from bot.domain.products import ProductSpec
 from bot.domain.severity import severity_heading, severity_label
@@ -35,8 +35,7 @@ def subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -
     try:
         spec = ProductSpec(command.vendor, command.product, versions=command.versions)
     except ValueError as exc:
-        return _("Not added: {reason}.").format(reason=in_language(exc.args[0] if exc.args
-                                                                   else str(exc)))
+        return _("Not added: {reason}.").format(reason=reason_text(exc))
     names = {"vendor": spec.vendor, "product": spec.product, "member": member,
              "versions": spec.versions}
     found = uow.products.find(member, spec.vendor, spec.product)
