@@ -12,8 +12,9 @@ from bot.domain.coordination import HeldAlert
 from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
 from bot.domain.language import _, ngettext
+from bot.domain.members import reader_language
 from bot.domain.rendering import alert_headline
-from bot.services.hub_messages import Address, HubPolicy, queue_to, recipient_languages
+from bot.services.hub_messages import Address, HubPolicy, queue_to
 from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
 
@@ -48,9 +49,9 @@ def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
     total = 0
     members = {m.name: m for m in uow.members.all()}
     waiting = uow.held_alerts.members_waiting()
-    # Everyone's language in one query, not one per digest.
-    languages = recipient_languages(uow, [(c.network, c.address)
-                                          for c in uow.members.contacts(waiting)])
+    # Digests go to member contacts only: their languages from one query, not one per digest.
+    languages = {(c.network, c.address): reader_language(c)
+                 for c in uow.members.contacts(waiting)}
     for name in waiting:
         member = members.get(name)
         if member is None:
