@@ -217,6 +217,10 @@ def telegram_parts(
         webhook_secret=secret.get_secret_value() if secret else None,
         timeout=settings.telegram_timeout,
     )
+    if config.webhook_url and config.webhook_secret and len(config.webhook_secret) < 16:
+        log.warning("HUBBOT_TELEGRAM_WEBHOOK_SECRET is only %d characters long: anyone who "
+                    "guesses it can send the bot commands as any user; use 32 or more random "
+                    "characters", len(config.webhook_secret))
     application = build_application(config)
     commands = chat_commands(settings, store, coordination)
     gateway = TelegramGateway(application, commands, config, on_answer=wake)

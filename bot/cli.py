@@ -81,8 +81,11 @@ def _feeds(settings: Settings):  # type: ignore[no-untyped-def]
 def run() -> None:
     """Poll the feeds on schedule and deliver alerts until Ctrl-C or SIGTERM."""
     from bot.app import run_forever
+    from bot.channels.telegram_updates import WEBHOOK_SECRET_MISSING
 
     settings = _settings()
+    if settings.telegram_webhook_url and settings.telegram_webhook_secret is None:
+        _fail(WEBHOOK_SECRET_MISSING)
     _feeds(settings)
     asyncio.run(run_forever(settings))
 

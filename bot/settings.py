@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -59,6 +60,17 @@ class Settings(BaseSettings):
     command_rate: str | None = Field(
         default="20/minute", description="commands per user (limits syntax); off: no limit"
     )
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable is an unset one
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError(
+                "Telegram takes 1 to 256 characters, only A-Z, a-z, 0-9, _ and -; e.g. the "
+                "output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
 
     @field_validator("command_rate")
     @classmethod

@@ -22,6 +22,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.channels.telegram_webhook import TelegramWebhook
 from bot.domain.commands import COMMANDS
 from bot.domain.language import N_, _, languages, speaking
 from bot.domain.members import Network
@@ -37,6 +38,12 @@ SORRY = N_("Sorry, something went wrong on my side and your command was not done
 PRESSED_HERE = N_("Got it: my reply comes as a message.")
 PRESSED_ELSEWHERE = N_("Got it: my reply comes in our private chat.")
 GROUP_RATE_PER_MINUTE = 20
+WEBHOOK_SECRET_MISSING = (
+    "HUBBOT_TELEGRAM_WEBHOOK_URL is set but HUBBOT_TELEGRAM_WEBHOOK_SECRET is not: without it "
+    "anyone who reaches the webhook port could send the bot commands as any user, admins "
+    "included. Set HUBBOT_TELEGRAM_WEBHOOK_SECRET to a random value of up to 256 letters, "
+    "digits, _ and -, e.g. the output of: python3 -c 'import secrets; "
+    "print(secrets.token_urlsafe(32))'")
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class TelegramGateway:
         self._commands = commands
         self._config = config
         self._on_answer = on_answer
+        self.webhook: TelegramWebhook | None = None
         application.add_handler(
             MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND),
                            self._on_private_message)
@@ -96,26 +104,35 @@ class TelegramGateway:
     async def start(self, receive: bool = True) -> None:
         """Connect; with `receive`, also register the command menu and take updates."""
         app = self.application
+        if receive and self._config.webhook_url and not self._config.webhook_secret:
+            raise ValueError(WEBHOOK_SECRET_MISSING)
         await app.initialize()
         if not receive:
             return
         await self._register_commands(app)
         await app.start()
-        updater = app.updater
-        assert updater is not None
         allowed = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
         if self._config.webhook_url:
-            await updater.start_webhook(
-                listen=self._config.webhook_listen, port=self._config.webhook_port,
-                url_path="telegram", webhook_url=self._config.webhook_url,
-                secret_token=self._config.webhook_secret, allowed_updates=allowed,
-            )
-            log.info("Telegram: webhook listening on %s:%d", self._config.webhook_listen,
-                     self._config.webhook_port)
+            await self._start_webhook(app, allowed)
         else:
+            updater = app.updater
+            assert updater is not None
             await updater.start_polling(allowed_updates=allowed, timeout=30,
                                         drop_pending_updates=False)
             log.info("Telegram: long polling started as @%s", app.bot.username)
+
+    async def _start_webhook(self, app: Application,  # type: ignore[type-arg]
+                             allowed: list[str]) -> None:
+        """Serve the webhook (secret checked on every request), then tell Telegram its URL."""
+        config = self._config
+        assert config.webhook_url is not None and config.webhook_secret is not None
+        self.webhook = TelegramWebhook(app, config.webhook_listen, config.webhook_port,
+                                       config.webhook_secret)
+        await self.webhook.start()
+        await app.bot.set_webhook(config.webhook_url, secret_token=config.webhook_secret,
+                                  allowed_updates=allowed, drop_pending_updates=False)
+        log.info("Telegram: webhook listening on %s:%d", config.webhook_listen,
+                 self.webhook.port)
 
     @staticmethod
     async def _register_commands(app: Application) -> None:  # type: ignore[type-arg]
@@ -128,6 +145,8 @@ class TelegramGateway:
 
     async def stop_receiving(self) -> None:
         """Take no new commands (shutdown begins); sending still works until `stop`."""
+        if self.webhook is not None:
+            await self.webhook.stop()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()

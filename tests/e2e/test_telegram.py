@@ -244,35 +244,6 @@ async def test_status_and_latest(hub: TelegramHub) -> None:
     assert "Dräger Infinity Delta: remote code execution" in latest
 
 
-async def test_webhook_mode_takes_updates_posted_by_telegram(
-    tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer
-) -> None:
-    import socket
-
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    telegram_server.add_private_chat(ALICE)
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[],
-                            telegram_webhook_url="https://hub.example.org/telegram",
-                            telegram_webhook_port=port,
-                            telegram_webhook_secret="s3cret-token"):
-        assert telegram_server.webhook()["url"] == "https://hub.example.org/telegram"
-        telegram_server.user_sends(ALICE, "/help")
-        [update] = telegram_server.pending_updates()
-        async with httpx.AsyncClient() as client:
-            forged = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
-                                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
-            assert forged.status_code == 403
-            real = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"})
-            assert real.status_code == 200
-        [answer] = await telegram_server.wait_for_messages(ALICE, 1)
-        assert "/subscribe" in answer.text
-
-
 async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(
         hub: TelegramHub) -> None:
     from bot.domain.alerts import HubChannel
