@@ -49,9 +49,9 @@ class TelegramWebhook:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._listen, self.port)
         await site.start()
-        server = site._server  # noqa: SLF001 (the bound port when 0 was asked)
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sockets = getattr(site._server, "sockets", None)  # noqa: SLF001 (port 0's real port)
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._runner is not None:
