@@ -43,7 +43,7 @@ RUN groupadd --gid 10001 hubbot \
         --shell /usr/sbin/nologin hubbot \
  && mkdir -p /data \
  && chown hubbot:hubbot /data \
- && chmod 0750 /data
+ && chmod 0700 /data
 VOLUME ["/data"]
 
 ENV PATH=/opt/hubbot/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -30,6 +30,7 @@ from bot.feeds.parse import parse_feed
 from bot.health import HealthServer
 from bot.metrics import Metrics
 from bot.outbox import OutboxDispatcher, utc_now
+from bot.private_files import warn_if_exposed
 from bot.scheduler import build_scheduler
 from bot.services.chat_commands import ChatCommands
 from bot.services.command_rate import CommandRateLimit
@@ -264,6 +265,7 @@ async def run_forever(settings: Settings) -> None:
             ", ".join(c.network.value for c in bot.channels) or "none",
         )
         _warn_of_undeliverable_backlog(bot)
+        warn_if_exposed(*settings.private_files())
         if settings.health_port is not None:
             health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
                                   settings.health_host, settings.health_port)

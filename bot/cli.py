@@ -20,6 +20,7 @@ from bot.domain.product_csv import ProductCsvError, parse_product_csv
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedsFileError, load_feeds
 from bot.outbox import utc_now
+from bot.private_files import restrict_new_files
 from bot.services import catalogue
 from bot.settings import Settings
 
@@ -307,4 +308,5 @@ def feeds_check(
 
 
 def main() -> None:
+    restrict_new_files()  # the database, alert log and Matrix store: the bot's user's only
     app()

@@ -154,6 +154,23 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'hubbot.db').resolve()}"
 
     @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one."""
+        url = make_url(self.db_url)
+        if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(url.database)).expanduser()
+
+    def private_files(self) -> tuple[list[Path], list[Path]]:
+        """What only the bot's user may read: (files and folders, folders with all they hold)."""
+        paths = [self.data_dir, self.alerts_file]
+        database = self.sqlite_path
+        if database is not None:
+            paths += [database, *(database.with_name(database.name + suffix)
+                                  for suffix in ("-wal", "-shm", "-journal"))]
+        return paths, [self.matrix_store]
+
+    @property
     def chat_configured(self) -> bool:
         return self.telegram_token is not None or self.matrix_homeserver is not None
 

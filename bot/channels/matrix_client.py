@@ -134,13 +134,21 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _make_private(store: Path) -> None:
+    """The store and everything in it are the bot's user's only (keys, tokens)."""
+    os.chmod(store, 0o700)
+    for path in store.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
 class MatrixSession:
     """Owns the AsyncClient: logs in once, restores the login after, keeps the sync token."""
 
     def __init__(self, config: MatrixConfig) -> None:
         self.config = config
-        config.store_path.mkdir(parents=True, exist_ok=True)
-        os.chmod(config.store_path, 0o700)
+        config.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private(config.store_path)
         # 429s and timeouts come back to us (the outbox schedules the retry) instead of nio
         # sleeping and retrying for ever inside a send.
         client_config = AsyncClientConfig(
@@ -179,6 +187,7 @@ class MatrixSession:
     async def connect(self) -> None:
         """Log in or restore the login; then make encryption ready (keys, cross-signing)."""
         await self._connect()
+        _make_private(self.config.store_path)  # nio's encryption store is created by the login
         await self.setup_encryption()
 
     async def setup_encryption(self) -> None:
