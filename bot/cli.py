@@ -49,14 +49,9 @@ def _settings() -> Settings:
             for e in exc.errors()
         )
         _fail(f"bad configuration: {problems}")
-    log_format = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
-    logging.basicConfig(level=settings.log_level, format=log_format, stream=sys.stderr)
-    log_redaction.install(settings.secrets(), log_format)
+    log_redaction.configure(settings.log_level, settings.secrets(), wire=settings.log_wire,
+                            stream=sys.stderr)
     i18n.install(settings.default_language, settings.timezone)
-    # httpx logs every request URL at INFO; a feed URL may carry a token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 

@@ -1,15 +1,36 @@
-"""Secrets never reach the logs: every formatted line is scrubbed of the configured secrets.
+"""What reaches the logs: never a secret, an invite code, a message's text or a product list.
 
-Libraries log URLs that carry tokens (python-telegram-bot at DEBUG logs its API URL, which
-contains the bot token), so scrubbing at the formatter catches what no call site can.
+- Libraries that log what goes over the wire are held back: python-telegram-bot logs every Bot
+  API call with its parameters and answer at DEBUG (message texts, members' commands with their
+  product names, invite codes), httpcore and hpack headers, SQLAlchemy every statement with its
+  parameters already at INFO, peewee (nio's key store) its statements at DEBUG, httpx every URL
+  (tokens) at INFO. Every third-party logger is held at INFO (some at WARNING) unless the admin
+  sets HUBBOT_LOG_WIRE=true; the bot's own loggers (`bot.*`) log no content at any level.
+- Every formatted line is scrubbed of the configured secrets (python-telegram-bot's API URL
+  contains the bot token) and of invite codes after `/start` or `!start`, which no call site
+  could catch in a library's line.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 MASK = "***"
+OWN_LOGGERS = ("bot", "__main__")
+# Loggers that print content at INFO: held at WARNING even when the rest is at INFO.
+CONTENT_AT_INFO = ("sqlalchemy", "httpx")
+# Loggers that print what they sent and received at DEBUG.
+CONTENT_AT_DEBUG = ("telegram", "httpcore", "hpack", "h2", "nio", "peewee", "aiohttp",
+                    "tornado", "urllib3")
+# Noise at INFO, whatever the wire setting.
+QUIET = ("apscheduler", "alembic")
+# `/start CODE`, `!start CODE`, `/start@hubbot CODE`: the code is a one-time credential.
+_INVITE = re.compile(r"([/!]start(?:@[\w.]+)?[ \t]+)[^\s\"'\\<>]+", re.IGNORECASE)
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 class RedactingFormatter(logging.Formatter):
@@ -22,11 +43,33 @@ class RedactingFormatter(logging.Formatter):
         text = super().format(record)
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        return text
+        return _INVITE.sub(rf"\g<1>{MASK}", text)
 
 
-def install(secrets: Iterable[str], fmt: str) -> None:
-    """Put the redacting formatter on every handler of the root logger."""
-    formatter = RedactingFormatter(fmt, secrets)
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(formatter)
+class WireFilter(logging.Filter):
+    """Drops third-party DEBUG records (a library not named above may log bodies too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            return True
+        return record.name.split(".", 1)[0] in OWN_LOGGERS
+
+
+def configure(level: str, secrets: Iterable[str], *, wire: bool = False,
+              stream: TextIO | None = None) -> logging.Handler:
+    """The bot's logging: one handler on the root logger at `level`, redacting; third-party
+    loggers held back unless `wire`. Returns the handler (a test removes it again)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter(FORMAT, secrets))
+    if not wire:
+        handler.addFilter(WireFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in CONTENT_AT_INFO:
+        logging.getLogger(name).setLevel(logging.NOTSET if wire else logging.WARNING)
+    for name in CONTENT_AT_DEBUG:
+        logging.getLogger(name).setLevel(logging.NOTSET if wire else logging.INFO)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return handler

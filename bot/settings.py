@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     )
     console_file: Path | None = Field(default=None, description="default: data_dir/alerts.jsonl")
     log_level: str = "INFO"
+    log_wire: bool = Field(
+        default=False, description="log what libraries send and receive (message texts, "
+        "commands, product names): for debugging a connection only, never in production")
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     telegram_token: SecretStr | None = None
