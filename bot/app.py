@@ -119,7 +119,8 @@ async def build_bot(
     feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
     store = open_store(settings)
     fetcher = FeedFetcher(
-        limits=FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+        limits=FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes),
+        allow_private=settings.feeds_allow_private,
     )
     stack.push_async_callback(fetcher.aclose)
     channels: list[Channel] = []

@@ -18,11 +18,12 @@ async def check_feed(
 ) -> bool:
     """Fetch without validators (always a full answer); True when entries were parsed."""
     limits = FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes)
+    allow_private = settings.feeds_allow_private
     if feed.type == "csaf":
-        return await _check_csaf(feed, limits, show, echo)
+        return await _check_csaf(feed, limits, allow_private, show, echo)
     if feed.type in ("kev", "epss"):
-        return await _check_exploitation(feed, limits, echo)
-    async with FeedFetcher(limits=limits) as fetcher:
+        return await _check_exploitation(feed, limits, allow_private, echo)
+    async with FeedFetcher(limits=limits, allow_private=allow_private) as fetcher:
         result = await fetcher.fetch(feed)
     if isinstance(result, FetchFailed):
         kind = "temporary" if result.transient else "permanent"
@@ -47,10 +48,11 @@ async def check_feed(
 
 
 async def _check_csaf(
-    feed: FeedConfig, limits: FetchLimits, show: int, echo: Callable[[str], None]
+    feed: FeedConfig, limits: FetchLimits, allow_private: bool, show: int,
+    echo: Callable[[str], None],
 ) -> bool:
     """Discover the provider's documents and read the newest `show` of them."""
-    async with FeedFetcher(limits=limits) as fetcher:
+    async with FeedFetcher(limits=limits, allow_private=allow_private) as fetcher:
         polled = await CsafSource(fetcher, max_documents=show).poll(feed, {})
     if polled.error is not None:
         echo(f"{feed.name}: {polled.error}")
@@ -70,9 +72,9 @@ async def _check_csaf(
 
 
 async def _check_exploitation(
-    feed: FeedConfig, limits: FetchLimits, echo: Callable[[str], None]
+    feed: FeedConfig, limits: FetchLimits, allow_private: bool, echo: Callable[[str], None]
 ) -> bool:
-    async with FeedFetcher(limits=limits) as fetcher:
+    async with FeedFetcher(limits=limits, allow_private=allow_private) as fetcher:
         if feed.type == "kev":
             catalog = await KevSource(fetcher, feed.url).fetch()
             if catalog is None:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         "commands, product names): for debugging a connection only, never in production")
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    feeds_allow_private: bool = Field(
+        default=False, description="let redirects and CSAF-listed URLs reach loopback, "
+        "private and link-local addresses (a feed configured on such a host always may)")
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_timeout: float = Field(default=20.0, gt=0, description="seconds per API call")

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -199,7 +199,7 @@ class CsafSource:
         cached = self._etags.get(url) if conditional else None
         if cached is not None:
             etag, last_modified, _ = cached
-        answer = await self._fetcher.fetch(replace(feed, url=url), etag, last_modified)
+        answer = await self._fetcher.fetch(feed, etag, last_modified, url=url)
         if isinstance(answer, NotModified) and cached is not None:
             return Fetched(cached[2], {}, cached[0], cached[1], url)
         if isinstance(answer, FetchFailed):
