@@ -7,8 +7,9 @@
   (tokens) at INFO. Every third-party logger is held at INFO (some at WARNING) unless the admin
   sets HUBBOT_LOG_WIRE=true; the bot's own loggers (`bot.*`) log no content at any level.
 - Every formatted line is scrubbed of the configured secrets (python-telegram-bot's API URL
-  contains the bot token) and of invite codes after `/start` or `!start`, which no call site
-  could catch in a library's line.
+  contains the bot token), of invite codes after `/start` or `!start`, which no call site
+  could catch in a library's line, and of PostgreSQL's error details (they quote the row).
+  The database engine hides statements' parameters from its errors (`hide_parameters`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ CONTENT_AT_DEBUG = ("telegram", "httpcore", "hpack", "h2", "nio", "peewee", "aio
 QUIET = ("apscheduler", "alembic")
 # `/start CODE`, `!start CODE`, `/start@hubbot CODE`: the code is a one-time credential.
 _INVITE = re.compile(r"([/!]start(?:@[\w.]+)?[ \t]+)[^\s\"'\\<>]+", re.IGNORECASE)
+# PostgreSQL's error detail quotes the row's values ("Key (vendor, product)=(…) already exists").
+_DB_DETAIL = re.compile(r"(DETAIL:)[^\n]*")
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -43,7 +46,7 @@ class RedactingFormatter(logging.Formatter):
         text = super().format(record)
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        return _INVITE.sub(rf"\g<1>{MASK}", text)
+        return _DB_DETAIL.sub(rf"\g<1> {MASK}", _INVITE.sub(rf"\g<1>{MASK}", text))
 
 
 class WireFilter(logging.Filter):

@@ -52,15 +52,18 @@ def temporary_schema(url: str, prefix: str) -> Iterator[str]:
 
 
 def create_db_engine(url: str) -> Engine:
+    """The engine; a failed statement's error (logged with its traceback) never shows the
+    statement's parameters, which may be a member's product names."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:":
             _create_private(Path(path).expanduser())
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _create_private(database: Path) -> None:
