@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TextIO
+from urllib.parse import urlsplit
 
 from bot import i18n
 from bot.channels.channel import Channel
@@ -223,6 +224,7 @@ def telegram_parts(
         log.warning("HUBBOT_TELEGRAM_WEBHOOK_SECRET is only %d characters long: anyone who "
                     "guesses it can send the bot commands as any user; use 32 or more random "
                     "characters", len(config.webhook_secret))
+    log.info("Telegram: Bot API server %s", urlsplit(config.base_url).netloc)
     application = build_application(config)
     commands = chat_commands(settings, store, coordination)
     gateway = TelegramGateway(application, commands, config, on_answer=wake)

@@ -300,7 +300,8 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool whose connections are made by `backend`.
 
     httpx 0.28 takes no network backend, so the pool it builds is replaced (`_pool`, the one
-    attribute its request handling uses); test_address_rule proves the backend is used.
+    attribute its request handling uses); test_address_rule_loopback proves the backend is
+    used.
     """
 
     def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
