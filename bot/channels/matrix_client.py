@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,11 +136,12 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _make_private(store: Path) -> None:
-    """The store and everything in it are the bot's user's only (keys, tokens)."""
-    os.chmod(store, 0o700)
-    for path in store.rglob("*"):
+    """The store and everything in it are the bot's user's only (keys, tokens). A file the bot
+    may not change (another user's) is left to `hubbot run`'s warning."""
+    for path in (store, *store.rglob("*")):
         if not path.is_symlink():
-            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+            with suppress(PermissionError):
+                os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
 class MatrixSession:
