@@ -14,6 +14,7 @@ from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.outbox import OutboxState
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.severity import Severity
+from bot.domain.text import name_key
 from bot.domain.tlp import Tlp
 from bot.store.tables import (
     AdvisoryRow,
@@ -360,11 +361,11 @@ class SqlProducts:
         ]
 
     def find(self, member: str, vendor: str, product: str) -> RegisteredProduct | None:
-        """The member's product with this vendor and name, compared without case."""
+        """The member's product with this vendor and name, compared as `name_key` compares
+        (without case, invisible characters or compatibility forms)."""
+        wanted = (name_key(vendor), name_key(product))
         for p in self.all(member):
-            if (p.spec.vendor.casefold(), p.spec.product.casefold()) == (
-                vendor.casefold(), product.casefold()
-            ):
+            if (name_key(p.spec.vendor), name_key(p.spec.product)) == wanted:
                 return p
         return None
 
