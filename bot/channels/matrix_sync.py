@@ -56,6 +56,8 @@ UNREADABLE = N_("I could not read your message (it was encrypted before I could 
                 "please send it again.")
 # How long the bot waits for a missing room key before it asks for the message again.
 KEY_WAIT = 20.0
+NO_LONGER_PRIVATE = N_("Someone else is in this chat now, so it is no longer private: I am "
+                       "leaving it. Alerts and answers come in a new direct chat with me.")
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -154,6 +156,8 @@ class MatrixGateway:
             log.warning("Matrix: sync refused (%s %s)", answer.status_code, answer.message)
             return False
         assert isinstance(answer, SyncResponse)
+        if self._receiving:
+            await self._leave_shared_direct_rooms(answer)
         await self._keep_keys()
         await self._retry_undecrypted()
         if self._receiving:
@@ -325,7 +329,30 @@ class MatrixGateway:
     @staticmethod
     def _is_direct(room: MatrixRoom) -> bool:
         """Only the bot and one person (joined or invited): answers are private there."""
-        return bool(room.member_count <= 2)
+        return bool(room.member_count <= 2 and len(room.users) <= 2)
+
+    async def _leave_shared_direct_rooms(self, answer: SyncResponse) -> None:
+        """A contact's direct room that gained a third member (joined or only invited) is no
+        longer private: it is forgotten for the contact (their next message opens a new direct
+        room), told why, and left, so nothing of theirs goes there and nothing is answered."""
+        client = self.session.client
+        crowded = [room_id for room_id in answer.rooms.join
+                   if (room := client.rooms.get(room_id)) is not None
+                   and not self._is_direct(room)]
+        if not crowded:
+            return
+        with self._uow() as uow:
+            contacts = {room_id: uow.matrix_rooms.user_for(room_id) for room_id in crowded}
+            shared = {room_id: user for room_id, user in contacts.items() if user is not None}
+            for room_id in shared:
+                uow.matrix_rooms.forget_room(room_id)
+            uow.commit()
+        for room_id, user_id in shared.items():
+            log.warning("Matrix: direct room %s gained another member; it is no longer used for "
+                        "its contact, and the bot leaves it", room_id)
+            await self._tell(room_id, NO_LONGER_PRIVATE, user_id)
+            self._channel.left(room_id)
+            await client.room_leave(room_id)
 
     async def _tell(self, room_id: str, message: str, user_id: str) -> None:
         """Straight to the room, not via the outbox: the store may be what failed. `message`

@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 
 _TOKEN = re.compile(r"[^\W_]+")
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc
 # Unicode's Default_Ignorable_Code_Point besides the format characters (category Cf): the
 # combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian free variation
 # selectors, variation selectors, and the ranges reserved for more (DerivedCoreProperties.txt).
@@ -89,9 +90,8 @@ def without_invisible(text: str) -> str:
 def clean_name(text: str) -> str:
     """A name as it is kept and shown: invisible and control characters dropped, every run of
     white space (line breaks too) one space, no space at either end."""
-    visible = "".join(c for c in without_invisible(text)
-                      if c.isspace() or unicodedata.category(c) != "Cc")
-    return _WHITESPACE.sub(" ", visible).strip()
+    spaced = _WHITESPACE.sub(" ", without_invisible(text))  # line breaks are white space
+    return _CONTROL.sub("", spaced).strip()
 
 
 def name_key(text: str) -> str:
