@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from bot.store.tables import (
     ProductRow,
 )
 
+log = logging.getLogger(__name__)
 _SEP = "\x1f"  # joins list fields; never typed by a user
 
 
@@ -348,17 +350,19 @@ class SqlProducts:
         )
         if member is not None:
             stmt = stmt.where(MemberRow.name == member)
-        return [
-            RegisteredProduct(
-                p.id or 0,
-                name,
-                ProductSpec(
-                    p.vendor, p.product, _split(p.aliases), _split(p.vendor_aliases),
-                    p.distinctive, p.versions,
-                ),
-            )
-            for p, name in self._s.exec(stmt.order_by(ProductRow.id))
-        ]
+        products = []
+        for p, name in self._s.exec(stmt.order_by(ProductRow.id)):
+            try:
+                spec = ProductSpec(p.vendor, p.product, _split(p.aliases),
+                                   _split(p.vendor_aliases), p.distinctive, p.versions)
+            except ValueError:
+                # Stored before a rule got stricter (a name of invisible characters only): one
+                # such row must not stop matching for everyone. The name is not logged.
+                log.warning("product #%s is not valid under today's rules and is not matched; "
+                            "remove it with `hubbot product remove %s`", p.id, p.id)
+                continue
+            products.append(RegisteredProduct(p.id or 0, name, spec))
+        return products
 
     def find(self, member: str, vendor: str, product: str) -> RegisteredProduct | None:
         """The member's product with this vendor and name, compared as `name_key` compares

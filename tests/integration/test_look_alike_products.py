@@ -3,13 +3,17 @@ or in compatibility forms, they are the name already registered (admin CLI use c
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
+from sqlmodel import Session
 
+from bot.domain.matching import AdvisoryMatcher
 from bot.domain.product_csv import parse_product_csv
 from bot.domain.products import ProductSpec
 from bot.services import catalogue
+from bot.store.tables import ProductRow
 from bot.store.unit_of_work import SqlStore
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -51,3 +55,26 @@ def test_import_skips_look_alikes_of_registered_products_and_of_its_own_rows(
     added, skipped, _created = catalogue.import_products(store, lines, NOW, False)
     assert (added, skipped) == (1, 2)
     assert _products(store) == [("Dräger", "Infinity Delta"), ("BD", "Alaris 8015")]
+
+
+def test_a_stored_name_of_invisible_characters_only_never_stops_matching_for_everyone(
+        store: SqlStore, caplog: pytest.LogCaptureFixture) -> None:
+    # Before names were cleaned, /subscribe took a product named by a Hangul filler (U+3164).
+    catalogue.add_member(store, "Klinikum Nord", [], NOW)
+    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    with store() as uow:
+        member = uow.members.get("Klinikum Nord")
+        assert member is not None
+    with Session(store.engine) as session:
+        session.add(ProductRow(member_id=member.id, vendor="Dräger", product="\u3164",
+                               created_at=NOW))
+        session.commit()
+    with caplog.at_level(logging.WARNING), store() as uow:
+        products = uow.products.all()
+    assert [(p.spec.vendor, p.spec.product) for p in products] == [("Dräger", "Infinity Delta")]
+    [warning] = [r.getMessage() for r in caplog.records if "not valid" in r.getMessage()]
+    assert "product #2 is not valid" in warning and "hubbot product remove 2" in warning
+    assert "\u3164" not in warning and "Dräger" not in warning
+    matcher = AdvisoryMatcher(products)
+    assert [m.product.spec.product for m in matcher.match("Dräger Infinity Delta flaw", "")] \
+        == ["Infinity Delta"]
