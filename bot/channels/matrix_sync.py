@@ -28,6 +28,7 @@ from nio import (
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessageText,
     SyncError,
@@ -264,8 +265,15 @@ class MatrixGateway:
         elif event.content.get("is_direct") is True:
             # Anyone may open a direct chat: that is how a new user sends /start CODE. An
             # unlinked user is only ever told how to get linked (the command service decides).
-            if await self._join(room.room_id, "a direct chat"):
+            if not await self._join(room.room_id, "a direct chat"):
+                return
+            if await self._private(room.room_id):
                 self._remember_direct_room(event.sender, room.room_id)
+            else:  # "direct" with others invited too: no private chat, never the contact's
+                log.info("Matrix: the direct chat %s has more than two members; leaving it",
+                         room.room_id)
+                self._channel.left(room.room_id)
+                await client.room_leave(room.room_id)
         else:
             log.info("Matrix: declining an invite to %s (neither direct nor a hub room)",
                      room.room_id)
@@ -279,6 +287,18 @@ class MatrixGateway:
         self._channel.joined(room_id)
         log.info("Matrix: joined %s %s", what, room_id)
         return True
+
+    async def _private(self, room_id: str) -> bool:
+        """The room just joined holds only the bot and one person (joined or invited), read
+        from the server: the sync that tells it comes later. False when that cannot be read."""
+        answer = await self.session.client.room_get_state(room_id)
+        if not isinstance(answer, RoomGetStateResponse):
+            log.warning("Matrix: could not read who is in %s (%s)", room_id, answer)
+            return False
+        members = {e.get("state_key") for e in answer.events
+                   if e.get("type") == "m.room.member"
+                   and e.get("content", {}).get("membership") in ("join", "invite")}
+        return len(members) <= 2
 
     def _remember_direct_room(self, user_id: str, room_id: str) -> None:
         with self._uow() as uow:

@@ -5,6 +5,7 @@ new direct room. The real bot against a real Synapse on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -12,9 +13,12 @@ import pytest
 from e2e_helpers import item
 from feedserver import FeedServer, rss
 from matrix_hub import Hub
+from nio import RoomCreateResponse, RoomPreset
 from synapse import MatrixUser, Synapse
 
 from bot.channels.matrix_sync import NO_LONGER_PRIVATE
+from bot.domain.members import Network
+from bot.domain.products import ProductSpec
 from bot.outbox import utc_now
 from bot.services import catalogue
 
@@ -92,3 +96,33 @@ async def test_a_room_that_gained_a_member_while_the_bot_was_down_is_left_at_sta
     await hub.start()
     await _bot_left(hub, alice, room)
     await _alert_reaches_only_a_new_direct_room(hub, alice, room, mallory)
+
+
+async def test_a_direct_chat_opened_with_a_third_person_invited_is_never_the_members(
+        hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.channels.matrix_sync")
+    alice, mallory = await hub.person(), await hub.person()
+    assert hub.bot is not None
+    catalogue.add_member(hub.bot.store, "Klinik Süd", [(Network.MATRIX, alice.user_id)],
+                         utc_now())
+    catalogue.add_product(hub.bot.store, "Klinik Süd", ProductSpec("Dräger", "Infinity Delta"),
+                          utc_now())
+    answer = await alice.client.room_create(
+        is_direct=True, invite=[hub.bot_id, mallory.user_id],
+        preset=RoomPreset.trusted_private_chat)
+    assert isinstance(answer, RoomCreateResponse)
+    room = answer.room_id
+    await _bot_left(hub, alice, room)
+    # Left as soon as it joined, before any sync could show the room to it: never the
+    # member's room, not even for a moment.
+    assert any("has more than two members; leaving it" in m for m in caplog.messages)
+    assert not any("gained another member" in m for m in caplog.messages)
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.bot.poll_all()
+    new_room = await alice.wait_for_invite()
+    assert new_room != room
+    await alice.join(new_room)
+    [alert] = await alice.wait_for_messages(new_room, 1)
+    assert "Dräger Infinity Delta: remote code execution" in alert.body
+    await mallory.join(room)
+    assert not any("remote code" in m.body for m in mallory.messages_in(room))
