@@ -3,6 +3,9 @@ a soft hyphen or tag characters is the same product, and never disguises a comma
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +14,13 @@ from bot.domain.commands import AddMeeting, Announce, CommandError, Subscribe, p
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import check_member_name
 from bot.domain.products import ProductSpec, RegisteredProduct
-from bot.domain.text import clean_name, folded_words, is_invisible, name_key
+from bot.domain.text import (
+    clean_name,
+    folded_words,
+    is_invisible,
+    name_key,
+    without_invisible,
+)
 
 # One of each kind the issue names, and a few it does not (found by category, not by list).
 INVISIBLE = [
@@ -34,6 +43,20 @@ def test_an_invisible_character_inside_a_name_folds_away(char: str) -> None:
     assert folded_words(f"{char}Infinity{char} Delta{char}") == ("infinity", "delta")
     assert name_key(f"Dr{char}äger") == name_key("DRÄGER")
     assert clean_name(f"Infinity{char} Del{char}ta") == "Infinity Delta"
+
+
+# Default_Ignorable_Code_Point outside category Cf (Unicode's DerivedCoreProperties.txt).
+IGNORABLE_NOT_CF = [(0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+                    (0x2065, 0x2065), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0),
+                    (0xFFF0, 0xFFF8), (0xE0000, 0xE0FFF)]
+
+
+def test_every_format_or_default_ignorable_code_point_is_removed_and_no_other() -> None:
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    expected = {c for c in everything if unicodedata.category(c) == "Cf"} | {
+        chr(code) for low, high in IGNORABLE_NOT_CF for code in range(low, high + 1)}
+    assert without_invisible("".join(sorted(expected))) == ""  # each of them removed
+    assert len(without_invisible(everything)) == len(everything) - len(expected)  # no other
 
 
 def test_visible_characters_are_not_invisible() -> None:
