@@ -28,6 +28,7 @@ from nio import (
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
+    RoomGetStateResponse,
     RoomMemberEvent,
     RoomMessageText,
     SyncError,
@@ -56,6 +57,8 @@ UNREADABLE = N_("I could not read your message (it was encrypted before I could 
                 "please send it again.")
 # How long the bot waits for a missing room key before it asks for the message again.
 KEY_WAIT = 20.0
+NO_LONGER_PRIVATE = N_("Someone else is in this chat now, so it is no longer private: I am "
+                       "leaving it. Alerts and answers come in a new direct chat with me.")
 
 Handler = Callable[..., Awaitable[None]]
 
@@ -154,6 +157,8 @@ class MatrixGateway:
             log.warning("Matrix: sync refused (%s %s)", answer.status_code, answer.message)
             return False
         assert isinstance(answer, SyncResponse)
+        if self._receiving:
+            await self._leave_shared_direct_rooms(answer)
         await self._keep_keys()
         await self._retry_undecrypted()
         if self._receiving:
@@ -260,8 +265,15 @@ class MatrixGateway:
         elif event.content.get("is_direct") is True:
             # Anyone may open a direct chat: that is how a new user sends /start CODE. An
             # unlinked user is only ever told how to get linked (the command service decides).
-            if await self._join(room.room_id, "a direct chat"):
+            if not await self._join(room.room_id, "a direct chat"):
+                return
+            if await self._private(room.room_id):
                 self._remember_direct_room(event.sender, room.room_id)
+            else:  # "direct" with others invited too: no private chat, never the contact's
+                log.info("Matrix: the direct chat %s has more than two members; leaving it",
+                         room.room_id)
+                self._channel.left(room.room_id)
+                await client.room_leave(room.room_id)
         else:
             log.info("Matrix: declining an invite to %s (neither direct nor a hub room)",
                      room.room_id)
@@ -275,6 +287,18 @@ class MatrixGateway:
         self._channel.joined(room_id)
         log.info("Matrix: joined %s %s", what, room_id)
         return True
+
+    async def _private(self, room_id: str) -> bool:
+        """The room just joined holds only the bot and one person (joined or invited), read
+        from the server: the sync that tells it comes later. False when that cannot be read."""
+        answer = await self.session.client.room_get_state(room_id)
+        if not isinstance(answer, RoomGetStateResponse):
+            log.warning("Matrix: could not read who is in %s (%s)", room_id, answer)
+            return False
+        members = {e.get("state_key") for e in answer.events
+                   if e.get("type") == "m.room.member"
+                   and e.get("content", {}).get("membership") in ("join", "invite")}
+        return len(members) <= 2
 
     def _remember_direct_room(self, user_id: str, room_id: str) -> None:
         with self._uow() as uow:
@@ -325,7 +349,30 @@ class MatrixGateway:
     @staticmethod
     def _is_direct(room: MatrixRoom) -> bool:
         """Only the bot and one person (joined or invited): answers are private there."""
-        return bool(room.member_count <= 2)
+        return bool(room.member_count <= 2 and len(room.users) <= 2)
+
+    async def _leave_shared_direct_rooms(self, answer: SyncResponse) -> None:
+        """A contact's direct room that gained a third member (joined or only invited) is no
+        longer private: it is forgotten for the contact (their next message opens a new direct
+        room), told why, and left, so nothing of theirs goes there and nothing is answered."""
+        client = self.session.client
+        crowded = [room_id for room_id in answer.rooms.join
+                   if (room := client.rooms.get(room_id)) is not None
+                   and not self._is_direct(room)]
+        if not crowded:
+            return
+        with self._uow() as uow:
+            contacts = {room_id: uow.matrix_rooms.user_for(room_id) for room_id in crowded}
+            shared = {room_id: user for room_id, user in contacts.items() if user is not None}
+            for room_id in shared:
+                uow.matrix_rooms.forget_room(room_id)
+            uow.commit()
+        for room_id, user_id in shared.items():
+            log.warning("Matrix: direct room %s gained another member; it is no longer used for "
+                        "its contact, and the bot leaves it", room_id)
+            await self._tell(room_id, NO_LONGER_PRIVATE, user_id)
+            self._channel.left(room_id)
+            await client.room_leave(room_id)
 
     async def _tell(self, room_id: str, message: str, user_id: str) -> None:
         """Straight to the room, not via the outbox: the store may be what failed. `message`

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import re
 
-# Control and direction-changing characters: stripped before parsing, never shown back.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+from bot.domain.text import without_invisible
+
+# Control characters but tab and line feed (an announcement may have paragraphs).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_control(text: str) -> str:
+    """`text` without control and invisible characters (bidi controls that reverse how text is
+    shown, zero-width characters, tag characters …): stripped before parsing, never shown
+    back."""
+    return without_invisible(_CONTROL.sub("", text))
 
 
 def is_number(word: str) -> bool:

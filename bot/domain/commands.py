@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain.alerts import parse_alert_rule
-from bot.domain.command_text import CONTROL, is_number
+from bot.domain.command_text import is_number, without_control
 from bot.domain.coordination_commands import (
     COORDINATION_PARSERS,
     AddMeeting,
@@ -28,6 +28,7 @@ from bot.domain.coordination_commands import (
 )
 from bot.domain.language import N_, _, languages, supported
 from bot.domain.severity import Severity
+from bot.domain.text import clean_name
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300
@@ -162,6 +163,8 @@ class CommandError:
     """What to answer instead: a short reason and the right usage."""
 
     message: str
+    # The command it was meant for, when that is known ("subscribe" for a bad /subscribe).
+    command: str | None = field(default=None, compare=False)
 
 
 def command_name(command: Command) -> str:
@@ -180,7 +183,7 @@ def parse_command(text: str) -> Command | CommandError | None:
 
     A CommandError's message is written in the active language.
     """
-    text = CONTROL.sub("", text).strip()
+    text = without_control(text).strip()
     if not text.startswith("/"):
         return None
     if len(text) > MAX_COMMAND_CHARS:
@@ -199,7 +202,7 @@ def parse_command(text: str) -> Command | CommandError | None:
     except ValueError as exc:
         # TRANSLATORS: {usage} is the command and its arguments, e.g. "/latest [n]".
         usage = _("Usage: {usage}").format(usage=spec.usage)
-        return CommandError(f"{exc}\n{usage}")
+        return CommandError(f"{exc}\n{usage}", name)
 
 
 def help_text(audience: str = "member") -> str:
@@ -239,7 +242,7 @@ def _start(rest: str) -> Command:
 def _vendor_product(rest: str) -> tuple[str, str]:
     if rest.count("|") != 1:
         raise ValueError(_("Give the vendor and the product separated by |."))
-    vendor, product = (part.strip() for part in rest.split("|"))
+    vendor, product = (clean_name(part) for part in rest.split("|"))
     if not vendor or not product:
         raise ValueError(_("Both the vendor and the product are needed."))
     for part in (vendor, product):

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.command_text import CONTROL, is_number
+from bot.domain.command_text import is_number, without_control
 from bot.domain.language import N_, _
+from bot.domain.text import clean_name
 
 
 class AffectedStatus(enum.StrEnum):
@@ -115,7 +116,7 @@ _MEETING_NUMBER = N_("The meeting number is a number, as shown in the message.")
 def parse_confirmation(text: str) -> Confirm | None:
     """`yes`, `no`, `yes 12`, `ja`, `nein 12` (a button sends the number; `/yes` and `!yes`
     are read alike)."""
-    match = _CONFIRM.match(CONTROL.sub("", text).strip().lstrip("!/"))
+    match = _CONFIRM.match(without_control(text).strip().lstrip("!/"))
     if match is None:
         return None
     number = match.group(2)
@@ -184,7 +185,7 @@ def _announce(rest: str) -> CoordinationCommand:
     return Announce(rest, dm)
 
 
-_MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$", re.DOTALL)
+_MEETING_ADD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\d{1,2}:\d{2})\s+(.+)$")
 _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*(?:/[A-Za-z0-9_+-]+)+$")  # Area/Location
 _LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
 MAX_TITLE_CHARS = 200
@@ -200,6 +201,10 @@ def _meeting(rest: str) -> CoordinationCommand:
     if action != "add":
         # TRANSLATORS: add and cancel are the words the command takes.
         raise ValueError(_("Use /meeting add … or /meeting cancel <number>."))
+    if len(rest.splitlines()) > 1:
+        # A line break in the title would put a line of the writer's into the hub's notice.
+        raise ValueError(_("Write the meeting on one line: its title and link may not hold "
+                           "line breaks."))
     match = _MEETING_ADD.match(rest)
     if match is None:
         raise ValueError(_("Give the date and time as YYYY-MM-DD HH:MM, then the title."))
@@ -221,7 +226,7 @@ def _meeting(rest: str) -> CoordinationCommand:
             raise ValueError(_("Unknown time zone {zone}: use a name like Europe/Berlin.").format(
                 zone=first)) from None
         rest = after.strip()
-    title, _bar, link = (part.strip() for part in rest.partition("|"))
+    title, _bar, link = (clean_name(part) for part in rest.partition("|"))
     if not title:
         raise ValueError(_("The meeting needs a title."))
     if len(title) > MAX_TITLE_CHARS:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.domain.language import choose
 from bot.domain.severity import Severity
+from bot.domain.text import clean_name
 
 _MEMBER_NAME = re.compile(r"^[\w][\w .&'()/-]{0,99}$")
 
@@ -58,8 +59,9 @@ def reader_language(contact: Contact | None, heard: str | None = None) -> str:
 
 
 def check_member_name(name: str) -> str:
-    """Return the name stripped, or raise ValueError saying what a name may contain."""
-    name = name.strip()
+    """Return the name cleaned (no invisible characters, one line, stripped), or raise
+    ValueError saying what a name may contain."""
+    name = clean_name(name)
     if not _MEMBER_NAME.match(name):
         raise ValueError(
             f"invalid member name {name!r}: use 1-100 letters, digits, spaces or . & ' ( ) / -"

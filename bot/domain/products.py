@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.domain.language import _
-from bot.domain.text import folded_words, repair_mojibake
+from bot.domain.text import clean_name, folded_words, repair_mojibake
 
 # Words that say what kind of company it is, not which one.
 _LEGAL_SUFFIXES = frozenset(
@@ -58,6 +58,13 @@ class ProductSpec:
     versions: str | None = None
 
     def __post_init__(self) -> None:
+        # Names are kept without invisible characters and on one line: a look-alike written
+        # with a zero-width space is the same name, and a name never forges a line of a message.
+        object.__setattr__(self, "vendor", clean_name(self.vendor))
+        object.__setattr__(self, "product", clean_name(self.product))
+        for field in ("aliases", "vendor_aliases"):
+            names = (clean_name(name) for name in getattr(self, field))
+            object.__setattr__(self, field, tuple(dict.fromkeys(n for n in names if n)))
         # The reasons reach a member's chat ("Not added: …") as well as the admin CLI.
         if self.versions is not None:
             text = " ".join(self.versions.split())

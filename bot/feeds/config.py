@@ -22,10 +22,14 @@ from pydantic import (
 from bot.domain.tlp import Tlp
 
 MIN_INTERVAL = timedelta(seconds=1)
+# A feed polled less often than monthly is a typo, and a bigger number overflows timedelta.
+MAX_INTERVAL = timedelta(days=30)
 FEED_TYPES = ("rss", "csaf", "kev", "epss")
 _FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled", "type")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$", re.ASCII)
+# Digits beyond this are no interval anyone means (and int() refuses over 4,300 of them).
+_MAX_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -93,24 +97,36 @@ def parse_feeds(text: str, origin: str) -> list[FeedConfig]:
 
 
 def parse_interval(value: object) -> timedelta:
-    """`900` (seconds), `"90s"`, `"15m"`, `"1h30m"`, `"1d"` → timedelta; else ValueError."""
+    """`900` (seconds), `"90s"`, `"15m"`, `"1h30m"`, `"1d"` → timedelta; else ValueError.
+
+    Between 1 second and 30 days: a bigger number is refused, never an OverflowError.
+    """
     if isinstance(value, bool):
         raise ValueError(_INTERVAL_HELP)
     if isinstance(value, int):
         seconds = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        seconds = int(value.strip())
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        seconds = _whole_number(value.strip())
     elif (
         isinstance(value, str) and (m := _DURATION.match(value.strip().lower())) and any(m.groups())
     ):
-        days, hours, minutes, secs = (int(g or 0) for g in m.groups())
+        days, hours, minutes, secs = (_whole_number(g or "0") for g in m.groups())
         seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
     else:
         raise ValueError(_INTERVAL_HELP)
-    interval = timedelta(seconds=seconds)
-    if interval < MIN_INTERVAL:
+    if seconds < MIN_INTERVAL.total_seconds():
         raise ValueError(f"must be at least 1 second; {_INTERVAL_HELP}")
-    return interval
+    if seconds > MAX_INTERVAL.total_seconds():
+        raise ValueError(f"must be at most {MAX_INTERVAL.days} days ({MAX_INTERVAL.days}d); "
+                         f"{_INTERVAL_HELP}")
+    return timedelta(seconds=seconds)
+
+
+def _whole_number(digits: str) -> int:
+    """The number; a huge one as one larger than any bound, so the bound's message is shown."""
+    if len(digits.lstrip("0")) > _MAX_DIGITS:
+        return 10**_MAX_DIGITS
+    return int(digits)
 
 
 _INTERVAL_HELP = "write the interval as seconds (900) or with a unit: 90s, 15m, 1h, 1h30m, 1d"
@@ -192,7 +208,8 @@ class _FeedsFile(BaseModel):
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (YAML would silently keep the last)."""
+    """SafeLoader that refuses a key given twice (YAML would silently keep the last), and
+    keeps a number too long for `int` as its text, for the field to refuse by name."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -207,7 +224,15 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
     return loader.construct_mapping(node)
 
 
+def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int | str:
+    text = str(node.value)
+    if sum(c.isdigit() for c in text) > _MAX_DIGITS:
+        return text.replace("_", "")
+    return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def _load_yaml(text: str, origin: str) -> object:

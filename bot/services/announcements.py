@@ -58,11 +58,20 @@ def _announcement(text: str) -> dict[str, Any]:
 
 
 def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answer: Confirm,
-            policy: HubPolicy, actor_name: str, now: datetime) -> Reply | None:
-    """Act on a yes/no; None when nothing waits for this person's answer."""
+            policy: HubPolicy, actor_name: str, now: datetime, may_announce: bool) -> Reply | None:
+    """Act on a yes/no; None when nothing waits for this person's answer. `may_announce`: the
+    person is a coordinator (or admin) now; a preview made before they lost the role is void."""
     pending = uow.confirmations.pending(sender_network, sender_address)
     if pending is None:
         return None
+    if not may_announce:
+        uow.confirmations.drop(sender_network, sender_address)
+        if answer.yes:
+            uow.audit.add(actor_name, "announce refused", "no longer a coordinator: "
+                          f"{pending.payload.get('text', '')}", now)
+        log.info("announcement %d dropped: its author is no longer a coordinator", pending.id)
+        return Reply(_("You are no longer one of the hub's coordinators, so your announcement "
+                       "was not sent."))
     if answer.pending is not None and answer.pending != pending.id:
         return Reply(_("That preview was replaced by a newer one; answer the newest preview."))
     uow.confirmations.drop(sender_network, sender_address)

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.domain.members import Member, Network, check_address, check_member_name
 from bot.domain.product_csv import ProductLine
 from bot.domain.products import ProductSpec, RegisteredProduct
+from bot.domain.text import name_key
 from bot.services.ports import UnitOfWorkFactory
 
 
@@ -51,6 +52,10 @@ def add_product(
     with uow_factory() as uow:
         if uow.members.get(member) is None:
             raise CatalogueError(f"no member {member!r}; add it with `hubbot member add`")
+        same = uow.products.find(member, spec.vendor, spec.product)
+        if same is not None:  # also written another way: other case, invisible characters
+            raise CatalogueError(f"{member} already has {same.spec.vendor} | "
+                                 f"{same.spec.product} (product #{same.id})")
         try:
             product = uow.products.add(member, spec, now)
         except ValueError as exc:
@@ -88,10 +93,11 @@ def import_products(
             uow.members.add(name, now)
             created.append(name)
         existing = {
-            (p.member, p.spec.vendor, p.spec.product) for p in uow.products.all()
+            (p.member, name_key(p.spec.vendor), name_key(p.spec.product))
+            for p in uow.products.all()
         }
         for line in lines:
-            key = (line.member, line.spec.vendor, line.spec.product)
+            key = (line.member, name_key(line.spec.vendor), name_key(line.spec.product))
             if key in existing:
                 skipped += 1
                 continue

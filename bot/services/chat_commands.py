@@ -156,10 +156,16 @@ class ChatCommands:
         confirmation = parse_confirmation(text)
         parsed: Command | CommandError | None = None
         if confirmation is not None:
-            answer = announcements.confirm(
+            # The role is checked again now: it may have been taken since the preview.
+            confirmed = announcements.confirm(
                 uow, sender.network, sender.address, confirmation, self._policy,
                 actor(sender.network, sender.address), now,
-            ) or Reply(_(NOTHING_TO_CONFIRM) if authority else _(NOT_LINKED))
+                may_announce=authority >= Authority.COORDINATOR,
+            )
+            if not authority:
+                answer = Reply(_(NOT_LINKED))
+            else:
+                answer = confirmed or Reply(_(NOTHING_TO_CONFIRM))
             name = "yes" if confirmation.yes else "no"
         else:
             parsed = parse_command(text)
@@ -198,8 +204,11 @@ class ChatCommands:
         self, uow: UnitOfWork, sender: Sender, parsed: Command | CommandError | None,
         contact: Contact | None, authority: Authority, now: datetime,
     ) -> Reply:
+        if not authority and not _about_start(parsed):
+            # Someone not linked learns only how to get linked, nothing of members' commands.
+            return Reply(_(NOT_LINKED))
         if parsed is None:
-            return Reply(_(NOT_A_COMMAND) if authority else _(NOT_LINKED))
+            return Reply(_(NOT_A_COMMAND))
         if isinstance(parsed, CommandError):
             return Reply(parsed.message)
         if isinstance(parsed, Start):
@@ -335,6 +344,13 @@ class ChatCommands:
         return _("This chat is now linked to {member}. You will receive an alert whenever an "
                  "advisory names one of its products. /products lists them, /subscribe adds "
                  "one.").format(member=member)
+
+
+def _about_start(parsed: Command | CommandError | None) -> bool:
+    """/start, or a /start with a malformed code: what someone not linked is answered."""
+    if isinstance(parsed, CommandError):
+        return parsed.command == "start"
+    return isinstance(parsed, Start)
 
 
 _INVITE_REFUSED = {

@@ -40,6 +40,8 @@ def subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -
              "versions": spec.versions}
     found = uow.products.find(member, spec.vendor, spec.product)
     if found is not None:
+        # Named as registered: a look-alike written another way is that product.
+        names |= {"vendor": found.spec.vendor, "product": found.spec.product}
         if command.versions is None or found.spec.versions == spec.versions:
             if spec.versions:
                 return _("{vendor} | {product} (version {versions}) is already in {member}'s "
@@ -47,8 +49,7 @@ def subscribe(uow: UnitOfWork, member: str, command: Subscribe, now: datetime) -
             return _("{vendor} | {product} is already in {member}'s list.").format(**names)
         uow.products.set_versions(found.id, spec.versions)
         return _("Updated {vendor} | {product}: {member} runs version {versions}. Advisories "
-                 "that list versions are decided by it.").format(
-            **{**names, "vendor": found.spec.vendor, "product": found.spec.product})
+                 "that list versions are decided by it.").format(**names)
     uow.products.add(member, spec, now)
     if spec.versions:
         return _("Added {vendor} | {product} (version {versions}). {member} will be alerted "

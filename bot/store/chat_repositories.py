@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from bot.domain.alerts import HubChannel
@@ -80,7 +80,11 @@ class SqlInvites:
         self._s.flush()
 
     def redeem(self, code_hash: str, now: datetime, used_by: str) -> str:
-        """Use the code once; returns the member's name or raises ValueError saying why not."""
+        """Use the code once; returns the member's name or raises ValueError saying why not.
+
+        The claim is one conditional UPDATE (… WHERE used_at IS NULL): of two redemptions at
+        once, the second waits for the first's row lock and then finds the code used.
+        """
         row = self._s.exec(select(InviteRow).where(InviteRow.code_hash == code_hash)).first()
         if row is None:
             raise ValueError("unknown")
@@ -88,11 +92,15 @@ class SqlInvites:
             raise ValueError("used")
         if row.expires_at <= now:
             raise ValueError("expired")
-        row.used_at, row.used_by = now, used_by[:300]
-        self._s.add(row)
+        claimed = self._s.exec(
+            update(InviteRow)
+            .where(col(InviteRow.id) == row.id, col(InviteRow.used_at).is_(None))
+            .values(used_at=now, used_by=used_by[:300])
+        )
+        if claimed.rowcount != 1:
+            raise ValueError("used")
         member = self._s.get(MemberRow, row.member_id)
         assert member is not None
-        self._s.flush()
         return member.name
 
     def remove_for_member(self, member_id: int) -> None:

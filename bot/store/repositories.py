@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.outbox import OutboxState
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.severity import Severity
+from bot.domain.text import name_key
 from bot.domain.tlp import Tlp
 from bot.store.tables import (
     AdvisoryRow,
@@ -28,6 +30,7 @@ from bot.store.tables import (
     ProductRow,
 )
 
+log = logging.getLogger(__name__)
 _SEP = "\x1f"  # joins list fields; never typed by a user
 
 
@@ -347,24 +350,26 @@ class SqlProducts:
         )
         if member is not None:
             stmt = stmt.where(MemberRow.name == member)
-        return [
-            RegisteredProduct(
-                p.id or 0,
-                name,
-                ProductSpec(
-                    p.vendor, p.product, _split(p.aliases), _split(p.vendor_aliases),
-                    p.distinctive, p.versions,
-                ),
-            )
-            for p, name in self._s.exec(stmt.order_by(ProductRow.id))
-        ]
+        products = []
+        for p, name in self._s.exec(stmt.order_by(ProductRow.id)):
+            try:
+                spec = ProductSpec(p.vendor, p.product, _split(p.aliases),
+                                   _split(p.vendor_aliases), p.distinctive, p.versions)
+            except ValueError:
+                # Stored before a rule got stricter (a name of invisible characters only): one
+                # such row must not stop matching for everyone. The name is not logged.
+                log.warning("product #%s is not valid under today's rules and is not matched; "
+                            "remove it with `hubbot product remove %s`", p.id, p.id)
+                continue
+            products.append(RegisteredProduct(p.id or 0, name, spec))
+        return products
 
     def find(self, member: str, vendor: str, product: str) -> RegisteredProduct | None:
-        """The member's product with this vendor and name, compared without case."""
+        """The member's product with this vendor and name, compared as `name_key` compares
+        (without case, invisible characters or compatibility forms)."""
+        wanted = (name_key(vendor), name_key(product))
         for p in self.all(member):
-            if (p.spec.vendor.casefold(), p.spec.product.casefold()) == (
-                vendor.casefold(), product.casefold()
-            ):
+            if (name_key(p.spec.vendor), name_key(p.spec.product)) == wanted:
                 return p
         return None
 

@@ -64,6 +64,30 @@ def test_admin_manages_members_and_products(hubbot, tmp_path: Path) -> None:
     assert "Labor Süd" not in hubbot("member", "list").out
 
 
+def test_admin_cannot_register_a_look_alike_product_twice(hubbot, tmp_path: Path) -> None:
+    assert hubbot("member", "add", "Klinikum Nord").code == 0
+    assert hubbot("product", "add", "Klinikum Nord", "Dräger", "Infinity Delta").code == 0
+    twin = hubbot("product", "add", "Klinikum Nord", "Dr\u200bäger", "Infinity\u2060 Del\u00adta")
+    assert twin.code == 1 and "already has Dräger | Infinity Delta (product #1)" in twin.err
+    csv = tmp_path / "products.csv"
+    csv.write_text("member,vendor,product\nKlinikum Nord,DRÄGER\ufeff,infinity delta\U000e0041\n",
+                   encoding="utf-8")
+    imported = hubbot("product", "import", str(csv))
+    assert imported.code == 0 and "imported 0 products" in imported.out
+    empty = hubbot("product", "add", "Klinikum Nord", "Dräger", "\u200b\u2060\u3164")
+    assert empty.code == 1 and "a product needs a name with at least one letter or digit" \
+        in empty.err
+    assert hubbot("product", "list").out.count("Infinity Delta") == 1
+
+
+def test_a_huge_interval_is_an_error_naming_the_feed_not_a_traceback(hubbot) -> None:
+    hubbot.write_feeds("feeds:\n  - name: cert-eu\n    url: https://cert.europa.eu/x.xml\n"
+                       "    interval: 99999999999999999999\n")
+    result = hubbot("feeds", "check", timeout=20)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "feed 'cert-eu' (#1): field 'interval': must be at most 30 days" in result.err
+
+
 def test_bad_feeds_file_names_feed_and_field_and_the_bot_does_not_start(hubbot) -> None:
     hubbot.write_feeds("feeds:\n  - name: cert-eu\n    url: https://cert.europa.eu/x.xml\n"
                        "    interval: 1h\n    tlp: purple\n")

@@ -78,10 +78,13 @@ async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
     # On Matrix the bot writes its commands with "!" (Element runs "/…" itself).
     assert await hub.say(eve, room, "/products") == NOT_LINKED.replace("/start", "!start")
     assert "That invite code is not valid" in await hub.say(eve, room, "/start WRONGCODE123")
+    # Only the refusal: no list of members' commands, no usage lines, no unknown command.
+    for text in ("!help", "!frobnicate", "!subscribe"):
+        assert await hub.say(eve, room, text) == NOT_LINKED.replace("/start", "!start")
     await eve.send(room, "hello, anybody there?")  # plain text is not answered
     await asyncio.sleep(1)
     await eve.sync()
-    assert len(eve.messages_in(room)) == 2
+    assert len(eve.messages_in(room)) == 5
 
 
 async def test_member_added_by_matrix_id_gets_alerts_in_a_room_the_bot_opens(hub: Hub) -> None:

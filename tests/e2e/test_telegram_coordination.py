@@ -30,6 +30,7 @@ from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.outbox import OutboxDispatcher, utc_now
 from bot.services import catalogue
+from bot.services.chat_commands import NOT_LINKED
 
 ALICE = 100001  # Klinikum Nord
 CISO = 100002  # the hub office's coordinator
@@ -126,7 +127,11 @@ async def test_members_and_strangers_are_refused_the_coordinators_commands(
         assert await hub.say(user, "/grant Klinikum Nord coordinator") == \
             "Only the hub's admins may use /grant."
 
-    await asyncio.gather(refusals(ALICE), refusals(STRANGER))
+    async def not_linked(user: int) -> None:  # a stranger learns only how to get linked
+        for text in [*commands.values(), "/meeting cancel 1", "/grant Klinikum Nord coordinator"]:
+            assert await hub.say(user, text) == NOT_LINKED
+
+    await asyncio.gather(refusals(ALICE), not_linked(STRANGER))
     assert await hub.say(CISO, "/grant Vivantes coordinator") == \
         "Only the hub's admins may use /grant."
     assert hub.telegram.messages_to(HUB_GROUP) == []

@@ -46,9 +46,9 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
 async def _conversation(hub: TelegramHub, user: int, member: str) -> list[str]:
     """One person's first minutes with the bot; returns every answer."""
     return [
-        await hub.say(user, "/help"),
         await hub.say(user, "/products"),  # not linked yet
         await hub.link(user, member),
+        await hub.say(user, "/help"),
         await hub.say(user, "/subscribe Dräger | Infinity Delta"),
         await hub.say(user, "/products"),
         await hub.say(user, "/mute forever"),
@@ -61,8 +61,8 @@ async def test_the_same_conversation_in_german_and_in_english(hub: TelegramHub) 
     german = await _conversation(hub, ANNA, "Klinikum Nord")
     english = await _conversation(hub, BEN, "Uniklinik Süd")
 
-    help_de, unlinked_de, linked_de, added_de, products_de, mute_de, zone_de, unknown_de = german
-    help_en, unlinked_en, linked_en, added_en, products_en, mute_en, zone_en, unknown_en = english
+    unlinked_de, linked_de, help_de, added_de, products_de, mute_de, zone_de, unknown_de = german
+    unlinked_en, linked_en, help_en, added_en, products_en, mute_en, zone_en, unknown_en = english
     assert "/subscribe <vendor> | <product>" in help_en
     assert "/subscribe <Hersteller> | <Produkt>" in help_de  # the command word stays
     assert "not linked" in unlinked_en and "nicht" in unlinked_de

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot import i18n
 from bot.domain.advisory import Advisory
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
@@ -13,6 +14,7 @@ from bot.domain.products import ProductSpec
 from bot.domain.severity import Severity
 from bot.services import catalogue
 from bot.services.chat_commands import NOT_LINKED, ChatCommands, Sender
+from bot.services.command_rate import CommandRateLimit
 from bot.services.ingest import ingest_advisories
 from bot.services.invites import create_invite
 from bot.store.unit_of_work import SqlStore
@@ -61,6 +63,25 @@ def test_member_links_with_invite_code_and_manages_products(chat, store: SqlStor
     assert "no products yet" in chat(ALICE, "/products")
 
 
+def test_a_look_alike_written_with_invisible_characters_is_the_same_product(
+        chat, store: SqlStore) -> None:
+    bob = Sender(Network.TELEGRAM, "2002", "2002")  # Vivantes, which has Philips IntelliVue MX40
+    for look_alike in ("Phil\u2060ips | Intelli\u00adVue MX40",
+                       "PHILIPS\ufeff | intellivue\u200b mx40",
+                       "Philips | IntelliVue MX40\U000e0041\U000e007f",
+                       "Philips\u180e | Ｉｎｔｅｌｌｉ\u034fVue MX40"):
+        assert "Philips | IntelliVue MX40 is already in Vivantes's list" in chat(
+            bob, f"/subscribe {look_alike}"), look_alike
+    with store() as uow:
+        assert [(p.spec.vendor, p.spec.product) for p in uow.products.all("Vivantes")] == [
+            ("Philips", "IntelliVue MX40")]
+    assert "Both the vendor and the product are needed" in chat(
+        bob, "/subscribe \u3164 | \u2060\u200b")
+    assert "Removed Philips | IntelliVue MX40" in chat(
+        bob, "/unsubscribe Phi\u200blips | IntelliVue\u2060 MX\u00ad40")
+    assert "no products yet" in chat(bob, "/products")
+
+
 def test_invite_codes_are_single_use_and_expire(chat, store: SqlStore) -> None:
     code = create_invite(store, "Klinikum Nord", NOW, valid_for=timedelta(hours=1))
     assert "now linked" in chat(ALICE, f"/start {code}")
@@ -72,9 +93,53 @@ def test_invite_codes_are_single_use_and_expire(chat, store: SqlStore) -> None:
     assert chat(MALLORY, "/products") == NOT_LINKED
 
 
-def test_unlinked_users_get_a_polite_refusal_for_everything_but_start_and_help(chat) -> None:
-    for text in ("/products", "/subscribe A | B", "/status", "/latest", "/mute 1h", "hello"):
-        assert chat(MALLORY, text) == NOT_LINKED
+NOT_LINKED_DE = (
+    "Dieser Bot dient den Mitgliedsorganisationen des Hubs, und dieser Chat ist nicht mit einer "
+    "von ihnen verbunden. Bitten Sie einen Koordinator des Hubs um einen Einladungscode und "
+    "senden Sie dann /start CODE.")
+# Everything but /start: members' and coordinators' commands, with good or bad arguments,
+# unknown commands, a yes, plain text.
+NOT_FOR_STRANGERS = (
+    "/help", "/help me", "/products", "/subscribe A | B", "/subscribe", "/status", "/latest",
+    "/latest 500", "/mute 1h", "/mute forever", "/severity extreme", "/frobnicate", "/rsvp 1",
+    "/announce Hello", "/meeting add tomorrow", "/grant Vivantes coordinator", "/situation x",
+    "yes", "no 3", "hello", "/" + "x" * 4000,
+)
+
+
+@pytest.mark.parametrize("network", [Network.TELEGRAM, Network.MATRIX])
+def test_unlinked_users_get_only_the_polite_refusal_in_their_language(
+        chat, store: SqlStore, network: Network) -> None:
+    service = ChatCommands(store, chat.clock, CommandRateLimit(None))  # many commands at once
+    address = "6666" if network is Network.TELEGRAM else "@mallory:evil.example"
+    english = Sender(network, address, address)
+    updates = iter(range(10_000))
+
+    def say(sender: Sender, text: str) -> str | None:
+        return service.handle(sender, text, f"s{next(updates)}")
+
+    for text in NOT_FOR_STRANGERS:
+        assert say(english, text) == NOT_LINKED, text
+    # German: Telegram tells the app's language; Matrix tells none, so the hub's is used.
+    if network is Network.TELEGRAM:
+        german = Sender(network, address, address, language="de")
+    else:
+        i18n.install("de")
+        german = english
+    for text in NOT_FOR_STRANGERS:
+        assert say(german, text) == NOT_LINKED_DE, text
+    i18n.install("en")
+    # /start is theirs: how to get a code, and why a code is refused.
+    assert "Ask your hub coordinator for an invite code, then send /start CODE" in say(
+        english, "/start")  # type: ignore[operator]
+    assert say(english, "/start x!") == (
+        "That does not look like an invite code.\nUsage: /start [invite-code]")
+    assert "is not valid" in say(english, "/start AAAAAAAAAAAAAAAA")  # type: ignore[operator]
+
+
+def test_help_once_linked_lists_the_members_commands(chat, store: SqlStore) -> None:
+    code = create_invite(store, "Klinikum Nord", NOW)
+    assert "now linked" in chat(MALLORY, f"/start {code}")
     assert "/subscribe <vendor> | <product>" in chat(MALLORY, "/help")
 
 

@@ -87,7 +87,11 @@ def test_coordinator_commands_refuse_members_and_strangers(hub: Hub) -> None:
     for sender in (NORD, VIV, STRANGER):
         for text in ("/announce Hello", "/meeting add 2026-11-02 14:00 Exercise",
                      "/meeting cancel 1", "/situation 1"):
-            assert "Only the hub's coordinators may use" in hub.say(sender, text)
+            answer = hub.say(sender, text)
+            if sender is STRANGER:  # not linked: only told how to get linked
+                assert answer == NOT_LINKED
+            else:
+                assert "Only the hub's coordinators may use" in answer
     assert "Only the hub's admins may use /grant" in hub.say(COORD, "/grant Vivantes coordinator")
     assert "Only the hub's admins" in hub.say(NORD, "/grant Klinikum Nord coordinator")
     assert not hub.rows("announcement") and not hub.rows("meeting")
@@ -166,6 +170,41 @@ def test_a_member_cannot_confirm_someone_elses_announcement(hub: Hub) -> None:
     assert hub.rows("announcement") == []
 
 
+def test_a_coordinator_demoted_after_the_preview_cannot_send_it(hub: Hub) -> None:
+    preview = hub.say(COORD, "/announce Exercise on Friday")
+    assert "Preview" in preview
+    send = hub.last_reply(COORD)["buttons"][0][0]["command"]
+    assert "Hub Office is now a member" in hub.say(ADMIN, "/grant Hub Office member")
+    # The button pressed, or a typed yes, after the role was taken: nothing goes out.
+    assert hub.say(COORD, send) == (
+        "You are no longer one of the hub's coordinators, so your announcement was not sent.")
+    assert hub.rows("announcement") == []
+    assert ("telegram:3003", "announce refused",
+            "no longer a coordinator: Exercise on Friday") in hub.audit()
+    # The preview is void for good: given the role back, the old yes sends nothing either.
+    hub.say(ADMIN, "/grant Hub Office coordinator")
+    assert hub.say(COORD, send) == NOTHING_TO_CONFIRM
+    assert hub.say(COORD_MX, "yes") == NOTHING_TO_CONFIRM
+    assert hub.rows("announcement") == []
+
+
+def test_a_coordinator_removed_after_the_preview_cannot_send_it(hub: Hub) -> None:
+    hub.say(COORD_MX, "/announce --dm Patch now")  # on Matrix, answered with a plain yes
+    catalogue.remove_member(hub.store, "Hub Office")
+    assert hub.say(COORD_MX, "yes") == NOT_LINKED  # no longer anyone's: only the refusal
+    assert hub.rows("announcement") == []
+
+
+def test_an_admin_dropped_from_the_settings_after_the_preview_cannot_send_it(
+        hub: Hub) -> None:
+    hub.say(ADMIN, "/announce Admin note")
+    restarted = Hub(hub.store, hub.clock.now, HubPolicy(admins=parse_admins("@admin:hub.test"),
+                                                        zone="Europe/Berlin"))
+    # Linked to no member and no longer an admin: only the refusal.
+    assert restarted.service.handle(ADMIN, "yes", "after-restart") == NOT_LINKED
+    assert restarted.rows("announcement") == []
+
+
 # Meetings
 
 
@@ -208,6 +247,32 @@ def test_a_meeting_without_a_zone_is_in_the_hubs_and_bad_times_are_refused(hub: 
     assert "Unknown time zone Mars/Base" in hub.say(
         COORD, "/meeting add 2026-11-10 10:00 Mars/Base Away")
     assert len(hub.rows("meeting")) == 2
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n", "\u2028", "\u2029"])
+def test_a_meeting_title_cannot_forge_an_extra_line_in_the_notice(
+        hub: Hub, line_break: str) -> None:
+    forged = (f"/meeting add 2026-11-02 14:00 Quarterly exercise{line_break}When: moved to "
+              "2026-11-03, join at https://evil.example/q4")
+    assert hub.say(COORD, forged).startswith(
+        "Write the meeting on one line: its title and link may not hold line breaks.")
+    link_forged = f"/meeting add 2026-11-02 14:00 Exercise | https://meet.example/q4{line_break}x"
+    assert "one line" in hub.say(COORD, link_forged)
+    assert hub.rows("meeting") == [] and hub.meetings_changed == 0
+    with hub.store() as uow:
+        assert uow.meetings.upcoming(NOW) == []
+
+
+def test_a_meeting_notice_has_exactly_its_own_lines(hub: Hub) -> None:
+    hub.say(COORD, "/meeting add 2026-11-02 14:00 Quarterly\t exercise\u2060\u202e "
+                   "| https://meet.example/q4")
+    notice = json.loads(hub.rows("meeting")[0].payload)["text"]
+    assert notice.splitlines() == [
+        "📅 Hub meeting 1: Quarterly exercise",
+        "When: Mon 2 Nov 2026, 14:00 CET (Europe/Berlin; 13:00 UTC)",
+        "Join: https://meet.example/q4",
+        "The attached calendar file adds it to your calendar. Answer with /rsvp 1 yes, no or "
+        "maybe."]
 
 
 def test_rsvp_counts_are_for_coordinators_and_cancelling_notifies_everyone(hub: Hub) -> None:

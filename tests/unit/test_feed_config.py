@@ -61,6 +61,25 @@ def test_interval_that_is_not_a_positive_duration_is_refused(written: object) ->
         parse_interval(written)
 
 
+@pytest.mark.parametrize("written", [
+    "99999999999999999999",  # a YAML number too big for a timedelta (OverflowError before)
+    "1" + "0" * 5000,  # more digits than int() takes from text
+    '"99999999999999999999"', "99999999999999d", "1d99999999999999999999s", "31d", "2592001",
+])
+def test_a_huge_interval_is_refused_naming_file_feed_and_field(written: str) -> None:
+    message = _error(ONE_FEED.replace("interval: 30m", f"interval: {written}"))
+    assert message == (
+        "feeds.yaml: feed 'cisa-ics-medical' (#1): field 'interval': must be at most 30 days "
+        "(30d); write the interval as seconds (900) or with a unit: 90s, 15m, 1h, 1h30m, 1d")
+
+
+def test_the_longest_interval_is_thirty_days_and_digits_are_ascii_only() -> None:
+    assert parse_interval("30d") == parse_interval(2_592_000) == timedelta(days=30)
+    for written in ("\u0663m", "\u00b2"):  # an Arabic-Indic three, a superscript two
+        with pytest.raises(ValueError, match="90s, 15m, 1h"):
+            parse_interval(written)
+
+
 def test_unknown_tlp_label_names_file_feed_field_and_the_allowed_labels() -> None:
     text = (
         ONE_FEED
