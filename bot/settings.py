@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     )
     console_file: Path | None = Field(default=None, description="default: data_dir/alerts.jsonl")
     log_level: str = "INFO"
+    backlog_days: float = Field(
+        default=3, ge=0, le=3650,
+        description="on a feed's first poll, entries older than this are recorded, not alerted",
+    )
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     telegram_token: SecretStr | None = None

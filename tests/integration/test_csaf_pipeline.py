@@ -100,6 +100,9 @@ async def setup(store: SqlStore, feed_server: FeedServer, csaf_folder: Path):
     provider.publish(())
     clock[0] = FOLLOWED_SINCE
     assert (await poller.poll(feed, force=True)).status == "fetched"
+    # ... and polled it ever since (the last time an hour ago): no pause to catch up on.
+    clock[0] = NOW - timedelta(hours=1)
+    assert (await poller.poll(feed, force=True)).status == "fetched"
     clock[0] = NOW
     provider.documents.clear()
     yield provider, poller, feed, clock
