@@ -176,6 +176,7 @@ async def build_bot(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake, csaf=CsafSource(fetcher),
         enrich=exploitation.enrich if exploitation else None,
+        backlog=timedelta(days=settings.backlog_days), admins=settings.policy().admins,
     )
     return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
                coordination, exploitation)

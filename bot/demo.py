@@ -86,6 +86,8 @@ async def run_demo() -> int:
             console_file=Path(tmp) / "alerts.jsonl",
             telegram_token=None,
             matrix_homeserver=None,
+            # The examples are dated spring 2026; a real first poll would record them silently.
+            backlog_days=3650,
         )
         async with AsyncExitStack() as stack:
             bot = await build_bot(settings, stack, feeds=feeds, console_stream=out)

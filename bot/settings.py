@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     log_wire: bool = Field(
         default=False, description="log what libraries send and receive (message texts, "
         "commands, product names): for debugging a connection only, never in production")
+    backlog_days: float = Field(
+        default=3, ge=0, le=3650,
+        description="on a feed's first poll, entries older than this are recorded, not alerted",
+    )
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     feeds_allow_private: bool = Field(

@@ -49,6 +49,7 @@ class CsafPoll:
     problems: list[str] = field(default_factory=list)
     seen: dict[str, str] = field(default_factory=dict)  # url → updated, to remember
     error: str | None = None  # the provider itself could not be read
+    transient: bool = False  # the error is worth retrying soon (network, timeout, 5xx)
     listed: int = 0
 
 
@@ -203,6 +204,7 @@ class CsafSource:
         if isinstance(answer, NotModified) and cached is not None:
             return Fetched(cached[2], {}, cached[0], cached[1], url)
         if isinstance(answer, FetchFailed):
+            result.transient = answer.transient
             if not (quiet_missing and "404" in answer.reason):
                 problem = f"{where(url)}: {answer.reason}"
                 log.warning("CSAF %s: %s", feed.name, problem)

@@ -75,9 +75,10 @@ def parse_feed(
     problems = _document_problems(result)
     entries: list[Any] = list(result.entries)
     if not entries:
-        if result.get("bozo") or not result.get("version"):
+        if not result.get("version"):
             reason = problems[0] if problems else "no RSS or Atom elements found"
             return ParsedFeed([], [f"not a feed: {reason}"])
+        # A channel with no items yet is a healthy feed, whatever Content-Type it came with.
         return ParsedFeed([], problems)
     if len(entries) > max_entries:
         dropped = len(entries) - max_entries

@@ -17,6 +17,7 @@ from bot.domain.alerts import (
     deliveries_for,
 )
 from bot.domain.csaf import CsafDocument, products_named
+from bot.domain.feed_state import AlertWindow
 from bot.domain.language import N_, Phrase
 from bot.domain.matching import AdvisoryMatcher, Match
 from bot.domain.versions import Decision, VersionDecision, decide
@@ -110,12 +111,12 @@ def change_between(old: tuple[str, dict[str, object]] | None,
 
 def ingest_csaf(
     uow: UnitOfWork, items: Iterable[CsafItem], matcher: AdvisoryMatcher, now: datetime,
-    console: bool, source: str, alert_since: datetime | None = None,
+    console: bool, source: str, window: AlertWindow | None = None,
 ) -> IngestReport:
     """Record each document's advisory and decisions and queue the alerts, in the caller's
-    transaction (the caller commits). Documents last released before `alert_since` are
-    recorded (decisions, /latest) without alerting: the archive of a provider the hub has
-    only just begun to follow."""
+    transaction (the caller commits). Documents last released before the `window` are
+    recorded (decisions, /latest) without alerting, unless a CVE of theirs is known
+    exploited: the archive of a provider the hub has only just begun to follow."""
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
     for item in items:
@@ -151,13 +152,13 @@ def ingest_csaf(
                 notes[m.product.id] = (decision.decision.value, note_for(decision),
                                        change if revision else None)
         uow.csaf.save(advisory_id, doc.tracking_id, doc.version, item.url, item.raw_sha256, now)
+        exploited = bool(uow.exploitation.exploited(advisory.cves))
         released = doc.current_release or doc.initial_release
-        if alert_since is not None and released is not None and released < alert_since:
+        if window is not None and window.is_old(released) and not exploited:
             report.archived += 1
             continue
         if not alerting:
             continue
-        exploited = bool(uow.exploitation.exploited(advisory.cves))
         alerts = [_with_notes(a, alerting, notes)
                   for a in alerts_for(advisory, alerting, members, exploited,
                                       uow.exploitation.epss_max(advisory.cves))]

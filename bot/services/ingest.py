@@ -17,6 +17,7 @@ from bot.domain.alerts import (
     deliveries_for,
 )
 from bot.domain.digest import held_for_digest
+from bot.domain.feed_state import AlertWindow
 from bot.domain.language import _, speaking
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Member, Network
@@ -35,7 +36,7 @@ class IngestReport:
     alerts: int = 0
     messages: int = 0
     held: int = 0  # waiting for their members' daily digest
-    archived: int = 0  # recorded without alerting (a provider's old documents, first poll)
+    archived: int = 0  # recorded without alerting: the feed's backlog (see AlertWindow)
 
 
 class MatcherCache:
@@ -59,11 +60,14 @@ def ingest_advisories(
     matcher: AdvisoryMatcher,
     now: datetime,
     console: bool,
+    window: AlertWindow | None = None,
 ) -> IngestReport:
     """Record each advisory once and queue one message per (matched member contact, advisory).
 
     Runs inside the caller's unit of work; the caller commits, so the advisory, its matches and
-    its outbox rows are written together or not at all.
+    its outbox rows are written together or not at all. Entries older than the `window` (a
+    feed's backlog on its first poll) are recorded and matched but alert only when a CVE of
+    theirs is known exploited.
     """
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
@@ -92,6 +96,9 @@ def ingest_advisories(
             decided = uow.matches.decisions(advisory_id)
             matches = [m for m in matches if m.product.id not in decided]
         exploited = bool(uow.exploitation.exploited(advisory.cves))
+        if window is not None and window.is_old(advisory.published) and not exploited:
+            report.archived += 1
+            continue
         alerts = alerts_for(advisory, matches, members, exploited,
                             uow.exploitation.epss_max(advisory.cves))
         contacts = uow.members.contacts([a.member for a in alerts if a.member]) if alerts else []

@@ -5,30 +5,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.advisory import Advisory
 from bot.domain.csaf import CsafError, parse_csaf
-from bot.domain.feed_state import FeedState
+from bot.domain.feed_state import AlertWindow, FeedState, alert_window
+from bot.domain.language import _, moment_text
 from bot.feeds.backoff import next_poll_delay
 from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafPoll, CsafSource, where
 from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
 from bot.feeds.parse import FeedRejected
 from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
-from bot.services.ingest import MatcherCache, ingest_advisories
-from bot.services.ports import UnitOfWorkFactory
+from bot.services.hub_messages import Address, queue_to
+from bot.services.ingest import IngestReport, MatcherCache, ingest_advisories
+from bot.services.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-# A CSAF document released this long before the provider was first polled is archive: recorded
-# (decisions, /latest), not alerted.
-CSAF_ARCHIVE_AGE = timedelta(days=30)
+# On a feed's first poll, entries published this long ago or less still alert; older ones are
+# its backlog: recorded (matched, /latest) without alerting. HUBBOT_BACKLOG_DAYS.
+DEFAULT_BACKLOG = timedelta(days=3)
 # Past this many failures in a row a feed is reported as an error, not a warning.
 FAILURE_STREAK_ALARM = 3
+# A failure streak this long is told to the admins (once), and so is its end.
+FAILURE_REPORT_AFTER = timedelta(hours=1)
+FEED_HEALTH_PRIORITY = 1
 
 
 class Fetcher(Protocol):
@@ -53,8 +58,10 @@ class PollOutcome:
     merged: int = 0
     known: int = 0
     messages: int = 0
+    backlog: int = 0  # recorded without alerting (published before the feed was followed)
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    next_poll_at: datetime | None = None  # when the feed wants its next poll
 
 
 class FeedPoller:
@@ -71,6 +78,8 @@ class FeedPoller:
         on_queued: Callable[[], None] | None = None,
         csaf: CsafSource | None = None,
         enrich: Callable[[list[str]], Awaitable[None]] | None = None,
+        backlog: timedelta = DEFAULT_BACKLOG,
+        admins: Iterable[Address] = (),
     ) -> None:
         self._uow = uow_factory
         self._fetcher = fetcher
@@ -81,6 +90,8 @@ class FeedPoller:
         self._csaf = csaf
         # Called with the CVEs of fetched entries before they are ingested (EPSS scores).
         self._enrich = enrich
+        self._backlog = backlog
+        self._admins = sorted(admins)  # told of long failure streaks
         self._matchers = MatcherCache()
         # Ingests run in worker threads (parsing a big feed must not stall the event loop);
         # one at a time, so two feeds never race to store the same advisory.
@@ -92,24 +103,33 @@ class FeedPoller:
             state = uow.feeds.get(feed.name)
         now = self._clock()
         if not force and state.next_poll_at is not None and state.next_poll_at > now:
-            return PollOutcome(feed.name, "skipped")
+            return PollOutcome(feed.name, "skipped", next_poll_at=state.next_poll_at)
+        previous_attempt = state.last_attempt_at
         if feed.type == "csaf":
-            return await self._poll_csaf(feed, state)
+            outcome = await self._poll_csaf(feed, state, previous_attempt)
+        else:
+            outcome = await self._poll_entries(feed, state, previous_attempt)
+        outcome.next_poll_at = state.next_poll_at
+        if outcome.messages and self._on_queued is not None:
+            self._on_queued()
+        return outcome
+
+    async def _poll_entries(self, feed: FeedConfig, state: FeedState,
+                            previous_attempt: datetime | None) -> PollOutcome:
         result = await self._fetcher.fetch(feed, state.etag, state.last_modified)
         state.last_attempt_at = self._clock()
         if isinstance(result, NotModified):
             return self._succeeded(feed, state, PollOutcome(feed.name, "not-modified"))
         if isinstance(result, FetchFailed):
-            return self._failed(feed, state, result.reason, result.retry_after)
+            return self._failed(feed, state, result.reason, result.retry_after,
+                                transient=result.transient)
         parsed = await asyncio.to_thread(self._parse_entries, feed, state, result)
         if isinstance(parsed, PollOutcome):
             return parsed
         if self._enrich is not None:
             await self._enrich([c for a in parsed.advisories for c in a.cves])
-        outcome = await asyncio.to_thread(self._ingest, feed, state, result, parsed)
-        if outcome.messages and self._on_queued is not None:
-            self._on_queued()
-        return outcome
+        return await asyncio.to_thread(self._ingest, feed, state, result, parsed,
+                                       previous_attempt)
 
     def _parse_entries(
         self, feed: FeedConfig, state: FeedState, fetched: Fetched
@@ -117,56 +137,73 @@ class FeedPoller:
         try:
             parsed = self._parse(feed, fetched.body, fetched.headers)
         except FeedRejected as exc:
-            return self._failed(feed, state, f"rejected: {exc}", None)
+            return self._failed(feed, state, f"rejected: {exc}", None, transient=False)
         except Exception as exc:
             log.exception("feed %s: parser raised", feed.name)
-            return self._failed(feed, state, f"cannot parse: {type(exc).__name__}", None)
+            return self._failed(feed, state, f"cannot parse: {type(exc).__name__}", None,
+                                transient=False)
         for problem in parsed.problems:
             log.warning("feed %s: %s", feed.name, problem)
         if not parsed.advisories and parsed.problems:
-            return self._failed(feed, state, "; ".join(parsed.problems)[:500], None)
+            return self._failed(feed, state, "; ".join(parsed.problems)[:500], None,
+                                transient=False)
         return parsed
 
     def _ingest(self, feed: FeedConfig, state: FeedState, fetched: Fetched,
-                parsed: ParsedEntries) -> PollOutcome:
+                parsed: ParsedEntries, previous_attempt: datetime | None) -> PollOutcome:
         outcome = PollOutcome(feed.name, "fetched", problems=list(parsed.problems))
         with self._write_lock, self._uow() as uow:
             now = self._clock()
+            window = alert_window(state, now, self._backlog, previous_attempt)
             report = ingest_advisories(
-                uow, parsed.advisories, self._matchers.get(uow), now, console=self._console
+                uow, parsed.advisories, self._matchers.get(uow), now, console=self._console,
+                window=window,
             )
             state.etag, state.last_modified = fetched.etag, fetched.last_modified
             state.entries_seen = len(parsed.advisories)
-            self._mark_success(feed, state, now)
+            self._mark_success(uow, feed, state, now)
             uow.feeds.save(state)
             uow.commit()
-        outcome.new, outcome.merged = len(report.new), len(report.merged)
-        outcome.known, outcome.messages = report.known, report.messages
+        self._count(outcome, report)
         log.info(
             "feed %s: %d entries, %d new, %d merged by CVE set, %d messages queued",
             feed.name, len(parsed.advisories), outcome.new, outcome.merged, outcome.messages,
         )
+        self._log_backlog(f"feed {feed.name}", window, report)
         return outcome
 
-    async def _poll_csaf(self, feed: FeedConfig, state: FeedState) -> PollOutcome:
+    @staticmethod
+    def _count(outcome: PollOutcome, report: IngestReport) -> None:
+        outcome.new, outcome.merged = len(report.new), len(report.merged)
+        outcome.known, outcome.messages = report.known, report.messages
+        outcome.backlog = report.archived
+
+    def _log_backlog(self, what: str, window: AlertWindow, report: IngestReport) -> None:
+        if report.archived:
+            log.info("%s: %d entries recorded without alerting (%s: published before %s, "
+                     "and none known exploited); %d alerts for the recent ones", what,
+                     report.archived, window.reason or "backlog",
+                     window.since.strftime("%Y-%m-%d %H:%M UTC"), report.alerts)
+
+    async def _poll_csaf(self, feed: FeedConfig, state: FeedState,
+                         previous_attempt: datetime | None) -> PollOutcome:
         if self._csaf is None:
-            return self._failed(feed, state, "CSAF sources are not configured here", None)
+            return self._failed(feed, state, "CSAF sources are not configured here", None,
+                                transient=False)
         with self._uow() as uow:
             seen = uow.csaf.seen(feed.name)
         polled = await self._csaf.poll(feed, seen)
         state.last_attempt_at = self._clock()
         if polled.error is not None:
-            return self._failed(feed, state, polled.error, None)
+            return self._failed(feed, state, polled.error, None, transient=polled.transient)
         if self._enrich is not None:
             await self._enrich([str(v.get("cve")) for d in polled.documents
                                 for v in d.document.get("vulnerabilities", [])
                                 if isinstance(v, dict) and v.get("cve")])
-        outcome = await asyncio.to_thread(self._ingest_csaf, feed, state, polled)
-        if outcome.messages and self._on_queued is not None:
-            self._on_queued()
-        return outcome
+        return await asyncio.to_thread(self._ingest_csaf, feed, state, polled, previous_attempt)
 
-    def _ingest_csaf(self, feed: FeedConfig, state: FeedState, polled: CsafPoll) -> PollOutcome:
+    def _ingest_csaf(self, feed: FeedConfig, state: FeedState, polled: CsafPoll,
+                     previous_attempt: datetime | None) -> PollOutcome:
         items, problems = [], list(polled.problems)
         for fetched in polled.documents:
             try:
@@ -180,59 +217,86 @@ class FeedPoller:
         with self._write_lock, self._uow() as uow:
             now = self._clock()
             # A provider's archive comes over its first polls (newest first, a few hundred
-            # documents each): what it released well before we began to follow it is
+            # documents each): what it released before the window of the first poll is
             # recorded, never alerted; what it released since always alerts (a late poll
             # after an outage too).
-            since = state.following_since or now
+            window = alert_window(state, now, self._backlog, previous_attempt)
             report = ingest_csaf(uow, items, self._matchers.get(uow), now,
-                                 console=self._console, source=feed.name,
-                                 alert_since=since - CSAF_ARCHIVE_AGE)
+                                 console=self._console, source=feed.name, window=window)
             for url, updated in polled.seen.items():
                 uow.csaf.set_seen(feed.name, url, updated)
             state.entries_seen = polled.listed
-            self._mark_success(feed, state, now)
+            self._mark_success(uow, feed, state, now)
             uow.feeds.save(state)
             uow.commit()
-        outcome.new, outcome.merged = len(report.new), len(report.merged)
-        outcome.known, outcome.messages = report.known, report.messages
+        self._count(outcome, report)
         log.info("CSAF %s: %d documents listed, %d fetched, %d new advisories, %d merged, "
-                 "%d messages queued%s", feed.name, polled.listed, len(items), outcome.new,
-                 outcome.merged, outcome.messages,
-                 f"; {report.archived} from the provider's archive recorded without alerting "
-                 f"(released over {CSAF_ARCHIVE_AGE.days} days before it was first polled)"
-                 if report.archived else "")
+                 "%d messages queued", feed.name, polled.listed, len(items), outcome.new,
+                 outcome.merged, outcome.messages)
+        self._log_backlog(f"CSAF {feed.name}", window, report)
         return outcome
 
     def _succeeded(self, feed: FeedConfig, state: FeedState, outcome: PollOutcome) -> PollOutcome:
         with self._uow() as uow:
-            self._mark_success(feed, state, self._clock())
+            self._mark_success(uow, feed, state, self._clock())
             uow.feeds.save(state)
             uow.commit()
         return outcome
 
-    def _mark_success(self, feed: FeedConfig, state: FeedState, now: datetime) -> None:
+    def _mark_success(self, uow: UnitOfWork, feed: FeedConfig, state: FeedState,
+                      now: datetime) -> None:
         if state.consecutive_failures:
             log.info("feed %s: recovered after %d failed polls", feed.name,
                      state.consecutive_failures)
+        if state.failure_reported and state.failing_since is not None:
+            self._tell_admins(uow, feed.name, state, now, recovered=True)
         state.consecutive_failures = 0
         state.last_error = None
+        state.failing_since, state.failure_reported = None, False
         state.last_success_at = now
         state.following_since = state.following_since or now
         state.next_poll_at = now + feed.interval - timedelta(seconds=1)
 
     def _failed(
-        self, feed: FeedConfig, state: FeedState, reason: str, retry_after: float | None
+        self, feed: FeedConfig, state: FeedState, reason: str, retry_after: float | None,
+        *, transient: bool,
     ) -> PollOutcome:
+        now = self._clock()
         state.consecutive_failures += 1
         state.last_error = reason[:1000]
-        delay = next_poll_delay(feed.interval, state.consecutive_failures, retry_after)
-        state.next_poll_at = self._clock() + delay
+        state.failing_since = state.failing_since or now
+        delay = next_poll_delay(feed.interval, state.consecutive_failures, retry_after,
+                                transient=transient)
+        state.next_poll_at = now + delay
         level = logging.ERROR if state.consecutive_failures == FAILURE_STREAK_ALARM else (
             logging.WARNING if state.consecutive_failures == 1 else logging.INFO
         )
-        log.log(level, "feed %s: poll failed (%d in a row): %s; next try in %.0f s",
-                feed.name, state.consecutive_failures, reason, delay.total_seconds())
+        log.log(level, "feed %s: poll failed (%d in a row, %s): %s; next try in %.0f s",
+                feed.name, state.consecutive_failures, "transient" if transient else "permanent",
+                reason, delay.total_seconds())
         with self._uow() as uow:
+            if not state.failure_reported and now - state.failing_since >= FAILURE_REPORT_AFTER:
+                self._tell_admins(uow, feed.name, state, now, recovered=False)
+                state.failure_reported = True
             uow.feeds.save(state)
             uow.commit()
         return PollOutcome(feed.name, "failed", error=reason)
+
+    def _tell_admins(self, uow: UnitOfWork, feed: str, state: FeedState, now: datetime,
+                     *, recovered: bool) -> None:
+        """Once per failure streak past an hour, and once at its end; admins only."""
+        assert state.failing_since is not None
+        since, tries, reason = state.failing_since, state.consecutive_failures, state.last_error
+        if recovered:
+            def text() -> str:
+                return _("✅ Feed {feed} works again (it failed from {moment}, {count} tries)."
+                         ).format(feed=feed, moment=moment_text(since, None), count=tries)
+        else:
+            def text() -> str:
+                return _("⚠️ Feed {feed} has failed since {moment} ({count} tries): {reason}\n"
+                         "Its advisories wait until it works again; /status shows every feed."
+                         ).format(feed=feed, moment=moment_text(since, None), count=tries,
+                                  reason=reason)
+        queue_to(uow, self._admins, kind="feed_health",
+                 key=f"{feed}|{since.isoformat()}|{'up' if recovered else 'down'}",
+                 payload=lambda: {"text": text()}, priority=FEED_HEALTH_PRIORITY, now=now)

@@ -21,6 +21,8 @@ class FeedStateRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     entries_seen: int = 0
     following_since: datetime | None = None
+    failing_since: datetime | None = None
+    failure_reported: bool = False
 
 
 class AdvisoryRow(SQLModel, table=True):

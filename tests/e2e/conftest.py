@@ -32,7 +32,10 @@ class Hubbot:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUBBOT_")}
         env.update(HUBBOT_DATA_DIR=str(self.home / "data"),
                    HUBBOT_FEEDS_FILE=str(self.home / "feeds.yaml"), PYTHONUNBUFFERED="1",
-                   HUBBOT_HEALTH_PORT=str(self.health_port))
+                   HUBBOT_HEALTH_PORT=str(self.health_port),
+                   # Every entry of a first poll alerts in these stories (the backlog rule
+                   # has its own tests in tests/integration/test_first_poll.py).
+                   HUBBOT_BACKLOG_DAYS="3650")
         env.update(self.extra_env or {})
         return env
 

@@ -49,6 +49,9 @@ class Hub:
             console=False, telegram_token=None,
             matrix_homeserver=self.homeserver or self.synapse.url,
             matrix_user=self.bot_id, matrix_password=self.bot_account.password,
+            # These stories are about delivery: every entry of a first poll alerts here (the
+            # backlog rule has its own tests in tests/integration/test_first_poll.py).
+            backlog_days=3650,
         )
         return Settings(**(base | self.extra_settings))
 

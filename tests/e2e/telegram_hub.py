@@ -97,7 +97,10 @@ async def telegram_hub(
     config = Settings(**{
         "data_dir": tmp_path, "database_url": f"sqlite:///{tmp_path / 'hub.db'}",
         "telegram_token": TELEGRAM_TEST_TOKEN, "telegram_base_url": telegram.bot_base_url,
-        "telegram_timeout": 2.0, "console": False, "matrix_homeserver": None, **settings})
+        "telegram_timeout": 2.0, "console": False, "matrix_homeserver": None,
+        # Stories of delivery: every entry of a first poll alerts (the backlog rule has its
+        # own tests in tests/integration/test_first_poll.py).
+        "backlog_days": 3650, **settings})
     hub = TelegramHub(config, telegram, feeds, feed_list)
     await hub.start()
     try:

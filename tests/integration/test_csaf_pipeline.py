@@ -100,10 +100,24 @@ async def setup(store: SqlStore, feed_server: FeedServer, csaf_folder: Path):
     provider.publish(())
     clock[0] = FOLLOWED_SINCE
     assert (await poller.poll(feed, force=True)).status == "fetched"
+    # ... and polled it ever since (the last time an hour ago): no pause to catch up on.
+    clock[0] = NOW - timedelta(hours=1)
+    assert (await poller.poll(feed, force=True)).status == "fetched"
     clock[0] = NOW
     provider.documents.clear()
     yield provider, poller, feed, clock
     await fetcher.aclose()
+
+
+async def follow_since_2017(poller: FeedPoller, feed: FeedConfig, clock: list[datetime],
+                            server: FeedServer, path: str) -> None:
+    """The hub has polled `feed` since 2017 (the last time an hour ago): what it lists now is
+    news, not a backlog."""
+    server.serve(path, rss([]))
+    for moment in (FOLLOWED_SINCE, NOW - timedelta(hours=1)):
+        clock[0] = moment
+        assert (await poller.poll(feed, force=True)).status == "fetched"
+    clock[0] = NOW
 
 
 def alerts(store: SqlStore) -> list[tuple[str, dict[str, Any]]]:
@@ -174,14 +188,15 @@ async def test_not_a_provider_is_a_clear_feed_failure(setup, feed_server: FeedSe
 async def test_rss_and_csaf_of_one_advisory_alert_once_and_a_revision_only_what_changed(
         setup, store: SqlStore, feed_server: FeedServer, csaf_folder: Path) -> None:
     provider, poller, feed, clock = setup
+    rss_feed = FeedConfig("cisa-rss", feed_server.url("/cisa.xml"),
+                          timedelta(hours=1))
+    await follow_since_2017(poller, rss_feed, clock, feed_server, "/cisa.xml")
     # CISA's RSS entry of the same advisory came first: name-only alerts went out.
     feed_server.serve("/cisa.xml", rss([
         "<item><title>ICSMA-17-255-01: Philips IntelliVue MX40 Patient Worn Monitor</title>"
         "<link>https://www.cisa.gov/news-events/ics-medical-advisories/icsma-17-255-01</link>"
         "<description>Philips IntelliVue MX40 versions before B.06.18.</description>"
         "<pubDate>Tue, 12 Sep 2017 12:00:00 +0000</pubDate></item>"]))
-    rss_feed = FeedConfig("cisa-rss", feed_server.url("/cisa.xml"),
-                          timedelta(hours=1))
     await poller.poll(rss_feed, force=True)
     assert {a for a, _ in alerts(store)} == {"1001", "2002", "3003"}
     provider.publish(("icsma-17-255-01.json",))

@@ -49,7 +49,8 @@ async def hub(tmp_path: Path, feed_server: FeedServer):
              feed(feed_server, "broken")]
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'hub.db'}",
                         console=True, console_file=tmp_path / "alerts.jsonl", fetch_timeout=2.0,
-                        telegram_token=None, matrix_homeserver=None)
+                        telegram_token=None, matrix_homeserver=None,
+                        backlog_days=3650)  # every entry of a first poll alerts here
     async with AsyncExitStack() as stack:
         bot = await build_bot(settings, stack, feeds=feeds, console_stream=open(  # noqa: SIM115
             tmp_path / "console.txt", "w", encoding="utf-8"))

@@ -57,3 +57,14 @@ def test_feed_with_interval_longer_than_cap_keeps_its_interval() -> None:
 def test_years_of_failures_do_not_overflow() -> None:
     assert next_poll_delay(timedelta(days=2), 10_000, rng=Highest()) == timedelta(days=2)
     assert next_poll_delay(QUARTER, 10_000, rng=Highest()) == MAX_DELAY
+
+
+def test_a_transient_failure_is_retried_after_one_two_four_minutes_up_to_the_interval() -> None:
+    ceilings = [next_poll_delay(QUARTER, n, rng=Highest(), transient=True) for n in range(1, 7)]
+    assert ceilings == [timedelta(minutes=m) for m in (1, 2, 4, 8, 15, 15)]
+    floors = [next_poll_delay(QUARTER, n, rng=Lowest(), transient=True) for n in (1, 2)]
+    assert floors == [timedelta(seconds=48), timedelta(seconds=96)]  # jitter: a fifth
+
+
+def test_a_transient_failure_still_waits_for_the_servers_retry_after() -> None:
+    assert next_poll_delay(QUARTER, 1, retry_after=600, transient=True) == timedelta(minutes=10)
