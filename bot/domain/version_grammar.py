@@ -97,12 +97,13 @@ _REMARK_WORDS = frozenset("""
 
 
 def version_key(text: str) -> str:
-    """A member's or a listed version normalised for ordering: 'V17 Upd4' → '17-update-4'."""
+    """A member's or a listed version normalised for ordering: 'V17 Upd4' → '17-update-4';
+    read as a listed version is, up to the words after it ('3.30_24518' → '3.30')."""
     text = " ".join(text.replace("{", "(").replace("}", ")").split()).strip(TRAILING)
     scanner = Scanner(text)
     scanner.lead()
     found = scanner.version()
-    if found is not None and not scanner.rest():
+    if found is not None and not scanner.text[scanner.at:scanner.at + 1].isalnum():
         return found[0]
     return _plain_key(text)
 
