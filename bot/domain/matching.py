@@ -129,6 +129,7 @@ class AdvisoryMatcher:
             if name.product_keys:
                 product_hits.append(occ)
         lines = _line_starts(text)
+        places: dict[int, _VendorPlaces] = {}
 
         found: dict[int, tuple[_Occurrence, _Occurrence | None]] = {}
         for occ in _outermost(product_hits):
@@ -138,7 +139,10 @@ class AdvisoryMatcher:
                     continue
                 vendor_occs = vendors_seen.get(self._product_vendor[key], [])
                 if key in name.beside_vendor:
-                    vendor_occ = _beside(occ, vendor_occs, toks, lines)
+                    vendor_key = self._product_vendor[key]
+                    if vendor_key not in places:
+                        places[vendor_key] = _VendorPlaces(vendor_occs, toks, lines)
+                    vendor_occ = places[vendor_key].beside(occ, toks, lines)
                     if vendor_occ is not None:
                         found[key] = (occ, vendor_occ)
                     continue
@@ -173,16 +177,24 @@ def _line_starts(text: str) -> list[int]:
     return [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
 
 
-def _beside(product: _Occurrence, vendors: list[_Occurrence], toks: list[Token],
-            lines: list[int]) -> _Occurrence | None:
-    """The vendor's name right before the product's, or else in the same line; None when
-    neither is there."""
-    before = next((v for v in vendors if v.last == product.first - 1), None)
-    if before is not None:
-        return before
-    line = bisect_right(lines, toks[product.first].start)
-    return next((v for v in vendors
-                 if bisect_right(lines, toks[v.first].start) == line), None)
+class _VendorPlaces:
+    """Where one vendor's name stands in an advisory: by last token and by line."""
+
+    def __init__(self, vendors: list[_Occurrence], toks: list[Token], lines: list[int]) -> None:
+        self.ending_at: dict[int, _Occurrence] = {}
+        self.in_line: dict[int, _Occurrence] = {}
+        for v in vendors:
+            self.ending_at.setdefault(v.last, v)
+            self.in_line.setdefault(bisect_right(lines, toks[v.first].start), v)
+
+    def beside(self, product: _Occurrence, toks: list[Token], lines: list[int]
+               ) -> _Occurrence | None:
+        """The vendor's name right before the product's, or else in the same line; None
+        when neither is there."""
+        before = self.ending_at.get(product.first - 1)
+        if before is not None:
+            return before
+        return self.in_line.get(bisect_right(lines, toks[product.first].start))
 
 
 def _outermost(hits: list[_Occurrence]) -> list[_Occurrence]:

@@ -13,7 +13,13 @@ from bot.domain.csaf_products import CsafProduct
 from bot.domain.language import N_, Phrase
 from bot.domain.version_compare import find_piece
 from bot.domain.version_order import Undecidable
-from bot.domain.version_text import Piece, Reading, read_listed, version_key
+from bot.domain.version_text import (
+    MAX_VERSION_TEXT,
+    Piece,
+    Reading,
+    read_listed,
+    version_key,
+)
 
 _ALL = object()
 _READ_AS_MAVEN = {"all", "generic", "intdot"}
@@ -28,6 +34,8 @@ def covers(member_versions: str, product: CsafProduct,
     spec = product.version_range or product.version
     if spec is None or not spec.strip():
         return Phrase(N_("no version given: every version"))
+    if len(spec) > MAX_VERSION_TEXT:
+        read_listed(spec)  # refused, with the reason
     if member.startswith("vers:"):
         if spec.strip() in {"vers:all/*", "*"}:
             return _every_version(spec.strip())

@@ -31,7 +31,12 @@ from bot.domain.version_grammar import (
 )
 from bot.domain.version_order import Undecidable, numbering, ordered
 
-__all__ = ["Bound", "Piece", "Reading", "piece_text", "read_listed", "version_key"]
+__all__ = ["MAX_VERSION_TEXT", "Bound", "Piece", "Reading", "piece_text", "read_listed",
+           "version_key"]
+
+# The longest version text of CISA's documents 2017-2024 has 247 characters; far longer is
+# hostile, and reading it would cost time that grows with the square of its length.
+MAX_VERSION_TEXT = 1_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ def read_listed(text: str, listed: str | None = None) -> Reading:
     read into stretches of versions; Undecidable when no rule reads it. `listed`: the field
     as the document gives it, for reasons (with its `vers:all/`)."""
     listed = listed or text
+    if len(text) > MAX_VERSION_TEXT:
+        # TRANSLATORS: {limit} is a number of characters.
+        raise Undecidable(Phrase(N_("the version text is longer than {limit} characters"),
+                                 limit=MAX_VERSION_TEXT))
     text = " ".join(text.replace("{", "(").replace("}", ")").split())
     if SERIAL.search(_without_remarks(text)):
         raise Undecidable(Phrase(N_("{listed} names serial numbers, not versions"),

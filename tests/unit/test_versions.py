@@ -216,6 +216,17 @@ def test_hostile_versions_and_ranges_give_a_decision_never_an_exception(text: st
                 assert result.decision in set(Decision) and result.reason
 
 
+@pytest.mark.parametrize("text", ["1 " * 5_000, "1|" * 5_000, "V1.0 SP1 and " * 1_000])
+def test_a_hostile_long_version_text_could_not_compare(text: str) -> None:
+    for field in ("product_version", "product_version_range"):
+        doc = parse_csaf(monitor_document({"known_affected": ["P1"]},
+                                          versions={"P1": (field, text)}))
+        for member in ("1", "vers:generic/>=1"):
+            result = decide(member, doc, ["P1"])
+            assert result.decision is Decision.UNKNOWN_VERSION
+            assert "longer than 1000 characters" in result.reason
+
+
 def test_random_version_texts_never_crash() -> None:
     rng = random.Random(8)
     alphabet = "0123456789.vV<>=|!*/:-+~ abxX"
