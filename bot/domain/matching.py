@@ -3,8 +3,9 @@
 All product and vendor names are folded (see `text`) and put in one Aho-Corasick automaton, so
 the cost of matching an advisory grows with its length, not with the number of products. A
 product named with common words ("Application Server") matches only where its vendor's name
-stands right before it or in the same line (the title, or one line of the summary, such as
-one affected product), never on its own.
+stands right before it, or in the same line of the summary (one affected product) with the
+name written as a name (capitalised: "the application server" is prose), never on its own.
+The title is not such a line: CISA's titles end in "(Update A)".
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import ahocorasick
 from bot.domain.language import N_, Phrase
 from bot.domain.products import (
     RegisteredProduct,
+    is_noise_word,
     needs_vendor_beside,
     product_names,
     vendor_names,
@@ -128,7 +130,7 @@ class AdvisoryMatcher:
                 vendors_seen.setdefault(vkey, []).append(occ)
             if name.product_keys:
                 product_hits.append(occ)
-        lines = _line_starts(text)
+        lines: list[int] = []  # where each line begins, found when first needed
         places: dict[int, _VendorPlaces] = {}
 
         found: dict[int, tuple[_Occurrence, _Occurrence | None]] = {}
@@ -140,9 +142,11 @@ class AdvisoryMatcher:
                 vendor_occs = vendors_seen.get(self._product_vendor[key], [])
                 if key in name.beside_vendor:
                     vendor_key = self._product_vendor[key]
+                    if not lines:
+                        lines = _line_starts(text)
                     if vendor_key not in places:
                         places[vendor_key] = _VendorPlaces(vendor_occs, toks, lines)
-                    vendor_occ = places[vendor_key].beside(occ, toks, lines)
+                    vendor_occ = places[vendor_key].beside(occ, toks, lines, text)
                     if vendor_occ is not None:
                         found[key] = (occ, vendor_occ)
                     continue
@@ -172,6 +176,9 @@ class AdvisoryMatcher:
         return result
 
 
+_TITLE_LINE = 1  # bisect_right over the line starts of a position in the title
+
+
 def _line_starts(text: str) -> list[int]:
     """Where each line of the text begins (the title is the first line)."""
     return [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
@@ -187,14 +194,21 @@ class _VendorPlaces:
             self.ending_at.setdefault(v.last, v)
             self.in_line.setdefault(bisect_right(lines, toks[v.first].start), v)
 
-    def beside(self, product: _Occurrence, toks: list[Token], lines: list[int]
+    def beside(self, product: _Occurrence, toks: list[Token], lines: list[int], text: str
                ) -> _Occurrence | None:
-        """The vendor's name right before the product's, or else in the same line; None
-        when neither is there."""
-        before = self.ending_at.get(product.first - 1)
+        """The vendor's name right before the product's, or else in the same line of the
+        summary with the product's name capitalised; None when neither is there."""
+        last = product.first - 1
+        while last >= 0 and is_noise_word(toks[last].folded):  # "AVEVA Software Update"
+            last -= 1
+        before = self.ending_at.get(last)
         if before is not None:
             return before
-        return self.in_line.get(bisect_right(lines, toks[product.first].start))
+        start = toks[product.first].start
+        line = bisect_right(lines, start)
+        if line == _TITLE_LINE or not text[start].isupper():
+            return None
+        return self.in_line.get(line)
 
 
 def _outermost(hits: list[_Occurrence]) -> list[_Occurrence]:

@@ -141,6 +141,11 @@ def needs_vendor_beside(words: tuple[str, ...]) -> bool:
     return all(w in _COMMON_PRODUCT_WORDS for w in words)
 
 
+def is_noise_word(word: str) -> bool:
+    """True for a folded word that says nothing about which product ("firmware", "series")."""
+    return word in _NOISE_WORDS
+
+
 def is_generic_product_name(name: str) -> bool:
     """True when the name has no word that identifies a product ("Firmware", "Version")."""
     return all(w in _PLACEHOLDER_WORDS for w in folded_words(name))

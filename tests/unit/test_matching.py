@@ -170,6 +170,17 @@ def test_a_common_words_name_inside_a_longer_product_name_is_that_product() -> N
         "SPPA-T3000 Application Server"]
 
 
+def test_a_common_words_name_in_a_title_needs_its_vendor_right_before_it() -> None:
+    # CISA's titles end in "(Update A)": the title is no product line.
+    m = matcher(ProductSpec("Schneider Electric", "Software Update"),
+                ProductSpec("Haas Automation, Inc", "Haas Controller"))
+    assert matched(m, "Schneider Electric Modicon Controllers (Update A)") == []
+    assert matched(m, "Schneider Electric Software Update (SESU) (Update A)") == [
+        "Software Update"]
+    assert matched(m, "Haas Controller") == ["Haas Controller"]
+    assert matched(m, "Advisory", "Schneider Electric says to update the firmware.") == []
+
+
 def test_a_common_words_alias_needs_its_vendor_beside_it_too() -> None:
     m = matcher(ProductSpec("Philips", "IntelliSpace Portal", aliases=("Server",)))
     assert matched(m, "Philips advisory", "The server crashes.") == []
