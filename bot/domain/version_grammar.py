@@ -38,7 +38,7 @@ class Piece:
 
     @property
     def single(self) -> bool:
-        return self.low is not None and self.low is self.high
+        return self.low is not None and self.low == self.high
 
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"

@@ -49,13 +49,6 @@ class Reading:
     other: tuple[Piece, ...] = ()
     doubt: str | None = None  # words that may change which versions are meant
 
-    @property
-    def shown(self) -> str:
-        """What was read, without the publisher's words: '< V4.00', '1.32 | 1.33'."""
-        if self.every:
-            return "*"
-        return " | ".join(piece_text(p) for p in self.pieces)
-
 
 def read_listed(text: str, listed: str | None = None) -> Reading:
     """A version field (product_version or product_version_range, without `vers:scheme/`)
