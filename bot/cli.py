@@ -16,7 +16,13 @@ from pydantic import ValidationError
 from bot import i18n, log_redaction
 from bot.cli_chat import audit, channel_app, invite_app, member_role
 from bot.domain.members import Network
-from bot.domain.product_csv import ProductCsvError, parse_product_csv
+from bot.domain.product_csv import (
+    ProductCsvError,
+    ProductLine,
+    parse_product_csv,
+    read_product_csv,
+    refused_rows,
+)
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedsFileError, load_feeds
 from bot.outbox import utc_now
@@ -129,16 +135,35 @@ def demo() -> None:
     raise typer.Exit(asyncio.run(run_demo()))
 
 
+_SKIP_INVALID = typer.Option(
+    "--skip-invalid", help="report the rows that cannot be used and go on with the others")
+
+
+def _product_lines(csv_file: Path, skip_invalid: bool) -> list[ProductLine]:
+    """The product CSV's rows: all or none; with skip_invalid, the good ones, the refused
+    ones reported on stderr."""
+    text = csv_file.read_text(encoding="utf-8-sig")
+    if not skip_invalid:
+        return parse_product_csv(text, csv_file.name)
+    read = read_product_csv(text, csv_file.name)
+    if read.refused:
+        typer.echo(f"{csv_file.name}: skipped {len(read.refused)} invalid row(s):\n  "
+                   f"{refused_rows(read.refused)}", err=True)
+    return read.lines
+
+
 @app.command()
 def match(
     products: Annotated[Path, typer.Option(help="CSV: member,vendor,product[,aliases]")],
     advisories: Annotated[Path, typer.Option(help="JSON lines with id, title, summary")],
+    skip_invalid: Annotated[bool, _SKIP_INVALID] = False,
 ) -> None:
     """Match advisories against products offline; print one JSON line per match."""
     from bot.offline_match import match_files
 
     try:
-        for line in match_files(products, advisories):
+        lines = _product_lines(products, skip_invalid)
+        for line in match_files(lines, advisories):
             typer.echo(json.dumps(line, ensure_ascii=False))
     except (ProductCsvError, ValueError, OSError) as exc:
         _fail(str(exc))
@@ -262,10 +287,12 @@ def product_import(
     create_members: Annotated[
         bool, typer.Option(help="create members named in the file that do not exist yet")
     ] = False,
+    skip_invalid: Annotated[bool, _SKIP_INVALID] = False,
 ) -> None:
-    """Import products from CSV (member,vendor,product[,aliases]); all rows or none."""
+    """Import products from CSV (member,vendor,product[,aliases]); all rows or none, unless
+    --skip-invalid: then the rows that cannot be used are reported and the others imported."""
     try:
-        lines = parse_product_csv(csv_file.read_text(encoding="utf-8-sig"), csv_file.name)
+        lines = _product_lines(csv_file, skip_invalid)
     except (OSError, UnicodeDecodeError, ProductCsvError) as exc:
         _fail(str(exc))
     try:

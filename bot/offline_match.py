@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.domain.matching import AdvisoryMatcher
-from bot.domain.product_csv import parse_product_csv
+from bot.domain.product_csv import ProductLine
 from bot.domain.products import RegisteredProduct
 
 
-def match_files(products_csv: Path, advisories_jsonl: Path) -> Iterator[dict[str, str]]:
-    """One dict per (advisory, member product) match, in file order.
+def match_files(lines: Sequence[ProductLine], advisories_jsonl: Path
+                ) -> Iterator[dict[str, str]]:
+    """One dict per (advisory, member product) match, in file order, for the products of a
+    product CSV (read with bot.domain.product_csv).
 
     Each advisory line needs `id` and `title`; the text matched is `summary`, plus `text` and
     `affected` (a list of product names) where the line has them, as CISA's feed entries carry
     the whole advisory body.
     """
-    lines = parse_product_csv(products_csv.read_text(encoding="utf-8-sig"), products_csv.name)
     matcher = AdvisoryMatcher(RegisteredProduct(ln.row, ln.member, ln.spec) for ln in lines)
     with advisories_jsonl.open(encoding="utf-8") as f:
         for number, raw in enumerate(f, start=1):

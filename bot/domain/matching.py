@@ -1,19 +1,29 @@
 """Which registered products an advisory concerns, found in one pass over its text.
 
 All product and vendor names are folded (see `text`) and put in one Aho-Corasick automaton, so
-the cost of matching an advisory grows with its length, not with the number of products.
+the cost of matching an advisory grows with its length, not with the number of products. A
+product named with common words ("Application Server") matches only where its vendor's name
+stands right before it, or in the same line of the summary (one affected product) with the
+name written as a name (capitalised: "the application server" is prose), never on its own.
+The title is not such a line: CISA's titles end in "(Update A)".
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
 from bot.domain.language import N_, Phrase
-from bot.domain.products import RegisteredProduct, product_names, vendor_names
+from bot.domain.products import (
+    RegisteredProduct,
+    is_noise_word,
+    needs_vendor_beside,
+    product_names,
+    vendor_names,
+)
 from bot.domain.text import Token, spelling_variants, tokens
 
 # Tokens never contain this, so no name can match across the title/summary boundary.
@@ -40,6 +50,8 @@ class _Name:
     words: tuple[str, ...]
     product_keys: list[int]  # products called this
     vendor_keys: list[int]  # vendors called this
+    # Products for which this name is made of common words: their vendor must stand beside it.
+    beside_vendor: set[int] = field(default_factory=set)
 
 
 class AdvisoryMatcher:
@@ -79,9 +91,14 @@ class AdvisoryMatcher:
             self._product_members.append([registered])
             self._product_vendor.append(vendor_key_of[vnames])
             self._product_distinctive.append(spec.distinctive)
-            variants = set().union(*(spelling_variants(n) for n in pnames))
-            for words in variants:
-                self._names[name_id(words)].product_keys.append(key)
+            for pname in pnames:
+                beside = needs_vendor_beside(pname)
+                for words in spelling_variants(pname):
+                    name = self._names[name_id(words)]
+                    if not name.product_keys or name.product_keys[-1] != key:
+                        name.product_keys.append(key)
+                    if beside:
+                        name.beside_vendor.add(key)
 
         self._automaton: ahocorasick.Automaton | None = None
         if self._names:
@@ -105,24 +122,37 @@ class AdvisoryMatcher:
             for t in tokens(summary)
         ]
         occurrences = self._occurrences(toks)
-        vendors_seen: dict[int, _Occurrence] = {}
+        vendors_seen: dict[int, list[_Occurrence]] = {}
         product_hits: list[_Occurrence] = []
         for occ in occurrences:
             name = self._names[occ.name_id]
             for vkey in name.vendor_keys:
-                vendors_seen.setdefault(vkey, occ)
+                vendors_seen.setdefault(vkey, []).append(occ)
             if name.product_keys:
                 product_hits.append(occ)
+        lines: list[int] = []  # where each line begins, found when first needed
+        places: dict[int, _VendorPlaces] = {}
 
         found: dict[int, tuple[_Occurrence, _Occurrence | None]] = {}
         for occ in _outermost(product_hits):
-            for key in self._names[occ.name_id].product_keys:
+            name = self._names[occ.name_id]
+            for key in name.product_keys:
                 if key in found:
                     continue
-                vendor_occ = vendors_seen.get(self._product_vendor[key])
-                if vendor_occ is None and not self._product_distinctive[key]:
+                vendor_occs = vendors_seen.get(self._product_vendor[key], [])
+                if key in name.beside_vendor:
+                    vendor_key = self._product_vendor[key]
+                    if not lines:
+                        lines = _line_starts(text)
+                    if vendor_key not in places:
+                        places[vendor_key] = _VendorPlaces(vendor_occs, toks, lines)
+                    vendor_occ = places[vendor_key].beside(occ, toks, lines, text)
+                    if vendor_occ is not None:
+                        found[key] = (occ, vendor_occ)
                     continue
-                found[key] = (occ, vendor_occ)
+                if not vendor_occs and not self._product_distinctive[key]:
+                    continue
+                found[key] = (occ, vendor_occs[0] if vendor_occs else None)
 
         matches: list[Match] = []
         for key, (occ, vendor_occ) in found.items():
@@ -144,6 +174,41 @@ class AdvisoryMatcher:
             last = bisect_right(starts, end - 1) - 1
             result.append(_Occurrence(name_id, last - length + 1, last))
         return result
+
+
+_TITLE_LINE = 1  # bisect_right over the line starts of a position in the title
+
+
+def _line_starts(text: str) -> list[int]:
+    """Where each line of the text begins (the title is the first line)."""
+    return [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+
+
+class _VendorPlaces:
+    """Where one vendor's name stands in an advisory: by last token and by line."""
+
+    def __init__(self, vendors: list[_Occurrence], toks: list[Token], lines: list[int]) -> None:
+        self.ending_at: dict[int, _Occurrence] = {}
+        self.in_line: dict[int, _Occurrence] = {}
+        for v in vendors:
+            self.ending_at.setdefault(v.last, v)
+            self.in_line.setdefault(bisect_right(lines, toks[v.first].start), v)
+
+    def beside(self, product: _Occurrence, toks: list[Token], lines: list[int], text: str
+               ) -> _Occurrence | None:
+        """The vendor's name right before the product's, or else in the same line of the
+        summary with the product's name capitalised; None when neither is there."""
+        last = product.first - 1
+        while last >= 0 and is_noise_word(toks[last].folded):  # "AVEVA Software Update"
+            last -= 1
+        before = self.ending_at.get(last)
+        if before is not None:
+            return before
+        start = toks[product.first].start
+        line = bisect_right(lines, start)
+        if line == _TITLE_LINE or not text[start].isupper():
+            return None
+        return self.in_line.get(line)
 
 
 def _outermost(hits: list[_Occurrence]) -> list[_Occurrence]:

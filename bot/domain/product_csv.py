@@ -28,8 +28,31 @@ class ProductLine:
     spec: ProductSpec
 
 
+@dataclass(frozen=True)
+class ProductCsv:
+    lines: list[ProductLine]  # the rows that can be imported
+    refused: list[str]  # "row 4: product 'Version' is too generic …", one per refused row
+
+
 def parse_product_csv(text: str, origin: str = "CSV") -> list[ProductLine]:
     """All rows or none: every problem is collected and reported with its row number."""
+    read = read_product_csv(text, origin)
+    if read.refused:
+        raise ProductCsvError(f"{origin}: nothing imported, fix these rows:\n  "
+                              f"{refused_rows(read.refused)}")
+    return read.lines
+
+
+def refused_rows(refused: list[str]) -> str:
+    """The refused rows, one a line, the first 20 of them."""
+    shown = "\n  ".join(refused[:20])
+    more = f"\n  … and {len(refused) - 20} more" if len(refused) > 20 else ""
+    return shown + more
+
+
+def read_product_csv(text: str, origin: str = "CSV") -> ProductCsv:
+    """Every row checked: the good ones, and the refused ones with their row number and
+    reason. A wrong header or an oversized file is refused as a whole (ProductCsvError)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
@@ -54,11 +77,7 @@ def parse_product_csv(text: str, origin: str = "CSV") -> list[ProductLine]:
             lines.append(ProductLine(number, check_member_name(row["member"]), _spec(row)))
         except ValueError as exc:
             errors.append(f"row {number}: {exc}")
-    if errors:
-        shown = "\n  ".join(errors[:20])
-        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
-        raise ProductCsvError(f"{origin}: nothing imported, fix these rows:\n  {shown}{more}")
-    return lines
+    return ProductCsv(lines, errors)
 
 
 def _spec(row: dict[str, str]) -> ProductSpec:

@@ -32,12 +32,18 @@ _NOISE_WORDS = frozenset(
     series family
     """.split()
 )
-# A name made only of such words would match nearly every advisory.
-_GENERIC_PRODUCT_WORDS = _NOISE_WORDS | frozenset(
+# A name made only of these says no product at all ("Firmware", "Version", "N/A"): refused.
+_PLACEHOLDER_WORDS = _NOISE_WORDS | frozenset(
+    """
+    multiple unknown various other others affected n a na none
+    """.split()
+)
+# Common words real products are named with ("AVEVA Application Server", "Controller"): a
+# name made only of these (and placeholders) names a product only next to its vendor's name.
+_COMMON_PRODUCT_WORDS = _PLACEHOLDER_WORDS | frozenset(
     """
     update updates product products device devices system systems server servers client
     controller controllers module modules application applications component components
-    multiple unknown various other others affected n a na none
     """.split()
 )
 _PARENTHESISED = re.compile(r"\(([^()]*)\)")
@@ -78,6 +84,12 @@ class ProductSpec:
             # TRANSLATORS: {product} is the name given, in quotes ('Firmware').
             raise ValueError(_("product {product} is too generic to match on; give its real "
                                "name").format(product=repr(self.product)))
+        if self.distinctive and needs_vendor_beside(_without_vendor_prefix(
+                folded_words(self.product), vendor_names(self.vendor, self.vendor_aliases))):
+            # TRANSLATORS: {product} is the name given, in quotes ('Application Server').
+            raise ValueError(_("product {product} is made of common words: it matches only "
+                               "next to its vendor's name, so it cannot be distinctive").format(
+                                   product=repr(self.product)))
         if not self.distinctive and not folded_words(self.vendor):
             raise ValueError(_("a product needs a vendor with at least one letter or digit, "
                                "unless it is marked distinctive"))
@@ -117,22 +129,34 @@ def product_names(spec: ProductSpec) -> set[tuple[str, ...]]:
     """Every word sequence that names the product: its name and its aliases.
 
     A leading vendor name is dropped ("Siemens SINEMA Server" is "SINEMA Server" of Siemens):
-    the vendor is checked on its own, and so both spellings are one product.
-    """
+    the vendor is checked on its own, and so both spellings are one product. Names made of
+    common words are among them (see `needs_vendor_beside`)."""
     vendors = vendor_names(spec.vendor, spec.vendor_aliases)
     names = set()
     for raw in (spec.product, *spec.aliases):
         words = folded_words(repair_mojibake(raw))
         words = _without_vendor_prefix(words, vendors)
-        if all(w in _GENERIC_PRODUCT_WORDS for w in words):
+        if all(w in _PLACEHOLDER_WORDS for w in words):
             continue
         names.add(_trimmed(words))
     return {n for n in names if n}
 
 
+def needs_vendor_beside(words: tuple[str, ...]) -> bool:
+    """True when a product name is made of common words ("application server"): it names the
+    product only where the vendor's name stands right before it or in the same line."""
+    return all(w in _COMMON_PRODUCT_WORDS for w in words)
+
+
+def is_noise_word(word: str) -> bool:
+    """True for a folded word that says nothing about which product ("firmware", "series")."""
+    return word in _NOISE_WORDS
+
+
 def is_generic_product_name(name: str) -> bool:
     """True when the name has no word that identifies a product ("Firmware", "Version")."""
-    return all(w in _GENERIC_PRODUCT_WORDS for w in folded_words(name))
+    return all(w in _PLACEHOLDER_WORDS for w in folded_words(name))
+
 
 
 def _trimmed(words: tuple[str, ...]) -> tuple[str, ...]:

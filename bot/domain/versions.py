@@ -1,21 +1,21 @@
 """Version-aware decisions: is the version a member runs affected by a CSAF document?
 
-Versions and ranges are compared with univers (the `vers:` range specification). What the real
-documents write is messier than the specification, so each form has a stated rule, and the
-reason of every decision says which rule decided:
+Each form publishers write has a stated rule, and the reason of every decision says which:
 
-- `vers:all/*` (and a bare `*`): every version.
-- `vers:<scheme>/…` of a scheme univers knows: univers's own ordering, except `all`, `generic`
-  and `intdot`, which are read with Maven's ordering (numbers compare as numbers, letters as
-  qualifiers: 1.7.9 < 1.7.15, B.06.17 < B.06.18, L80 < L81). CISA writes `vers:all/<V4.3.8`,
-  which univers refuses, and univers 32's intdot ordering puts 1.7.15 before 1.7.9.
-- the publisher's own text (`< 8.2.2`, `<=2.3.5`, `>= 2003 | <= 2006`): read as such a range.
-- single versions (`B.06.18`, `1.10 | 1.11`, `2.X`): equal (case and a leading v ignored), or
-  the same prefix for an `X` wildcard.
+- `vers:all/*`, `*`, "All versions …": every version (the words after them shown).
+- `vers:<scheme>/…` of a scheme univers knows (pypi, npm, …): univers decides.
+- `vers:all`, `vers:generic`, `vers:intdot`, unknown schemes and the publisher's own text
+  (`< 8.2.2`, `>= 2003 | <= 2006`, `1.32|1.33|1.35`, `V15, V15.1 and V16`, `2.X`, `2.3.6 and
+  below`): read by bot.domain.version_text into intervals and single versions, ordered with
+  univers's Maven ordering. The version ends where the publisher's words begin
+  (`<V4.00_Utilizes_Wibu-Systems_CodeMeter_7.60c` is `< V4.00`), and the reason shows the
+  words set aside.
+- several upper bounds of one product (`<9.6.3.13` and `<9.6.4.1`): one range per release
+  branch (bot.domain.version_branches).
 - first_affected, last_affected, first_fixed with one version: every version from (up to)
-  it, in the generic ordering; a first affected version ends at a later first fixed one.
-- anything else (`<May 2018`, `A10 < A11`): undecidable; the member is alerted as without a
-  version, and the reason says so.
+  it; a first affected version ends at a later first fixed one.
+- anything else (`<May 2018`, serial numbers, versions numbered otherwise than the member's):
+  undecidable; the member is alerted as without a version, and the reason says why.
 
 Several statuses covering one version: affected, then under investigation, then fixed, then
 not affected.
@@ -24,21 +24,28 @@ not affected.
 from __future__ import annotations
 
 import enum
-import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from univers.version_range import RANGE_CLASS_BY_SCHEMES, VersionRange
-from univers.versions import InvalidVersion, MavenVersion
+from univers.versions import MavenVersion
 
 from bot.domain.csaf import CsafDocument, CsafProduct, ProductStatus
 from bot.domain.language import N_, Phrase
+from bot.domain.version_branches import BranchFix, branch_fixes, branches_of
+from bot.domain.version_grammar import Bound
+from bot.domain.version_order import (
+    NumberedOtherwise,
+    Undecidable,
+    numbering,
+    ordered,
+    otherwise_numbered,
+)
+from bot.domain.version_rules import covers, scheme_of
+from bot.domain.version_text import Reading, read_listed, version_key
 
-_ALL = object()
-_READ_AS_MAVEN = {"all", "generic", "intdot"}
-_CONSTRAINT = re.compile(r"^(<=|>=|<|>|!=|=)?\s*([0-9A-Za-z][0-9A-Za-z._+~-]*)$")
-_WILDCARD = re.compile(r"^(.*?)[.]?[xX*]$")
-
+__all__ = ["Decision", "Undecidable", "VersionDecision", "covers", "decide",
+           "maven_order_sample", "status_words"]
 
 class Decision(enum.StrEnum):
     AFFECTED = "affected"
@@ -55,14 +62,6 @@ class VersionDecision:
     affected_versions: tuple[str, ...] = ()
     fixed_versions: tuple[str, ...] = ()
     fix_urls: tuple[str, ...] = ()
-
-
-class Undecidable(ValueError):
-    """A version or range no rule can compare; the message says which."""
-
-    def __init__(self, reason: Phrase) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # The statuses as a reason names them ("version 2.1 is listed as known affected").
@@ -105,16 +104,27 @@ def decide(member_versions: str | None, document: CsafDocument,
         return VersionDecision(Decision.UNKNOWN_VERSION, Phrase(N_("no version registered")),
                                **facts)
     member = member_versions.strip()
+    branches = _member_branches(member, candidates)
     covering: dict[Decision, tuple[int, Phrase]] = {}  # decision: (vulnerability, reason)
     undecided: list[tuple[int, ProductStatus, Phrase]] = []
+    otherwise: list[tuple[int, ProductStatus, Phrase]] = []  # numbered unlike the member's
+    compared = False
     for index, product, status in candidates:
+        skip = _other_branches(branches.get(product.name.casefold(), ()))
         try:
-            reason = _covering_reason(member, product, status, candidates)
+            reason = _covering_reason(member, product, status, candidates, skip)
+        except NumberedOtherwise as exc:
+            otherwise.append((index, status, exc.reason))
+            continue
         except Undecidable as exc:
             undecided.append((index, status, exc.reason))
             continue
+        compared = True
         if reason is not None:
             covering.setdefault(_DECISION_OF[_kind(status)], (index, reason))
+    if not compared:
+        # Another listed product numbered like the member's version says more than these.
+        undecided += otherwise
     for decision in _PRIORITY:
         if decision not in covering:
             continue
@@ -134,13 +144,94 @@ def decide(member_versions: str | None, document: CsafDocument,
         return VersionDecision(Decision.UNKNOWN_VERSION, Phrase(
             N_("could not compare version {member}: {doubt}"), member=member,
             doubt=undecided[0][2]), **facts)
+    return VersionDecision(Decision.NOT_AFFECTED,
+                           _not_listed(member, candidates, affected, branches), **facts)
+
+
+def _not_listed(member: str, candidates: Sequence[tuple[int, CsafProduct, ProductStatus]],
+                affected: tuple[str, ...], branches: dict[str, tuple[list[BranchFix],
+                                                                     list[BranchFix]]]
+                ) -> Phrase:
+    """Why the member's version is not affected: not listed, in a fixed branch, or outside
+    what was read once the publisher's words were set aside."""
     if not affected:
-        return VersionDecision(Decision.NOT_AFFECTED, Phrase(
-            N_("version {member} is not among the versions listed (none affected)"),
-            member=member), **facts)
-    return VersionDecision(Decision.NOT_AFFECTED, Phrase(
-        N_("version {member} is not among the versions listed ({versions})"), member=member,
-        versions=", ".join(affected[:5])), **facts)
+        return Phrase(N_("version {member} is not among the versions listed (none affected)"),
+                      member=member)
+    versions = ", ".join(affected[:5])
+    for _, mine in branches.values():
+        if mine:
+            # TRANSLATORS: {fix} is a range such as "<9.6.3.13", {branch} a release branch
+            # ("9.6.3"), {versions} the advisory's ranges.
+            return Phrase(N_("version {member} is outside {fix}, the range of its release "
+                             "branch {branch} (the advisory gives one range per branch: "
+                             "{versions})"), member=member, fix=_bound_text(mine[0]),
+                          branch=mine[0].name, versions=versions)
+    aside = [w for _, p, s in candidates if s.affected for w in _set_aside(p)]
+    if aside:
+        # TRANSLATORS: {words} are the publisher's words after a version, set aside when
+        # reading it ("'_Utilizes_Wibu-Systems_CodeMeter_7.60c'").
+        return Phrase(N_("version {member} is not among the versions listed ({versions}), "
+                         "read without the publisher's words {words}"), member=member,
+                      versions=versions, words=", ".join(repr(w) for w in aside[:3]))
+    return Phrase(N_("version {member} is not among the versions listed ({versions})"),
+                  member=member, versions=versions)
+
+
+def _bound_text(fix: BranchFix) -> str:
+    return ("<= " if fix.bound.inclusive else "< ") + fix.bound.shown.strip()
+
+
+def _set_aside(product: CsafProduct) -> tuple[str, ...]:
+    reading = _publisher_reading(product)
+    return reading.set_aside if reading is not None else ()
+
+
+def _publisher_reading(product: CsafProduct) -> Reading | None:
+    """The product's versions as the publisher reading reads them; None when univers decides
+    them or no rule reads them."""
+    spec = product.version_range or product.version
+    if spec is None:
+        return None
+    scheme, text = scheme_of(spec)
+    if scheme is not None:
+        return None
+    try:
+        return read_listed(text, spec.strip())
+    except Undecidable:
+        return None
+
+
+def _member_branches(member: str, candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]
+                     ) -> dict[str, tuple[list[BranchFix], list[BranchFix]]]:
+    """Per product name: (every branch fix its affected ranges give, those of the member's
+    branch), where the ranges are upper bounds of several release branches."""
+    if member.startswith("vers:"):
+        return {}
+    key = version_key(member)
+    bounds: dict[str, list[Bound]] = defaultdict(list)
+    for _, product, status in candidates:
+        reading = _publisher_reading(product) if status.affected else None
+        if reading is None:
+            continue
+        bounds[product.name.casefold()] += [
+            p.high for p in reading.pieces if p.low is None and p.high is not None
+            and not p.high.stem and numbering(p.high.key) == numbering(key)]
+    found = {}
+    for name, upper in bounds.items():
+        fixes = branch_fixes(upper)
+        mine = branches_of(key, fixes)
+        if mine:
+            found[name] = (fixes, mine)
+    return found
+
+
+def _other_branches(branches: tuple[list[BranchFix], list[BranchFix]] | tuple[()]
+                    ) -> frozenset[str]:
+    """The bounds of branches other than the member's, which say nothing about it."""
+    if not branches:
+        return frozenset()
+    fixes, mine = branches
+    return frozenset(f.bound.key for f in fixes if f not in mine)
 
 
 _PRIORITY = (Decision.AFFECTED, Decision.UNDER_INVESTIGATION, Decision.FIXED,
@@ -158,16 +249,15 @@ def _kind(status: ProductStatus) -> str:
 
 
 def _covering_reason(member: str, product: CsafProduct, status: ProductStatus,
-                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]
-                     ) -> Phrase | None:
+                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]],
+                     other_branches: frozenset[str]) -> Phrase | None:
     """Why the product's status applies to the member's version, or None when it does not.
 
     first_affected, last_affected and first_fixed name one version and mean every version
     from (or up to) it; they are read with the generic ordering when both are single."""
-    if status in _ORDERED and not member.startswith("vers:") and product.version is not None \
-            and product.version_range is None and len(_alternatives(product.version)) == 1:
+    if status in _ORDERED and not member.startswith("vers:") and _one_version(product):
         return _ordered_reason(member, product, status, candidates)
-    rule = covers(member, product)
+    rule = covers(member, product, other_branches)
     if rule is None:
         return None
     # TRANSLATORS: {status} is a status word ("known affected"), {rule} the rule that read
@@ -180,15 +270,24 @@ _ORDERED = {ProductStatus.FIRST_AFFECTED, ProductStatus.LAST_AFFECTED,
             ProductStatus.FIRST_FIXED}
 
 
+def _one_version(product: CsafProduct) -> bool:
+    """True when the product names exactly one version (no range, list or wildcard)."""
+    if product.version is None or product.version_range is not None:
+        return False
+    reading = _publisher_reading(product)
+    return reading is not None and len(reading.pieces) == 1 and reading.pieces[0].single \
+        and reading.pieces[0].low is not None and not reading.pieces[0].low.stem
+
+
 def _ordered_reason(member: str, product: CsafProduct, status: ProductStatus,
                     candidates: Sequence[tuple[int, CsafProduct, ProductStatus]]
                     ) -> Phrase | None:
     assert product.version is not None
     listed = product.version.strip()
-    if _normal(listed) == _normal(member):
+    if version_key(listed) == version_key(member):
         return Phrase(N_("version {member} is listed as {status}"), member=member,
                       status=status_words(status))
-    mine, theirs = _maven(member), _maven(listed)
+    mine, theirs = _maven(member, listed), _maven(listed, member)
     if status is ProductStatus.LAST_AFFECTED:
         if mine <= theirs:
             return Phrase(N_("{member} is at or below the last affected version {listed}"),
@@ -203,161 +302,19 @@ def _ordered_reason(member: str, product: CsafProduct, status: ProductStatus,
     for _, other, other_status in candidates:
         if other_status is ProductStatus.FIRST_FIXED and other.name == product.name and \
                 other.version is not None and other.version_range is None:
-            fix = _maven(other.version.strip())
+            fix = _maven(other.version.strip(), member)
             if theirs < fix <= mine:
                 return None
     return Phrase(N_("{member} is at or above the first affected version {listed} "
                      "(generic ordering)"), member=member, listed=listed)
 
 
-def _maven(text: str) -> MavenVersion:
-    try:
-        return MavenVersion(_normal(text))
-    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
-        raise Undecidable(Phrase(N_("{version} cannot be ordered as a version"),
-                                 version=repr(text))) from None
-
-
-def covers(member_versions: str, product: CsafProduct) -> Phrase | None:
-    """The rule by which the product's version (or range) includes the member's version, or
-    None when it does not; Undecidable when no rule can tell."""
-    member = member_versions.strip()
-    spec = product.version_range or product.version
-    if spec is None or spec.strip() in {"vers:all/*", "*"}:
-        if not spec:
-            return Phrase(N_("no version given: every version"))
-        return _every_version(spec)
-    if member.startswith("vers:"):
-        return _member_range_covers(member, product)
-    if product.version_range is not None:
-        return _range_contains(product.version_range, member)
-    assert product.version is not None
-    return _single_matches(product.version, member)
-
-
-def _every_version(listed: str) -> Phrase:
-    # TRANSLATORS: {listed} is a version range that includes all versions ("vers:all/*").
-    return Phrase(N_("{listed}: every version"), listed=listed)
-
-
-def _range_contains(text: str, version: str) -> Phrase | None:
-    scheme, rng = _parse_range(text)
-    if rng is _ALL:
-        return _every_version(text)
-    assert isinstance(rng, VersionRange)
-    try:
-        inside = _version(rng, version) in rng
-    except InvalidVersion:
-        raise _not_a_version(version, scheme) from None
-    except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
-        raise _not_comparable(text) from None
-    return _read_as(text, scheme) if inside else None
-
-
-def _read_as(listed: str, scheme: str) -> Phrase:
-    # TRANSLATORS: {scheme} names a version ordering (maven, semver, pypi, ...).
-    return Phrase(N_("{listed} read as {scheme}"), listed=listed, scheme=scheme)
-
-
-def _not_a_version(version: str, scheme: str) -> Undecidable:
-    # TRANSLATORS: {scheme} names a version ordering (maven, semver, pypi, ...).
-    return Undecidable(Phrase(N_("{version} is not a {scheme} version"), version=repr(version),
-                              scheme=scheme))
-
-
-def _not_comparable(text: str) -> Undecidable:
-    return Undecidable(Phrase(N_("the range {listed} cannot be compared"), listed=repr(text)))
-
-
-def _unreadable(text: str) -> Undecidable:
-    return Undecidable(Phrase(N_("the range {listed} cannot be read"), listed=repr(text)))
-
-
-def _member_range_covers(member: str, product: CsafProduct) -> Phrase | None:
-    if product.version_range is not None:
-        raise Undecidable(Phrase(N_("both are ranges ({member} and {listed})"), member=member,
-                                 listed=product.version_range))
-    assert product.version is not None
-    scheme, rng = _parse_range(member)
-    if rng is _ALL:
-        return _every_version(member)
-    assert isinstance(rng, VersionRange)
-    for alternative in _alternatives(product.version):
-        try:
-            inside = _version(rng, alternative) in rng
-        except InvalidVersion:
-            raise _not_a_version(alternative, scheme) from None
-        except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
-            raise _not_comparable(member) from None
-        if inside:
-            # TRANSLATORS: {member} is the member's range, {scheme} a version ordering.
-            return Phrase(N_("{listed} is within {member} read as {scheme}"), listed=alternative,
-                          member=member, scheme=scheme)
-    return None
-
-
-def _single_matches(listed: str, member: str) -> Phrase | None:
-    wanted = _normal(member)
-    for alternative in _alternatives(listed):
-        if _normal(alternative) == wanted:
-            return Phrase(N_("{listed}: the same version"), listed=alternative)
-        wildcard = _WILDCARD.match(alternative)
-        if wildcard and wildcard.group(1) and \
-                (wanted + ".").startswith(_normal(wildcard.group(1)) + "."):
-            return Phrase(N_("{listed}: the same major version"), listed=alternative)
-    return None
-
-
-def _parse_range(text: str) -> tuple[str, object]:
-    """(scheme read with, VersionRange or _ALL); Undecidable when no rule reads it."""
-    text = text.strip()
-    if text.startswith("vers:"):
-        scheme, _, constraints = text[5:].partition("/")
-        scheme = scheme.lower()
-        if constraints.strip() == "*":
-            return scheme, _ALL
-        if scheme in _READ_AS_MAVEN or scheme not in RANGE_CLASS_BY_SCHEMES:
-            scheme = "maven"
-    else:
-        constraints, scheme = _plain_constraints(text), "maven"
-    constraints = constraints.replace(" ", "")
-    try:
-        return scheme, VersionRange.from_string(  # type: ignore[no-untyped-call]
-            f"vers:{scheme}/{constraints}")
-    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
-        raise _unreadable(text) from None
-
-
-def _version(rng: VersionRange, text: str) -> object:
-    """The version in the range's own scheme (InvalidVersion when it is not one)."""
-    make = getattr(rng, "version_class")  # noqa: B009 (univers types it as None on the base)
-    return make(text)
-
-
-def _plain_constraints(text: str) -> str:
-    parts = []
-    for part in text.split("|"):
-        match = _CONSTRAINT.match(part.strip())
-        if match is None:
-            raise _unreadable(text)
-        op, version = match.group(1) or "", match.group(2)
-        parts.append(f"{op}{version}")
-    if not any(p[0] in "<>!=" for p in parts):
-        raise Undecidable(Phrase(N_("{listed} is not a range"), listed=repr(text)))
-    return "|".join(parts)
-
-
-def _alternatives(listed: str) -> list[str]:
-    return [a.strip() for a in listed.split("|") if a.strip()]
-
-
-def _normal(version: str) -> str:
-    version = version.strip().casefold()
-    for prefix in ("version ", "ver. ", "ver ", "v"):
-        if version.startswith(prefix) and len(version) > len(prefix) and \
-                version[len(prefix)].isdigit():
-            return version[len(prefix):]
-    return version
+def _maven(text: str, against: str) -> MavenVersion:
+    """The version in Maven ordering, when it is numbered as the one it is compared with."""
+    key, other = version_key(text), version_key(against)
+    if numbering(key) != numbering(other):
+        raise otherwise_numbered(against, text)
+    return ordered(key)
 
 
 def _candidates(document: CsafDocument, product_ids: Sequence[str]

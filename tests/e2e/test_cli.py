@@ -88,6 +88,25 @@ def test_a_huge_interval_is_an_error_naming_the_feed_not_a_traceback(hubbot) -> 
     assert "feed 'cert-eu' (#1): field 'interval': must be at most 30 days" in result.err
 
 
+def test_a_product_list_with_refused_rows_imports_all_or_with_skip_invalid_the_rest(
+        hubbot, tmp_path: Path) -> None:
+    csv = tmp_path / "products.csv"
+    csv.write_text("member,vendor,product\nKlinikum Nord,AVEVA,Application Server\n"
+                   "Klinikum Nord,Philips,Firmware\nKlinikum Nord,,Controller\n"
+                   "Klinikum Nord,Dräger,Infinity Delta\n", encoding="utf-8")
+    refused = hubbot("product", "import", str(csv), "--create-members")
+    assert refused.code == 1 and "nothing imported" in refused.err
+    assert "row 3: product 'Firmware' is too generic" in refused.err
+    assert "row 4: a product needs a vendor" in refused.err
+    assert "Klinikum Nord" not in hubbot("member", "list").out
+    imported = hubbot("product", "import", str(csv), "--create-members", "--skip-invalid")
+    assert imported.code == 0 and "imported 2 products" in imported.out
+    assert "skipped 2 invalid row(s)" in imported.err and "row 3:" in imported.err
+    listed = hubbot("product", "list").out
+    assert "AVEVA | Application Server" in listed and "Dräger | Infinity Delta" in listed
+    assert "Firmware" not in listed
+
+
 def test_bad_feeds_file_names_feed_and_field_and_the_bot_does_not_start(hubbot) -> None:
     hubbot.write_feeds("feeds:\n  - name: cert-eu\n    url: https://cert.europa.eu/x.xml\n"
                        "    interval: 1h\n    tlp: purple\n")
@@ -207,21 +226,16 @@ def test_offline_match_finds_real_medical_advisories_ground_truth(hubbot, tmp_pa
         writer.writerow(["member", "vendor", "product"])
         for i, (v, p) in enumerate(rows):
             writer.writerow([f"member {i}", v, p])
-    # Ground truth has a few unregistrable names ("Version"): skip those rows, as an admin would.
+    # Ground truth has a few unregistrable names ("Version"): the whole file is refused ...
+    refused = hubbot("match", "--products", str(tmp_path / "products.csv"),
+                     "--advisories", str(tmp_path / "medical.jsonl"))
+    assert refused.code == 1 and "product 'Version' is too generic" in refused.err
+    assert refused.out == ""
+    # ... or those rows are skipped, as an admin would.
     result = hubbot("match", "--products", str(tmp_path / "products.csv"),
-                    "--advisories", str(tmp_path / "medical.jsonl"))
-    if result.code != 0:
-        assert "too generic" in result.err
-        bad = {int(x.split()[1].rstrip(":")) for x in result.err.splitlines() if "row " in x}
-        with (tmp_path / "products.csv").open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["member", "vendor", "product"])
-            for i, (v, p) in enumerate(rows):
-                if i + 2 not in bad:
-                    writer.writerow([f"member {i}", v, p])
-        result = hubbot("match", "--products", str(tmp_path / "products.csv"),
-                        "--advisories", str(tmp_path / "medical.jsonl"))
+                    "--advisories", str(tmp_path / "medical.jsonl"), "--skip-invalid")
     assert result.code == 0, result.err
+    assert "skipped 1 invalid row(s)" in result.err and "'Version'" in result.err
     found = {(m["advisory_id"], m["vendor"], m["product"])
              for m in map(json.loads, result.out.splitlines())}
     recall = len(found & truth) / len(truth)

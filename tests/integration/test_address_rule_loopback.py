@@ -101,8 +101,8 @@ async def test_a_refused_redirect_fails_the_feed_with_its_reason(
     assert outcome.error is not None and outcome.error.startswith(
         "refused: the redirect to 169.254.169.254 is a link-local address")
     [line] = [r.getMessage() for r in caplog.records if "poll failed" in r.getMessage()]
-    assert line.startswith("feed cert: poll failed (1 in a row, permanent): refused: the redirect to "
-                           "169.254.169.254 is a link-local address")
+    assert line.startswith("feed cert: poll failed (1 in a row, permanent): refused: the "
+                           "redirect to 169.254.169.254 is a link-local address")
     with store() as uow:
         state: FeedState = uow.feeds.get("cert")
     assert not state.healthy and state.last_error == outcome.error

@@ -10,7 +10,7 @@ from bot.domain.advisory import Advisory, extract_cves, stable_advisory_id
 from bot.domain.alerts import alert_from_payload, alert_payload, alerts_for, deliveries_for
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Contact, Member, Network, check_address
-from bot.domain.product_csv import ProductCsvError, parse_product_csv
+from bot.domain.product_csv import ProductCsvError, parse_product_csv, read_product_csv
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.rendering import render_alert_text
 from bot.domain.severity import Severity
@@ -99,6 +99,15 @@ def test_product_csv_reports_every_bad_row_and_imports_nothing() -> None:
                           ",Dräger,Infinity Delta\nVivantes,Philips,Version\n", "p.csv")
     assert "row 3: invalid member name" in str(exc.value)
     assert "row 4: product 'Version' is too generic" in str(exc.value)
+
+
+def test_product_csv_read_row_by_row_keeps_the_good_rows_and_names_the_refused() -> None:
+    read = read_product_csv("member,vendor,product\nCharité,AVEVA,Application Server\n"
+                            "Vivantes,Philips,Version\nCharité,Dräger,Infinity Delta\n", "p.csv")
+    assert [(ln.row, ln.spec.product) for ln in read.lines] == [
+        (2, "Application Server"), (4, "Infinity Delta")]
+    assert read.refused == ["row 3: product 'Version' is too generic to match on; give its "
+                            "real name"]
 
 
 def test_product_csv_needs_its_columns() -> None:

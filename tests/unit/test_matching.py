@@ -106,8 +106,86 @@ def test_every_member_with_the_product_gets_the_match() -> None:
 def test_generic_product_names_are_refused() -> None:
     with pytest.raises(ValueError, match="too generic"):
         ProductSpec("Philips", "Firmware")
+    with pytest.raises(ValueError, match="too generic"):
+        ProductSpec("Philips", "All versions")
     with pytest.raises(ValueError, match="vendor"):
         ProductSpec("  ", "Infinity Delta")
+
+
+def test_a_product_named_with_common_words_registers_with_its_vendor_only() -> None:
+    assert ProductSpec("AVEVA", "Application Server").product == "Application Server"
+    assert ProductSpec("Schneider Electric", "Controller").product == "Controller"
+    with pytest.raises(ValueError, match="vendor"):
+        ProductSpec("", "Application Server")
+    with pytest.raises(ValueError, match="common words"):
+        ProductSpec("AVEVA", "Application Server", distinctive=True)
+    with pytest.raises(ValueError, match="common words"):
+        ProductSpec("AVEVA", "AVEVA Application Server", distinctive=True)
+
+
+APPLICATION_SERVER = ProductSpec("AVEVA", "Application Server")
+# A CISA advisory as its feed entry carries it (ICSA-24-226-01's shape): one line per
+# affected product, the vendor in front of each.
+SUITELINK = ("AVEVA SuiteLink Server", "\n".join([
+    "1. EXECUTIVE SUMMARY", "CVSS v4 8.7", "ATTENTION: Low attack complexity",
+    "Vendor: AVEVA", "Equipment: SuiteLink Server",
+    "Vulnerability: Missing Release of Memory after Effective Lifetime",
+    "3.1 AFFECTED PRODUCTS", "The following AVEVA products are affected:",
+    "AVEVA SuiteLink: Versions 3.7.0 and prior",
+    "AVEVA Historian: Versions 2023 R2 P01 and prior",
+    "AVEVA Application Server: Versions 2023 R2 P01 and prior",
+    "AVEVA Communication Drivers Pack: Versions 2023 R2 and prior"]))
+
+
+def test_a_common_words_product_matches_right_after_its_vendor() -> None:
+    [match] = matcher(APPLICATION_SERVER).match(*SUITELINK)
+    assert match.why == ('product "Application Server" in the summary, vendor "AVEVA" in the '
+                         'summary')
+
+
+@pytest.mark.parametrize("line", [
+    "AVEVA System Platform 2020 R2 SP1 (Application Server component): all versions",
+    "Affected product: Application Server 2023 by AVEVA",
+    "This advisory contains mitigations for a flaw in AVEVA's Application Server.",
+])
+def test_a_common_words_product_matches_in_the_same_line_as_its_vendor(line: str) -> None:
+    assert matched(matcher(APPLICATION_SERVER), "Security advisory", line) == [
+        "Application Server"]
+
+
+def test_a_common_words_product_never_matches_on_its_own() -> None:
+    m = matcher(APPLICATION_SERVER)
+    # Another vendor's advisory that names AVEVA elsewhere and an application server.
+    assert matched(m, "Schneider Electric EcoStruxure Operator Terminal Expert", "\n".join([
+        "Vendor: Schneider Electric",
+        "Successful exploitation could allow an attacker to take over the application server.",
+        "The runtime is licensed from AVEVA."])) == []
+    assert matched(m, "Application Server denial of service", "A flaw in the server.") == []
+    assert matched(m, "AVEVA Historian", "Historian Client and its application server") == []
+
+
+def test_a_common_words_name_inside_a_longer_product_name_is_that_product() -> None:
+    m = matcher(APPLICATION_SERVER, ProductSpec("Siemens", "SPPA-T3000 Application Server"))
+    assert matched(m, "Siemens SPPA-T3000", "Siemens SPPA-T3000 Application Server, AVEVA") == [
+        "SPPA-T3000 Application Server"]
+
+
+def test_a_common_words_name_in_a_title_needs_its_vendor_right_before_it() -> None:
+    # CISA's titles end in "(Update A)": the title is no product line.
+    m = matcher(ProductSpec("Schneider Electric", "Software Update"),
+                ProductSpec("Haas Automation, Inc", "Haas Controller"))
+    assert matched(m, "Schneider Electric Modicon Controllers (Update A)") == []
+    assert matched(m, "Schneider Electric Software Update (SESU) (Update A)") == [
+        "Software Update"]
+    assert matched(m, "Haas Controller") == ["Haas Controller"]
+    assert matched(m, "Advisory", "Schneider Electric says to update the firmware.") == []
+
+
+def test_a_common_words_alias_needs_its_vendor_beside_it_too() -> None:
+    m = matcher(ProductSpec("Philips", "IntelliSpace Portal", aliases=("Server",)))
+    assert matched(m, "Philips advisory", "The server crashes.") == []
+    assert matched(m, "Philips advisory", "Philips Server 12 is affected.") == [
+        "IntelliSpace Portal"]
 
 
 def test_no_products_no_matches() -> None:

@@ -66,11 +66,40 @@ def test_an_undecidable_range_says_why_in_german() -> None:
                               {"P1": ("product_version_range", "<May 2018")})
     assert result.decision is Decision.UNKNOWN_VERSION
     assert result.reason == (
-        "could not compare version B.06.18: the range '<May 2018' cannot be read")
+        "could not compare version B.06.18: '<May 2018' names a date, not a version")
     with speaking("de"):
         assert in_language(result.reason) == (
             "Version B.06.18 konnte nicht verglichen werden: "
-            "Der Bereich '<May 2018' kann nicht gelesen werden")
+            "'<May 2018' nennt ein Datum, keine Version")
+
+
+def test_the_publishers_words_set_aside_read_in_german() -> None:
+    listed = "<V4.00_Utilizes_Wibu-Systems_CodeMeter_7.60c"
+    fixed = version_decision("V4.00", {"known_affected": ["P1"]},
+                             {"P1": ("product_version_range", listed)})
+    assert fixed.decision is Decision.NOT_AFFECTED
+    assert fixed.reason == (f"version V4.00 is not among the versions listed ({listed}), read "
+                            "without the publisher's words 'Utilizes_Wibu-Systems_CodeMeter_7.60c'")
+    affected = version_decision("V3.90", {"known_affected": ["P1"]},
+                                {"P1": ("product_version_range", listed)})
+    with speaking("de"):
+        assert in_language(fixed.reason) == (
+            f"Version V4.00 ist nicht unter den aufgeführten Versionen ({listed}), gelesen ohne "
+            "die Worte des Herausgebers 'Utilizes_Wibu-Systems_CodeMeter_7.60c'")
+        assert in_language(affected.reason) == (
+            f"Version V3.90 ist als „bekanntermaßen betroffen“ aufgeführt ({listed} gelesen als "
+            "maven, ohne 'Utilizes_Wibu-Systems_CodeMeter_7.60c')")
+
+
+def test_a_release_branch_reason_reads_in_german() -> None:
+    result = version_decision("9.6.3.13", {"known_affected": ["P1", "P2"]},
+                              {"P1": ("product_version_range", "<9.6.3.13"),
+                               "P2": ("product_version_range", "<9.6.4.1")})
+    assert result.decision is Decision.NOT_AFFECTED
+    with speaking("de"):
+        assert in_language(result.reason) == (
+            "Version 9.6.3.13 liegt außerhalb von < 9.6.3.13, dem Bereich ihres Release-Zweigs "
+            "9.6.3 (der Sicherheitshinweis nennt einen Bereich je Zweig: <9.6.3.13, <9.6.4.1)")
 
 
 def test_a_note_with_versions_and_fix_reads_in_german() -> None:
