@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +20,7 @@ from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
 from bot.feeds.parse import FeedRejected
 from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
 from bot.services.ingest import MatcherCache, ingest_advisories
+from bot.services.outgoing import Address
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class PollOutcome:
     merged: int = 0
     known: int = 0
     messages: int = 0
+    withheld: int = 0  # kept by the TLP gate from readers not cleared for them
     problems: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -71,6 +73,7 @@ class FeedPoller:
         on_queued: Callable[[], None] | None = None,
         csaf: CsafSource | None = None,
         enrich: Callable[[list[str]], Awaitable[None]] | None = None,
+        admins: Collection[Address] = frozenset(),
     ) -> None:
         self._uow = uow_factory
         self._fetcher = fetcher
@@ -81,6 +84,7 @@ class FeedPoller:
         self._csaf = csaf
         # Called with the CVEs of fetched entries before they are ingested (EPSS scores).
         self._enrich = enrich
+        self._admins = admins  # their direct chats read TLP:RED (the TLP gate)
         self._matchers = MatcherCache()
         # Ingests run in worker threads (parsing a big feed must not stall the event loop);
         # one at a time, so two feeds never race to store the same advisory.
@@ -133,7 +137,8 @@ class FeedPoller:
         with self._write_lock, self._uow() as uow:
             now = self._clock()
             report = ingest_advisories(
-                uow, parsed.advisories, self._matchers.get(uow), now, console=self._console
+                uow, parsed.advisories, self._matchers.get(uow), now, console=self._console,
+                admins=self._admins,
             )
             state.etag, state.last_modified = fetched.etag, fetched.last_modified
             state.entries_seen = len(parsed.advisories)
@@ -142,6 +147,7 @@ class FeedPoller:
             uow.commit()
         outcome.new, outcome.merged = len(report.new), len(report.merged)
         outcome.known, outcome.messages = report.known, report.messages
+        outcome.withheld = report.withheld
         log.info(
             "feed %s: %d entries, %d new, %d merged by CVE set, %d messages queued",
             feed.name, len(parsed.advisories), outcome.new, outcome.merged, outcome.messages,
@@ -186,7 +192,8 @@ class FeedPoller:
             since = state.following_since or now
             report = ingest_csaf(uow, items, self._matchers.get(uow), now,
                                  console=self._console, source=feed.name,
-                                 alert_since=since - CSAF_ARCHIVE_AGE)
+                                 alert_since=since - CSAF_ARCHIVE_AGE, tlp=feed.tlp,
+                                 admins=self._admins)
             for url, updated in polled.seen.items():
                 uow.csaf.set_seen(feed.name, url, updated)
             state.entries_seen = polled.listed
@@ -195,6 +202,7 @@ class FeedPoller:
             uow.commit()
         outcome.new, outcome.merged = len(report.new), len(report.merged)
         outcome.known, outcome.messages = report.known, report.messages
+        outcome.withheld = report.withheld
         log.info("CSAF %s: %d documents listed, %d fetched, %d new advisories, %d merged, "
                  "%d messages queued%s", feed.name, polled.listed, len(items), outcome.new,
                  outcome.merged, outcome.messages,
