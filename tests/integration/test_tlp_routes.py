@@ -125,7 +125,7 @@ def test_a_red_advisory_goes_to_red_channels_and_coordinators_with_a_count_never
     assert "withheld" not in channel and channel["advisory"]["tlp"] == "RED"
 
 
-def test_the_issues_case_1_a_clear_copy_of_a_red_advisory_and_its_kev_escalation_reach_no_one_below_red(  # noqa: E501
+def test_case_1_a_clear_copy_of_a_red_advisory_and_its_escalation_reach_no_one_below_red(
         hub: SqlStore) -> None:
     ingest(hub, RED)
     ingest(hub, PUBLIC)  # another feed, the same CVE set: merged into the RED advisory
