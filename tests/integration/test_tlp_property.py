@@ -295,7 +295,7 @@ def entry(feed: int, label: Tlp | None = None) -> tuple[Any, ...]:
     return ("rss", feed, 0, label, PUMP, SCORES[1])
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(feed_tlps=st.lists(tlps, min_size=2, max_size=3), provider_tlp=tlps,
