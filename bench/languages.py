@@ -110,7 +110,7 @@ def fan_out(contacts: int, repeats: int) -> tuple[float, float, float, int, dict
         def by_language() -> None:
             with store() as uow:
                 recipients = hub_channels(uow, policy) + member_contacts(uow)
-                queue_to(uow, recipients, kind="announcement", key=f"k{next(key)}",
+                queue_to(uow, recipients, kind="announcement", key=f"k{next(key)}", admins=(),
                          payload=lambda: _announcement(TEXT), priority=5, now=NOW)
                 uow.commit()
 

@@ -21,6 +21,7 @@ from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.coordination_jobs import CoordinationJobs
+from bot.domain.members import Network
 from bot.domain.outbox import OutboxItem
 from bot.exploitation_jobs import ExploitationJobs
 from bot.feeds.config import FeedConfig, load_feeds
@@ -171,19 +172,21 @@ async def build_bot(
         dispatchers.append(OutboxDispatcher(store, matrix_channel, batch_size=40, concurrency=8,
                                             on_result=recorder))
 
-    exploitation = exploitation_parts(feeds, store, fetcher, wake)
+    exploitation = exploitation_parts(feeds, store, fetcher, wake, settings.policy().admins)
     poller = FeedPoller(
         store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake, csaf=CsafSource(fetcher),
-        enrich=exploitation.enrich if exploitation else None,
-        backlog=timedelta(days=settings.backlog_days), admins=settings.policy().admins,
+        enrich=exploitation.enrich if exploitation else None, admins=settings.policy().admins,
+        backlog=timedelta(days=settings.backlog_days),
     )
     return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
                coordination, exploitation)
 
 
 def exploitation_parts(feeds: list[FeedConfig], store: SqlStore, fetcher: FeedFetcher,
-                       wake: Callable[[], None]) -> ExploitationJobs | None:
+                       wake: Callable[[], None],
+                       admins: frozenset[tuple[Network, str]] = frozenset(),
+                       ) -> ExploitationJobs | None:
     """KEV and EPSS, when feeds.yaml lists them (type: kev / type: epss)."""
     kev = next((f for f in feeds if f.type == "kev" and f.enabled), None)
     epss = next((f for f in feeds if f.type == "epss" and f.enabled), None)
@@ -192,7 +195,7 @@ def exploitation_parts(feeds: list[FeedConfig], store: SqlStore, fetcher: FeedFe
     return ExploitationJobs(
         store, KevSource(fetcher, kev.url) if kev else None,
         EpssClient(fetcher, epss.url) if epss else None, utc_now, wake,
-        interval=kev.interval if kev else timedelta(days=1),
+        interval=kev.interval if kev else timedelta(days=1), admins=admins,
     )
 
 

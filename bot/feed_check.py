@@ -66,8 +66,9 @@ async def _check_csaf(
         except CsafError as exc:
             echo(f"- {fetched.url}: {exc}")
             continue
+        tlp = doc.to_advisory(feed.name, feed.tlp).tlp  # the provider's TLP is a floor
         echo(f"- {doc.tracking_id} v{doc.version}: {doc.title}\n    {len(doc.products)} "
-             f"products, CVEs {', '.join(doc.cves[:5]) or '-'}, {doc.tlp.label}")
+             f"products, CVEs {', '.join(doc.cves[:5]) or '-'}, {tlp.label}")
     return bool(polled.documents)
 
 

@@ -23,6 +23,9 @@ class Metrics:
                                   ["kind"], registry=r)
         self.alerts = Counter("hubbot_messages_queued", "Messages queued by feed polls",
                               registry=r)
+        self.withheld = Counter("hubbot_messages_withheld",
+                                "Alerts of feed polls the TLP gate kept from readers not "
+                                "cleared for them", registry=r)
         self.deliveries = Counter("hubbot_deliveries", "Send attempts by network and result",
                                   ["network", "result"], registry=r)
         self.delay = Histogram(
@@ -44,6 +47,7 @@ class Metrics:
         self.advisories.labels("merged").inc(outcome.merged)
         self.advisories.labels("known").inc(outcome.known)
         self.alerts.inc(outcome.messages)
+        self.withheld.inc(outcome.withheld)
 
     def record_delivery(
         self, network: str, result: str, published: datetime | None, now: datetime

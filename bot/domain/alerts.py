@@ -15,6 +15,7 @@ from bot.domain.matching import Match
 from bot.domain.members import Contact, Member, Network, reader_language
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
+from bot.domain.tlp_gate import hub_channel_clearance
 
 _EPSS_RULE = re.compile(r"^epss>=?(0?\.\d{1,4}|1(?:\.0{1,4})?|0)$")
 
@@ -43,6 +44,9 @@ class Alert:
     exploited: bool = False  # in CISA's Known Exploited Vulnerabilities catalog
     epss: float | None = None  # FIRST EPSS: probability of exploitation in 30 days (max of CVEs)
     change: str | None = None  # a revision's re-alert: what changed for this member
+    # For the hub's coordinators only: how many matched members were not sent the advisory
+    # because it is above their TLP clearance (never who, never their products).
+    withheld: int = 0
 
     @property
     def priority(self) -> int:
@@ -151,7 +155,8 @@ def channel_deliveries(advisory: Advisory, channels: Iterable[HubChannel]) -> li
     return [
         Delivery(alert, ch.network, ch.address, language=choose(ch.language))
         for ch in channels
-        if advisory.tlp <= ch.max_tlp and _severe_enough(advisory.severity, ch.min_severity)
+        if hub_channel_clearance(ch.max_tlp).allows(advisory.tlp)
+        and _severe_enough(advisory.severity, ch.min_severity)
     ]
 
 
@@ -187,6 +192,7 @@ def alert_payload(alert: Alert) -> dict[str, object]:
         "epss": alert.epss,
         "change": alert.change,
         **_phrases(change=alert.change),
+        **({"withheld": alert.withheld} if alert.withheld else {}),
     }
 
 
@@ -223,4 +229,4 @@ def alert_from_payload(data: dict[str, Any]) -> Alert:
                        _phrase(p, "note"))
         for p in data["products"])
     return Alert(advisory, data["member"], products, bool(data.get("exploited")),
-                 data.get("epss"), _phrase(data, "change"))
+                 data.get("epss"), _phrase(data, "change"), int(data.get("withheld") or 0))

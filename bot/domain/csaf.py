@@ -19,7 +19,7 @@ from bot.domain.advisory import Advisory
 from bot.domain.csaf_fields import CsafError, expect_list, expect_object, expect_text
 from bot.domain.csaf_products import CsafProduct, products_named, read_groups, read_products
 from bot.domain.severity import Severity
-from bot.domain.tlp import Tlp
+from bot.domain.tlp import Tlp, highest
 
 # The product tree and which product is a member's live in csaf_products; their names stay
 # importable from here, where callers have always found them.
@@ -86,7 +86,7 @@ class CsafDocument:
     version: str
     title: str
     publisher: str
-    tlp: Tlp
+    tlp: Tlp | None  # None: the document carries no TLP label (its provider's TLP applies)
     initial_release: datetime | None
     current_release: datetime | None
     link: str
@@ -108,9 +108,10 @@ class CsafDocument:
     def severity(self) -> Severity | None:
         return Severity.from_cvss(self.max_cvss) if self.max_cvss is not None else None
 
-    def to_advisory(self, source: str) -> Advisory:
+    def to_advisory(self, source: str, provider_tlp: Tlp = Tlp.CLEAR) -> Advisory:
         """The advisory the name matcher reads: the title, the summary and every product line
-        (vendor, name, version), so a member's product is found as in an RSS entry."""
+        (vendor, name, version), so a member's product is found as in an RSS entry. Its TLP is
+        the higher of the document's label and the TLP configured for its provider."""
         lines = [self.summary] if self.summary else []
         seen: set[str] = set()
         for p in self.products.values():
@@ -129,7 +130,7 @@ class CsafDocument:
             cves=self.cves,
             cvss=self.max_cvss,
             severity=self.severity,
-            tlp=self.tlp,
+            tlp=highest([provider_tlp, self.tlp]),
             tracking_id=self.tracking_id.upper(),
         )
 
@@ -249,9 +250,11 @@ def _date(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _tlp(label: Any) -> Tlp:
+def _tlp(label: Any) -> Tlp | None:
+    if label is None:
+        return None
     if not isinstance(label, str):
-        return Tlp.CLEAR
+        return Tlp.AMBER  # not a label: assume restricted, never share more widely
     try:
         return Tlp.parse(label)
     except ValueError:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.members import Network
+from bot.domain.tlp import Tlp
 
 # A temporary failure is retried until the message is this old: an outage of hours loses
 # nothing, while a message nobody could deliver for days is reported as failed.
@@ -27,7 +28,14 @@ class OutboxState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to queue; `dedup_key` makes queueing the same fact twice a no-op."""
+    """A message to queue; `dedup_key` makes queueing the same fact twice a no-op.
+
+    `tlp` is the highest TLP of what the message quotes (TLP:CLEAR for a text that quotes no
+    advisory) and `member` the organisation whose own matches it is about, if any: the TLP
+    gate (`bot.services.outgoing`) holds both against the clearance of whoever reads `address`
+    — the person `reader` (their own address) when `address` is their direct chat by another
+    id (a Matrix direct room).
+    """
 
     network: Network
     address: str
@@ -37,6 +45,8 @@ class NewMessage:
     priority: int = 0
     advisory_id: str | None = None
     member: str | None = None
+    tlp: Tlp = Tlp.CLEAR
+    reader: str | None = None
 
 
 @dataclass(frozen=True)

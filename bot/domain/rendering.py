@@ -39,6 +39,24 @@ def _epss_line(epss: float) -> str:
         chance=percent_text(epss))
 
 
+def _recipient_without_member(alert: Alert) -> str:
+    if alert.withheld:
+        # TRANSLATORS: who an alert is for, when only the hub's coordinators may read it.
+        return _("hub coordinators")
+    return _("hub channel")
+
+
+def withheld_text(alert: Alert) -> str:
+    """For coordinators: how many members the advisory matched who may not read it (never
+    who, never their products)."""
+    # TRANSLATORS: {tlp} is the advisory's label, e.g. TLP:RED.
+    return ngettext("Matched {n} member, who was not sent it: {tlp} is above a member's "
+                    "clearance.",
+                    "Matched {n} members, who were not sent it: {tlp} is above a member's "
+                    "clearance.", alert.withheld).format(n=alert.withheld,
+                                                        tlp=alert.advisory.tlp.label)
+
+
 def render_alert_text(alert: Alert, zone: str | None = None) -> str:
     """A readable multi-line alert: headline, CVEs, matched products and why, link, summary."""
     a = alert.advisory
@@ -49,7 +67,10 @@ def render_alert_text(alert: Alert, zone: str | None = None) -> str:
         lines.append(_("KNOWN EXPLOITED in the wild") + " (CISA KEV)")
     # TRANSLATORS: {recipient} is a member's name or "hub channel"; {tlp} is e.g. TLP:CLEAR.
     lines.append(_("For: {recipient}   Source: {source}   {tlp}").format(
-        recipient=alert.member or _("hub channel"), source=a.source, tlp=a.tlp.label))
+        recipient=alert.member or _recipient_without_member(alert), source=a.source,
+        tlp=a.tlp.label))
+    if alert.withheld:
+        lines.append(withheld_text(alert))
     if a.published:
         lines.append(_("Published: {moment}").format(moment=published_text(a.published, zone)))
     if a.cves:
@@ -88,6 +109,8 @@ def render_alert_html(alert: Alert, zone: str | None = None) -> list[str]:
     if a.published:
         facts.append(escape(published_text(a.published, zone)))
     lines.append(" · ".join(facts))
+    if alert.withheld:
+        lines.append(f"<b>{escape(withheld_text(alert))}</b>")
     if a.cves:
         lines.append(escape(_cve_list(a.cves)))
     if alert.epss is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 
 class Tlp(enum.IntEnum):
@@ -29,3 +30,9 @@ class Tlp(enum.IntEnum):
             raise ValueError(
                 f"unknown TLP label {text!r}; use CLEAR, GREEN, AMBER, AMBER+STRICT or RED"
             ) from None
+
+
+def highest(labels: Iterable[Tlp | None]) -> Tlp:
+    """The most restrictive of the labels given (TLP:CLEAR when none is): an advisory's TLP is
+    the highest of its feed's, its own label's and every merged source's, never lowered."""
+    return max((t for t in labels if t is not None), default=Tlp.CLEAR)

@@ -19,6 +19,7 @@ import feedparser
 
 from bot.domain.advisory import Advisory, extract_cves, find_tracking_id, stable_advisory_id
 from bot.domain.severity import Severity
+from bot.domain.tlp import highest
 from bot.feeds.config import FeedConfig
 from bot.feeds.dates import published_utc
 from bot.feeds.html_text import collapse_whitespace, html_to_text, looks_like_html
@@ -184,7 +185,8 @@ def _advisory(feed: FeedConfig, entry: Mapping[str, Any], base: str) -> Advisory
         cves=extract_cves(text),
         cvss=cvss,
         severity=severity,
-        tlp=tlp_in([raw_title, summary_full, *categories]) or feed.tlp,
+        # The feed's configured TLP is a floor: a label in the text may raise it, never lower.
+        tlp=highest([feed.tlp, tlp_in([raw_title, summary_full, *categories])]),
         tags=feed.tags,
         tracking_id=find_tracking_id(raw_title, link, guid or ""),
     )

@@ -84,7 +84,7 @@ def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answe
     recipients = hub_channels(uow, policy) + (member_contacts(uow) if dm else [])
     queued = queue_to(uow, recipients, kind="announcement", key=str(pending.id),
                       payload=partial(_announcement, text),
-                      priority=ANNOUNCEMENT_PRIORITY, now=now)
+                      priority=ANNOUNCEMENT_PRIORITY, now=now, admins=policy.admins)
     uow.audit.add(actor_name, "announce", f"to {queued} addresses{' (dm)' if dm else ''}: "
                   f"{text}", now)
     log.info("announcement %d confirmed: %d messages queued", pending.id, queued)

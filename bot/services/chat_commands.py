@@ -49,7 +49,8 @@ from bot.domain.members import Contact, Network, Role, reader_language
 from bot.domain.outbox import NewMessage
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
-from bot.services import announcements, digests, meetings, member_commands, situation
+from bot.domain.tlp_gate import Clearance
+from bot.services import announcements, digests, meetings, member_commands, outgoing, situation
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
 from bot.services.invites import code_hash
@@ -179,15 +180,14 @@ class ChatCommands:
         return authority_of(sender.network, sender.address, contact,
                             record.role if record else None, self._policy.admins)
 
-    @staticmethod
     def _queue(
-        uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
+        self, uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
         contact: Contact | None, now: datetime, language: str,
     ) -> None:
         payload: dict[str, object] = {"kind": "reply", "text": answer.text, "language": language}
         if answer.buttons:
             payload["buttons"] = buttons_payload(answer.buttons)
-        uow.outbox.add(
+        outgoing.queue(uow, [
             NewMessage(
                 network=sender.network,
                 address=sender.chat,
@@ -196,9 +196,15 @@ class ChatCommands:
                 payload=payload,
                 priority=REPLY_PRIORITY,
                 member=contact.member if contact else None,
-            ),
-            now,
-        )
+                tlp=answer.tlp,
+                # Answers go to the direct chat with the sender (groups are never answered).
+                reader=sender.address if sender.chat != sender.address else None,
+            )], now, admins=self._policy.admins)
+
+    def _clearance(self, uow: UnitOfWork, sender: Sender) -> Clearance:
+        """What the sender's own chat may read (the TLP gate's view of them)."""
+        address = (sender.network, sender.address)
+        return outgoing.clearances(uow, [address], self._policy.admins)[address]
 
     def _answer(
         self, uow: UnitOfWork, sender: Sender, parsed: Command | CommandError | None,
@@ -228,6 +234,10 @@ class ChatCommands:
             return self._language(uow, sender, contact, parsed)
         if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
             return self._take_part(uow, sender, parsed, contact, authority, now)
+        if isinstance(parsed, Latest):
+            return member_commands.latest(uow, contact.member, parsed.count,
+                                          contact.timezone or self._policy.zone,
+                                          self._clearance(uow, sender))
         return Reply(self._manage(uow, sender, parsed, contact, now))
 
     def _timezone(self, uow: UnitOfWork, sender: Sender, contact: Contact,
@@ -274,7 +284,7 @@ class ChatCommands:
         zone = contact.timezone
         if isinstance(parsed, Affected):
             return situation.affected(uow, member, actor(sender.network, sender.address),
-                                      parsed, now)
+                                      parsed, now, self._clearance(uow, sender))
         if isinstance(parsed, Digest):
             return digests.set_digest(uow, member, parsed, self._policy, now)
         if isinstance(parsed, Rsvp):
@@ -320,10 +330,8 @@ class ChatCommands:
             return member_commands.set_severity(uow, member, parsed)
         if isinstance(parsed, Mute):
             return member_commands.mute(uow, contact, parsed, now, zone)
-        if isinstance(parsed, Status):
-            return member_commands.status(uow, contact, sender.chat, now, zone)
-        assert isinstance(parsed, Latest)
-        return member_commands.latest(uow, member, parsed.count, zone)
+        assert isinstance(parsed, Status)
+        return member_commands.status(uow, contact, sender.chat, now, zone)
 
     def _start(
         self, uow: UnitOfWork, sender: Sender, command: Start, contact: Contact | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,8 +20,10 @@ from bot.domain.csaf import CsafDocument, products_named
 from bot.domain.feed_state import AlertWindow
 from bot.domain.language import N_, Phrase
 from bot.domain.matching import AdvisoryMatcher, Match
+from bot.domain.tlp import Tlp
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.ingest import IngestReport, queue_alerts
+from bot.services.outgoing import Address
 from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -112,16 +114,19 @@ def change_between(old: tuple[str, dict[str, object]] | None,
 def ingest_csaf(
     uow: UnitOfWork, items: Iterable[CsafItem], matcher: AdvisoryMatcher, now: datetime,
     console: bool, source: str, window: AlertWindow | None = None,
+    tlp: Tlp = Tlp.CLEAR, admins: Collection[Address] = frozenset(),
 ) -> IngestReport:
     """Record each document's advisory and decisions and queue the alerts, in the caller's
     transaction (the caller commits). Documents last released before the `window` are
     recorded (decisions, /latest) without alerting, unless a CVE of theirs is known
-    exploited: the archive of a provider the hub has only just begun to follow."""
+    exploited: the archive of a provider the hub has only just begun to follow. `tlp` is the
+    provider's configured TLP: the floor of every document's (an unlabelled document is read
+    at it, never as TLP:CLEAR)."""
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
     for item in items:
         doc = item.document
-        advisory = doc.to_advisory(source)
+        advisory = doc.to_advisory(source, tlp)
         previous = uow.csaf.get(doc.tracking_id)
         if previous is not None and (previous.version, previous.raw_sha256) == (
                 doc.version, item.raw_sha256):
@@ -137,6 +142,8 @@ def ingest_csaf(
         else:
             uow.advisories.add_source(advisory_id, advisory.id, source, now)
             report.merged.append(advisory_id)
+        # The highest of every source's (a revision labelled lower never lowers it).
+        advisory = replace(advisory, tlp=uow.advisories.raise_tlp(advisory_id, advisory.tlp))
         revision = previous is not None
         old_decisions = uow.matches.decisions(advisory_id)
         alerting: list[Match] = []
@@ -168,7 +175,7 @@ def ingest_csaf(
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
         version_key = f"v{doc.version}" if revision else None
         queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report,
-                     dedup_suffix=version_key)
+                     dedup_suffix=version_key, admins=admins)
     return report
 
 

@@ -9,6 +9,7 @@ from functools import partial
 from bot.domain.language import _, in_each_language, ngettext
 from bot.domain.members import Contact, Network
 from bot.domain.outbox import NewMessage
+from bot.services import outgoing
 from bot.services.hub_messages import recipient_languages
 from bot.services.ports import UnitOfWork
 
@@ -38,22 +39,21 @@ def recipient_gone(
     languages = recipient_languages(uow, [(c.network, c.address) for c in told])
     texts = in_each_language(languages.values(),
                              partial(_notice, network, address, contact, reason, dropped))
+    messages = []
     for coordinator in told:
         language = languages[(coordinator.network, coordinator.address)]
-        text = texts[language]
-        uow.outbox.add(
-            NewMessage(
-                network=coordinator.network,
-                address=coordinator.address,
-                kind="notice",
-                dedup_key=f"notice|gone|{network.value}|{address}|{coordinator.network.value}|"
-                          f"{coordinator.address}|{now:%Y%m%d}",
-                payload={"kind": "notice", "text": text, "language": language},
-                priority=NOTICE_PRIORITY,
-                member=coordinator.member,
-            ),
-            now,
-        )
+        messages.append(NewMessage(
+            network=coordinator.network,
+            address=coordinator.address,
+            kind="notice",
+            dedup_key=f"notice|gone|{network.value}|{address}|{coordinator.network.value}|"
+                      f"{coordinator.address}|{now:%Y%m%d}",
+            payload={"kind": "notice", "text": texts[language], "language": language},
+            priority=NOTICE_PRIORITY,
+            member=coordinator.member,
+        ))
+    # A notice quotes no advisory (TLP:CLEAR) and goes to coordinators' contacts only.
+    outgoing.queue(uow, messages, now, admins=frozenset())
 
 
 def _notice(network: Network, address: str, contact: Contact | None, reason: str,

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import partial
 
-from bot.domain.alerts import alert_from_payload
+from bot.domain.alerts import Alert, alert_from_payload
 from bot.domain.coordination import HeldAlert
 from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
 from bot.domain.language import _, ngettext
 from bot.domain.members import reader_language
 from bot.domain.rendering import alert_headline
+from bot.domain.tlp import Tlp, highest
+from bot.services import outgoing
 from bot.services.hub_messages import Address, HubPolicy, queue_to
+from bot.services.ingest import tell_coordinators
 from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
 
@@ -28,7 +31,8 @@ def set_digest(uow: UnitOfWork, member: str, command: Digest, policy: HubPolicy,
                now: datetime) -> Reply:
     if command.hour is None:
         uow.members.set_digest_hour(member, None)
-        released = release(uow, member, now, None, key=f"off-{now:%Y%m%dT%H%M%S}")
+        released = release(uow, member, now, None, key=f"off-{now:%Y%m%dT%H%M%S}",
+                           admins=policy.admins)
         text = _("Digest off: {member}'s alerts arrive as they come.").format(member=member)
         if released:
             text += " " + ngettext("The {n} alert waiting was sent now.",
@@ -58,10 +62,11 @@ def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
             continue
         if member.digest_hour is None:  # turned off meanwhile: nothing may stay held
             total += release(uow, name, now, None, key=f"off-{now:%Y%m%dT%H}",
-                             languages=languages)
+                             languages=languages, admins=policy.admins)
             continue
         slot = latest_slot(now, member.digest_hour, policy.zone)
-        total += release(uow, name, now, slot, key=f"{slot:%Y%m%dT%H%M}", languages=languages)
+        total += release(uow, name, now, slot, key=f"{slot:%Y%m%dT%H%M}", languages=languages,
+                         admins=policy.admins)
     return total
 
 
@@ -70,25 +75,53 @@ def _digest_payload(member: str, chunk: list[HeldAlert], total: int) -> dict[str
 
 
 def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None,
-            key: str, languages: Mapping[Address, str] | None = None) -> int:
-    """Queue the member's held alerts (held before `before`) as digests; returns how many."""
+            key: str, languages: Mapping[Address, str] | None = None,
+            admins: Collection[Address] = frozenset()) -> int:
+    """Queue the member's held alerts (held before `before`) as digests; returns how many.
+
+    Each alert passes the TLP gate again at its advisory's TLP now (a merge may have raised it
+    while it waited); one the reader may no longer read is left out, and the coordinators are
+    told of it. A digest's TLP is the highest of its alerts'."""
     held = uow.held_alerts.waiting(member, before)
     if not held:
         return 0
-    by_address: dict[tuple[object, str], list[HeldAlert]] = {}
+    by_address: dict[Address, list[HeldAlert]] = {}
     for h in held:
         by_address.setdefault((h.network, h.address), []).append(h)
-    for items in by_address.values():
-        network, address = items[0].network, items[0].address
+    cleared = outgoing.clearances(uow, by_address, admins)
+    current = {h.advisory_id: _tlp_now(uow, h) for h in held}
+    kept_from: set[str] = set()
+    for address, waiting in by_address.items():
+        items = [h for h in waiting if cleared[address].allows(current[h.advisory_id], member)]
+        kept_from |= {h.advisory_id for h in waiting} - {h.advisory_id for h in items}
         for part, start in enumerate(range(0, len(items), PER_MESSAGE)):
             chunk = items[start:start + PER_MESSAGE]
-            queue_to(uow, [(network, address)], kind="digest",
-                     key=f"{member}|{key}|{part}",
+            queue_to(uow, [address], kind="digest", key=f"{member}|{key}|{part}",
                      payload=partial(_digest_payload, member, chunk, len(items)),
-                     priority=DIGEST_PRIORITY, now=now, known=languages)
+                     priority=DIGEST_PRIORITY, now=now, known=languages, admins=admins,
+                     tlp=highest(current[h.advisory_id] for h in chunk), member=member)
     uow.held_alerts.release([h.id for h in held], now)
-    log.info("digest for a member: %d alerts released", len(held))
+    for advisory_id in sorted(kept_from):
+        _tell_coordinators(uow, advisory_id, now, admins)
+    log.info("digest for a member: %d alerts released%s", len(held),
+             f", {len(kept_from)} now above the reader's TLP clearance left out"
+             if kept_from else "")
     return len(held)
+
+
+def _tlp_now(uow: UnitOfWork, held: HeldAlert) -> Tlp:
+    """The held alert's TLP now: its advisory's (raised by any merge), never below its own."""
+    advisory = uow.advisories.get(held.advisory_id)
+    was = alert_from_payload(held.payload).advisory.tlp
+    return highest([was, advisory.tlp if advisory else None])
+
+
+def _tell_coordinators(uow: UnitOfWork, advisory_id: str, now: datetime,
+                       admins: Collection[Address]) -> None:
+    advisory = uow.advisories.get(advisory_id)
+    if advisory is not None:
+        tell_coordinators(uow, Alert(advisory, None, (), withheld=1), advisory_id,
+                          uow.affected.ref_for(advisory_id), now, admins)
 
 
 def digest_text(member: str, items: list[HeldAlert], total: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,9 +10,11 @@ from typing import Any
 from bot.domain.language import choose, default_language, in_each_language
 from bot.domain.members import Network, reader_language
 from bot.domain.outbox import NewMessage
+from bot.domain.tlp import Tlp
+from bot.services import outgoing
+from bot.services.outgoing import Address as Address
 from bot.services.ports import UnitOfWork
 
-Address = tuple[Network, str]
 CONSOLE_HUB = "hub"  # the console's stand-in for the hub channels
 _FEW = 20  # up to this many people are looked up one by one, not with every contact
 
@@ -45,8 +47,13 @@ def member_contacts(uow: UnitOfWork) -> list[Address]:
 
 def coordinators(uow: UnitOfWork, policy: HubPolicy) -> list[Address]:
     """Coordinators' contacts and the admins (their private chats)."""
+    return coordinators_and_admins(uow, policy.admins)
+
+
+def coordinators_and_admins(uow: UnitOfWork, admins: Collection[Address]) -> list[Address]:
+    """Coordinators' active contacts and the admins' private chats."""
     found = [(c.network, c.address) for c in uow.members.coordinators_contacts()]
-    return _unique([*found, *sorted(policy.admins)])
+    return _unique([*found, *sorted(admins)])
 
 
 def recipient_languages(uow: UnitOfWork, recipients: Iterable[Address]) -> dict[Address, str]:
@@ -70,10 +77,14 @@ def recipient_languages(uow: UnitOfWork, recipients: Iterable[Address]) -> dict[
 def queue_to(
     uow: UnitOfWork, recipients: Iterable[Address], *, kind: str, key: str,
     payload: Callable[[], dict[str, Any]], priority: int, now: datetime,
-    known: Mapping[Address, str] | None = None,
+    admins: Collection[Address], known: Mapping[Address, str] | None = None,
+    tlp: Tlp = Tlp.CLEAR, member: str | None = None,
 ) -> int:
     """One outbox message per address, `payload()` written in each one's language (`known`:
-    languages already looked up); `key` names the fact, so re-queueing it is a no-op."""
+    languages already looked up); `key` names the fact, so re-queueing it is a no-op. `tlp` is
+    the highest TLP the text quotes, `member` the organisation whose own matches it is about:
+    the TLP gate withholds it from addresses not cleared for it. Returns how many were
+    queued."""
     addresses = _unique(recipients)
     known = known or {}
     languages = {a: known[a] for a in addresses if a in known}
@@ -84,9 +95,10 @@ def queue_to(
                in_each_language((languages[a] for a in addresses), payload).items()}
     messages = [NewMessage(network=network, address=address, kind=kind,
                            dedup_key=f"{kind}|{key}|{network.value}|{address}",
-                           payload=written[languages[(network, address)]], priority=priority)
+                           payload=written[languages[(network, address)]], priority=priority,
+                           member=member, tlp=tlp)
                 for network, address in addresses]
-    return len(uow.outbox.add_many(messages, now))
+    return len(outgoing.queue(uow, messages, now, admins=admins).added)
 
 
 def _unique(items: Iterable[Address]) -> list[Address]:

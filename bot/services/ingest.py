@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import (
+    Alert,
     Delivery,
     alert_payload,
     alerts_for,
@@ -23,6 +24,10 @@ from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Member, Network
 from bot.domain.outbox import NewMessage
 from bot.domain.rendering import Button, buttons_payload
+from bot.domain.tlp import Tlp
+from bot.services import outgoing
+from bot.services.hub_messages import coordinators_and_admins, recipient_languages
+from bot.services.outgoing import Address
 from bot.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,7 @@ class IngestReport:
     messages: int = 0
     held: int = 0  # waiting for their members' daily digest
     archived: int = 0  # recorded without alerting: the feed's backlog (see AlertWindow)
+    withheld: int = 0  # messages the TLP gate kept from readers not cleared for them
 
 
 class MatcherCache:
@@ -61,18 +67,23 @@ def ingest_advisories(
     now: datetime,
     console: bool,
     window: AlertWindow | None = None,
+    admins: Collection[Address] = frozenset(),
 ) -> IngestReport:
     """Record each advisory once and queue one message per (matched member contact, advisory).
 
     Runs inside the caller's unit of work; the caller commits, so the advisory, its matches and
-    its outbox rows are written together or not at all. Entries older than the `window` (a
-    feed's backlog on its first poll) are recorded and matched but alert only when a CVE of
-    theirs is known exploited.
+    its outbox rows are written together or not at all. An advisory's TLP is the highest of
+    every source's: a merged entry raises it, and its alerts carry it. Entries older than the
+    `window` (a feed's backlog on its first poll) are recorded and matched but alert only when
+    a CVE of theirs is known exploited.
     """
     report = IngestReport()
     members = {m.name: m for m in uow.members.all()}
     for advisory in advisories:
-        if uow.advisories.advisory_for_entry(advisory.id) is not None:
+        known = uow.advisories.advisory_for_entry(advisory.id)
+        if known is not None:
+            if advisory.tlp > Tlp.CLEAR:  # an entry labelled higher since: raised, not lowered
+                uow.advisories.raise_tlp(known, advisory.tlp)
             report.known += 1
             continue
         same = (uow.advisories.with_tracking_id(advisory.tracking_id)
@@ -81,6 +92,7 @@ def ingest_advisories(
             # Another feed republishing the same advisory: one advisory, one alert per member.
             # The entry is still matched, so a member it names who was not alerted yet is.
             uow.advisories.add_source(same, advisory.id, advisory.source, now)
+            advisory = replace(advisory, tlp=uow.advisories.raise_tlp(same, advisory.tlp))
             report.merged.append(same)
             advisory_id = same
         else:
@@ -106,37 +118,62 @@ def ingest_advisories(
         if alerts:
             # The hub's channels carry what concerns at least one member, never who it is.
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
-        queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report)
+        queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report,
+                     admins=admins)
     return report
 
 
 def queue_alerts(
     uow: UnitOfWork, advisory: Advisory, advisory_id: str, deliveries: list[Delivery],
     members: dict[str, Member], now: datetime, report: IngestReport,
-    dedup_suffix: str | None = None,
+    dedup_suffix: str | None = None, admins: Collection[Address] = frozenset(),
 ) -> None:
-    """Queue (or hold for a digest) each delivery, with the advisory's short id, exploitation
-    and EPSS; `dedup_suffix` makes a revision's re-alert a new message."""
+    """Queue (or hold for a digest) each delivery through the TLP gate, with the advisory's
+    short id, exploitation and EPSS; `dedup_suffix` makes a revision's re-alert a new message.
+    `advisory.tlp` must be the advisory's stored (highest) TLP. Members the gate kept it from
+    are not lost: the coordinators are told how many (`tell_coordinators`)."""
     if not deliveries:
         return
     deliveries = _with_exploitation(uow, advisory, deliveries)
     ref = uow.affected.ref_for(advisory_id)
-    queued_for: set[str] = set()
-    outgoing: list[tuple[NewMessage, str | None]] = []
+    waiting: list[NewMessage] = []
+    sending: list[NewMessage] = []
     for delivery in deliveries:
         message = _message(delivery, advisory_id, ref, dedup_suffix)
-        if _digested(delivery, members):
-            assert delivery.alert.member is not None
-            if uow.held_alerts.hold(delivery.alert.member, delivery.network,
-                                    delivery.address, advisory_id, message.payload, now):
-                report.held += 1
-                queued_for.add(delivery.alert.member)
-        else:
-            outgoing.append((message, delivery.alert.member))
-    added = uow.outbox.add_many([m for m, _ in outgoing], now)
-    report.messages += len(added)
-    queued_for |= {member for m, member in outgoing if member and m.dedup_key in added}
-    report.alerts += len(queued_for)
+        (waiting if _digested(delivery, members) else sending).append(message)
+    held = outgoing.hold(uow, waiting, now, admins=admins)
+    sent = outgoing.queue(uow, sending, now, admins=admins)
+    report.held += len(held.added)
+    report.messages += len(sent.added)
+    report.withheld += len(held.withheld) + len(sent.withheld)
+    report.alerts += len({m.member for m in [*waiting, *sending]
+                          if m.member and m.dedup_key in held.added | sent.added})
+    kept_from = {m.member for m in [*held.withheld, *sent.withheld] if m.member}
+    if kept_from:
+        exploited = any(d.alert.exploited for d in deliveries)
+        epss = next((d.alert.epss for d in deliveries if d.alert.epss is not None), None)
+        report.messages += tell_coordinators(
+            uow, Alert(advisory, None, (), exploited, epss, withheld=len(kept_from)),
+            advisory_id, ref, now, admins, dedup_suffix)
+
+
+def tell_coordinators(uow: UnitOfWork, alert: Alert, advisory_id: str, ref: int,
+                      now: datetime, admins: Collection[Address],
+                      dedup_suffix: str | None = None) -> int:
+    """The alert, with how many members it was kept from, to the coordinators and admins: an
+    advisory above members' clearance (TLP:RED) is never silently lost. Returns how many
+    messages were queued."""
+    staff = coordinators_and_admins(uow, admins)
+    if not staff:
+        log.warning("a %s advisory matched %d members and no coordinator or admin is there to "
+                    "be told", alert.advisory.tlp.label, alert.withheld)
+        return 0
+    languages = recipient_languages(uow, staff)
+    messages = [_message(Delivery(alert, network, address, language=languages[(network,
+                                                                                address)]),
+                         advisory_id, ref, dedup_suffix, audience="coordinators")
+                for network, address in staff]
+    return len(outgoing.queue(uow, messages, now, admins=admins).added)
 
 
 def _with_exploitation(
@@ -167,11 +204,13 @@ def affected_buttons(ref: int) -> list[list[Button]]:
 
 
 def _message(delivery: Delivery, advisory_id: str, ref: int | None,
-             dedup_suffix: str | None = None) -> NewMessage:
+             dedup_suffix: str | None = None, audience: str | None = None) -> NewMessage:
     alert = delivery.alert
     digest = hashlib.sha256(advisory_id.encode()).hexdigest()[:40]
     if dedup_suffix:
         digest += f"|{dedup_suffix[:100]}"
+    if audience:  # a coordinator also alerted as a member gets both
+        digest += f"|{audience}"
     payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref,
                "zone": delivery.zone, "language": delivery.language}
     if alert.member is not None and ref is not None:
@@ -187,6 +226,7 @@ def _message(delivery: Delivery, advisory_id: str, ref: int | None,
         priority=alert.priority,
         advisory_id=advisory_id,
         member=alert.member,
+        tlp=alert.advisory.tlp,
     )
 
 

@@ -90,7 +90,7 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
     channels = hub_channels(uow, policy)
     queued = queue_to(uow, channels, kind="meeting", key=f"{meeting.id}|notice",
                       payload=partial(_notice_payload, meeting, now),
-                      priority=MEETING_PRIORITY, now=now)
+                      priority=MEETING_PRIORITY, now=now, admins=policy.admins)
     # Reminders whose moment is already gone will never be due: recorded now, not guessed later.
     plan = plan_reminders(meeting, now)
     uow.meetings.mark_reminders(meeting.id, plan.skip)
@@ -121,7 +121,7 @@ def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
         meeting.id, ("yes", "maybe", "no"))
     queued = queue_to(uow, recipients, kind="meeting", key=f"{meeting.id}|cancel",
                       payload=partial(_cancel_payload, meeting, now),
-                      priority=MEETING_PRIORITY + 1, now=now)
+                      priority=MEETING_PRIORITY + 1, now=now, admins=policy.admins)
     uow.audit.add(actor_name, "meeting cancel", f"{meeting.id}: {meeting.title}", now)
     return Reply(ngettext("Meeting {id} cancelled; {n} notification on its way.",
                           "Meeting {id} cancelled; {n} notifications on their way.",
@@ -217,5 +217,5 @@ def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPol
     for zone, recipients in by_zone.items():
         queued += queue_to(uow, recipients, kind="reminder", key=f"{meeting.id}|{name}",
                            payload=partial(_reminder_payload, meeting, zone, now),
-                           priority=MEETING_PRIORITY + 1, now=now)
+                           priority=MEETING_PRIORITY + 1, now=now, admins=policy.admins)
     log.info("meeting %d: %s reminder queued for %d addresses", meeting.id, name, queued)

@@ -11,7 +11,10 @@ from bot.domain.language import _, day_text, in_language, moment_text, ngettext,
 from bot.domain.members import Contact
 from bot.domain.products import ProductSpec
 from bot.domain.severity import severity_heading, severity_label
+from bot.domain.tlp import highest
+from bot.domain.tlp_gate import Clearance
 from bot.services.ports import UnitOfWork
+from bot.services.replies import Reply
 
 
 def set_severity(uow: UnitOfWork, member: str, command: SetSeverity) -> str:
@@ -126,10 +129,12 @@ def status(uow: UnitOfWork, contact: Contact, chat: str, now: datetime, zone: st
     return "\n".join(lines)
 
 
-def latest(uow: UnitOfWork, member: str, count: int, zone: str) -> str:
-    found = uow.matches.latest_for_member(member, count)
+def latest(uow: UnitOfWork, member: str, count: int, zone: str, clearance: Clearance) -> Reply:
+    """The member's latest alerts, only those this chat may read (never a TLP:RED advisory to
+    a member's chat); the answer's TLP is the highest of those it shows."""
+    found = uow.matches.latest_for_member(member, count, clearance.highest(member))
     if not found:
-        return _("No advisory has named {member}'s products yet.").format(member=member)
+        return Reply(_("No advisory has named {member}'s products yet.").format(member=member))
     lines = [_("Latest alerts for {member}:").format(member=member)]
     for advisory, _why, note in found:
         # TRANSLATORS: in /latest, in place of the date of an advisory that has none.
@@ -138,4 +143,4 @@ def latest(uow: UnitOfWork, member: str, count: int, zone: str) -> str:
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
         if note:
             lines.append(f"  {in_language(note)}")
-    return "\n".join(lines)
+    return Reply("\n".join(lines), tlp=highest(advisory.tlp for advisory, _why, _note in found))

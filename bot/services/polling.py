@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,8 +20,9 @@ from bot.feeds.csaf_source import CsafPoll, CsafSource, where
 from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
 from bot.feeds.parse import FeedRejected
 from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
-from bot.services.hub_messages import Address, queue_to
+from bot.services.hub_messages import queue_to
 from bot.services.ingest import IngestReport, MatcherCache, ingest_advisories
+from bot.services.outgoing import Address
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class PollOutcome:
     known: int = 0
     messages: int = 0
     backlog: int = 0  # recorded without alerting (published before the feed was followed)
+    withheld: int = 0  # kept by the TLP gate from readers not cleared for them
     problems: list[str] = field(default_factory=list)
     error: str | None = None
     next_poll_at: datetime | None = None  # when the feed wants its next poll
@@ -79,7 +81,7 @@ class FeedPoller:
         csaf: CsafSource | None = None,
         enrich: Callable[[list[str]], Awaitable[None]] | None = None,
         backlog: timedelta = DEFAULT_BACKLOG,
-        admins: Iterable[Address] = (),
+        admins: Collection[Address] = frozenset(),
     ) -> None:
         self._uow = uow_factory
         self._fetcher = fetcher
@@ -91,7 +93,8 @@ class FeedPoller:
         # Called with the CVEs of fetched entries before they are ingested (EPSS scores).
         self._enrich = enrich
         self._backlog = backlog
-        self._admins = sorted(admins)  # told of long failure streaks
+        # Their direct chats read TLP:RED (the TLP gate); told of long failure streaks too.
+        self._admins = admins
         self._matchers = MatcherCache()
         # Ingests run in worker threads (parsing a big feed must not stall the event loop);
         # one at a time, so two feeds never race to store the same advisory.
@@ -157,7 +160,7 @@ class FeedPoller:
             window = alert_window(state, now, self._backlog, previous_attempt)
             report = ingest_advisories(
                 uow, parsed.advisories, self._matchers.get(uow), now, console=self._console,
-                window=window,
+                window=window, admins=self._admins,
             )
             state.etag, state.last_modified = fetched.etag, fetched.last_modified
             state.entries_seen = len(parsed.advisories)
@@ -176,7 +179,7 @@ class FeedPoller:
     def _count(outcome: PollOutcome, report: IngestReport) -> None:
         outcome.new, outcome.merged = len(report.new), len(report.merged)
         outcome.known, outcome.messages = report.known, report.messages
-        outcome.backlog = report.archived
+        outcome.backlog, outcome.withheld = report.archived, report.withheld
 
     def _log_backlog(self, what: str, window: AlertWindow, report: IngestReport) -> None:
         if report.archived:
@@ -222,7 +225,8 @@ class FeedPoller:
             # after an outage too).
             window = alert_window(state, now, self._backlog, previous_attempt)
             report = ingest_csaf(uow, items, self._matchers.get(uow), now,
-                                 console=self._console, source=feed.name, window=window)
+                                 console=self._console, source=feed.name, window=window,
+                                 tlp=feed.tlp, admins=self._admins)
             for url, updated in polled.seen.items():
                 uow.csaf.set_seen(feed.name, url, updated)
             state.entries_seen = polled.listed
@@ -297,6 +301,7 @@ class FeedPoller:
                          "Its advisories wait until it works again; /status shows every feed."
                          ).format(feed=feed, moment=moment_text(since, None), count=tries,
                                   reason=reason)
-        queue_to(uow, self._admins, kind="feed_health",
+        queue_to(uow, sorted(self._admins), kind="feed_health",
                  key=f"{feed}|{since.isoformat()}|{'up' if recovered else 'down'}",
-                 payload=lambda: {"text": text()}, priority=FEED_HEALTH_PRIORITY, now=now)
+                 payload=lambda: {"text": text()}, priority=FEED_HEALTH_PRIORITY, now=now,
+                 admins=self._admins)

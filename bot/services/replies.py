@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.domain.rendering import Button
+from bot.domain.tlp import Tlp
 
 
 @dataclass(frozen=True)
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
+    tlp: Tlp = Tlp.CLEAR  # the highest TLP of the advisories the text quotes

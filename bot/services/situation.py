@@ -10,6 +10,8 @@ from bot.domain.coordination_commands import Affected, Situation
 from bot.domain.language import N_, _, day_text, ngettext
 from bot.domain.meetings import describe_time
 from bot.domain.situation import SituationReport, situation_text
+from bot.domain.tlp import Tlp, highest
+from bot.domain.tlp_gate import Clearance
 from bot.services.hub_messages import HubPolicy, coordinators, queue_to
 from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
@@ -28,17 +30,21 @@ _RECORDED = {
 }
 
 
-def affected(uow: UnitOfWork, member: str, by: str, command: Affected, now: datetime) -> Reply:
+def affected(uow: UnitOfWork, member: str, by: str, command: Affected, now: datetime,
+             clearance: Clearance) -> Reply:
     advisory_id = uow.affected.advisory_for(command.ref)
+    advisory = uow.advisories.get(advisory_id) if advisory_id else None
     # An alert the member never got is answered like an unknown one: numbers reveal nothing.
-    if advisory_id is None or member not in uow.matches.members_for(advisory_id):
+    # Nor did it get one above its clearance (a TLP:RED advisory that matched it).
+    if (advisory_id is None or member not in uow.matches.members_for(advisory_id)
+            or (advisory is not None and not clearance.allows(advisory.tlp, member))):
         return Reply(_("{member} got no alert {ref}. /latest shows your recent alerts.").format(
             member=member, ref=command.ref))
     uow.affected.answer(advisory_id, member, command.status.value, by, now)
-    advisory = uow.advisories.get(advisory_id)
     title = advisory.title if advisory else advisory_id
     return Reply(_(_RECORDED[command.status.value]).format(member=member, ref=command.ref,
-                                                           title=title))
+                                                           title=title),
+                 tlp=advisory.tlp if advisory else Tlp.CLEAR)
 
 
 def report_for(uow: UnitOfWork, ref: int) -> tuple[SituationReport, list[str]] | None:
@@ -61,7 +67,8 @@ def situation(uow: UnitOfWork, command: Situation, actor_name: str, now: datetim
     # Who is affected maps members' attack surface: reading it is audited.
     uow.audit.add(actor_name, "situation detail" if command.detail else "situation",
                   str(command.ref), now)
-    return Reply(situation_text(report, matched if command.detail else None))
+    return Reply(situation_text(report, matched if command.detail else None),
+                 tlp=_tlp_of(uow, [command.ref]))
 
 
 def weekly_summary_text(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> str:
@@ -100,9 +107,18 @@ def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
                         week_of: datetime) -> int:
     """Queue the summary to coordinators and admins; once per week (`week_of`: its slot)."""
     year, week, _day = week_of.isocalendar()
+    # It quotes the titles of the week's alerts: its TLP is the highest of theirs.
+    tlp = _tlp_of(uow, [ref for ref, _at in uow.affected.refs_since(now - timedelta(days=7))])
     return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
                     payload=partial(_summary_payload, uow, policy, now),
-                    priority=SUMMARY_PRIORITY, now=now)
+                    priority=SUMMARY_PRIORITY, now=now, admins=policy.admins, tlp=tlp)
+
+
+def _tlp_of(uow: UnitOfWork, refs: list[int]) -> Tlp:
+    """The highest TLP of the advisories these alert numbers name."""
+    ids = [advisory_id for ref in refs if (advisory_id := uow.affected.advisory_for(ref))]
+    return highest(advisory.tlp for advisory_id in ids
+                   if (advisory := uow.advisories.get(advisory_id)) is not None)
 
 
 def _summary_payload(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from bot.domain.advisory import Advisory
 from bot.domain.language import Phrase, dump_text, load_text
 from bot.domain.products import RegisteredProduct
+from bot.domain.tlp import Tlp
 from bot.store.repositories import SqlAdvisories
 from bot.store.tables import AdvisoryRow, MatchRow, MemberRow, ProductRow
 
@@ -72,15 +73,15 @@ class SqlMatches:
         ).all())
 
     def latest_for_member(
-        self, member: str, count: int
+        self, member: str, count: int, max_tlp: Tlp = Tlp.RED
     ) -> list[tuple[Advisory, str, str | None]]:
-        """The member's most recent matched advisories, newest first, with one reason each
-        and, where a CSAF document decided by version, that decision's note."""
+        """The member's most recent matched advisories up to `max_tlp`, newest first, with one
+        reason each and, where a CSAF document decided by version, that decision's note."""
         rows = self._s.exec(
             select(AdvisoryRow, MatchRow.why, MatchRow.decision, MatchRow.decision_detail)
             .join(MatchRow, col(MatchRow.advisory_id) == col(AdvisoryRow.id))
             .join(MemberRow, col(MemberRow.id) == col(MatchRow.member_id))
-            .where(MemberRow.name == member)
+            .where(MemberRow.name == member, col(AdvisoryRow.tlp) <= int(max_tlp))
             .order_by(col(MatchRow.created_at).desc(), col(MatchRow.id).desc())
             .limit(count * 5)
         ).all()

@@ -116,6 +116,15 @@ class SqlAdvisories:
             )
             self._s.flush()
 
+    def raise_tlp(self, advisory_id: str, tlp: Tlp) -> Tlp:
+        """Raise the advisory's TLP to `tlp` if that is higher (never lower it); returns the
+        advisory's TLP now, the highest of all its sources'."""
+        self._s.exec(update(AdvisoryRow)
+                     .where(col(AdvisoryRow.id) == advisory_id, col(AdvisoryRow.tlp) < int(tlp))
+                     .values(tlp=int(tlp)))
+        stored = self._s.exec(select(AdvisoryRow.tlp).where(AdvisoryRow.id == advisory_id)).first()
+        return Tlp(stored) if stored is not None else tlp
+
     def get(self, advisory_id: str) -> Advisory | None:
         row = self._s.get(AdvisoryRow, advisory_id)
         if row is None:

@@ -1,4 +1,8 @@
-"""Feed entries shared by the end-to-end tests."""
+"""Feed entries and a KEV catalog shared by the end-to-end tests."""
+
+import json
+
+from shared_data import require_shared_data
 
 ALERT_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
 <link>https://advisories.example.org/icsma-26-1</link>
@@ -13,3 +17,14 @@ def item(n: int, title: str, body: str = "", cves: str = "") -> str:
     return (f"<item><title>{title}</title><link>https://adv.example.org/{n}</link>"
             f"<guid>https://adv.example.org/{n}</guid><description>{body} {cves}</description>"
             "<pubDate>Tue, 14 Apr 2026 12:00:00 +0000</pubDate></item>")
+
+
+def kev_catalog(*cves: str) -> bytes:
+    """A KEV catalog in the real format, with the real catalog's first entry and these CVEs."""
+    real = json.loads((require_shared_data("kev") /
+                       "known_exploited_vulnerabilities.json").read_text(encoding="utf-8"))
+    first = real["vulnerabilities"][0]
+    entries = [first] + [{**first, "cveID": cve, "vendorProject": "Dräger",
+                          "product": "Infinity Delta", "dateAdded": "2026-11-25",
+                          "knownRansomwareCampaignUse": "Known"} for cve in cves]
+    return json.dumps({**real, "count": len(entries), "vulnerabilities": entries}).encode()

@@ -12,8 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from e2e_helpers import kev_catalog as catalog
 from feedserver import FeedServer, rss
-from shared_data import require_shared_data
 from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
@@ -31,17 +31,6 @@ ENTRY = (f"<item><title>Dräger Infinity Delta: authentication bypass</title>"
          f"<link>https://adv.example.org/1</link><guid>https://adv.example.org/1</guid>"
          f"<description>Dräger Infinity Delta: authentication bypass ({CVE}).</description>"
          f"<pubDate>Tue, 24 Nov 2026 12:00:00 +0000</pubDate></item>")
-
-
-def catalog(*cves: str) -> bytes:
-    """A KEV catalog in the real format, with the real catalog's first entry and these CVEs."""
-    real = json.loads((require_shared_data("kev") /
-                       "known_exploited_vulnerabilities.json").read_text(encoding="utf-8"))
-    first = real["vulnerabilities"][0]
-    entries = [first] + [{**first, "cveID": cve, "vendorProject": "Dräger",
-                          "product": "Infinity Delta", "dateAdded": "2026-11-25",
-                          "knownRansomwareCampaignUse": "Known"} for cve in cves]
-    return json.dumps({**real, "count": len(entries), "vulnerabilities": entries}).encode()
 
 
 @pytest.fixture

@@ -74,6 +74,28 @@ def test_document_fields_dates_link_summary_and_tlp() -> None:
     assert doc.tlp is Tlp.CLEAR and doc.max_cvss is None and doc.severity is None
 
 
+def test_an_unlabelled_document_is_read_at_its_providers_configured_tlp() -> None:
+    data = minimal()
+    del data["document"]["distribution"]
+    doc = parse_csaf(data)
+    assert doc.tlp is None  # no label: not TLP:CLEAR
+    assert doc.to_advisory("amber-provider", Tlp.AMBER).tlp is Tlp.AMBER
+    assert doc.to_advisory("public-provider").tlp is Tlp.CLEAR
+
+
+@pytest.mark.parametrize(("label", "provider", "read"), [
+    ("WHITE", Tlp.AMBER, Tlp.AMBER), ("CLEAR", Tlp.RED, Tlp.RED),
+    ("GREEN", Tlp.AMBER, Tlp.AMBER), ("RED", Tlp.GREEN, Tlp.RED),
+    ("AMBER+STRICT", Tlp.CLEAR, Tlp.AMBER_STRICT), ("PURPLE", Tlp.CLEAR, Tlp.AMBER),
+    (7, Tlp.CLEAR, Tlp.AMBER),  # not a label at all: restricted, never shared more widely
+])
+def test_a_documents_tlp_is_the_higher_of_its_label_and_its_providers(
+        label: object, provider: Tlp, read: Tlp) -> None:
+    data = minimal()
+    data["document"]["distribution"] = {"tlp": {"label": label}}
+    assert parse_csaf(data).to_advisory("provider", provider).tlp is read
+
+
 def test_the_link_is_the_documents_own_page_before_its_json_file() -> None:
     data = minimal()
     data["document"]["references"] = [{"category": "self", "url": "https://x/adv-1.json"},

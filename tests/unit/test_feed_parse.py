@@ -303,6 +303,24 @@ def test_tlp_label_in_the_entry_overrides_the_feed_default() -> None:
     assert plain.tlp is Tlp.GREEN
 
 
+@pytest.mark.parametrize(("configured", "written", "read"), [
+    (Tlp.RED, "TLP:GREEN", Tlp.RED),  # the issue: a RED feed's "TLP:GREEN" entry stayed GREEN
+    (Tlp.AMBER, "TLP:CLEAR", Tlp.AMBER),  # CLEAR == 0 no longer decides by luck
+    (Tlp.AMBER, "TLP:WHITE", Tlp.AMBER),
+    (Tlp.AMBER_STRICT, "TLP:AMBER", Tlp.AMBER_STRICT),
+    (Tlp.GREEN, "TLP:RED", Tlp.RED),  # a label above the feed's raises it
+])
+def test_a_label_in_an_entry_never_lowers_its_feeds_configured_tlp(
+        configured: Tlp, written: str, read: Tlp) -> None:
+    feed = FeedConfig("partner", "https://feeds.example.org/p.xml", timedelta(hours=1),
+                      tlp=configured)
+    for entry in (item(f"{written} Partner note"),
+                  item("Partner note", description=f"Shared as {written}."),
+                  item("Partner note", extra=f"<category>{written}</category>")):
+        [advisory] = parse(rss([entry]), feed).advisories
+        assert advisory.tlp is read
+
+
 def test_advisory_carries_the_feed_name_and_tags() -> None:
     advisory = only(rss([item()]))
     assert (advisory.source, advisory.tags) == ("test-feed", ("medical",))
