@@ -68,6 +68,21 @@ def find_tracking_id(*texts: str) -> str | None:
     return None
 
 
+def tracking_scheme(tracking_id: str) -> str:
+    """The publisher family of a tracking id: ICSA and ICSMA are CISA's, SSA Siemens's …"""
+    prefix = re.split(r"\d", tracking_id, maxsplit=1)[0].rstrip("-").upper()
+    return "ICS" if prefix in ("ICSA", "ICSMA") else prefix
+
+
+def same_advisory(existing: str | None, arriving: str | None) -> bool:
+    """Whether an advisory found by its CVE set is the arriving one: not when both carry
+    their publisher's id, of one publisher, and the ids differ (two advisories of one vendor
+    may name the same CVEs); a CERT's copy of a vendor's advisory carries another scheme."""
+    if not existing or not arriving or existing == arriving:
+        return True
+    return tracking_scheme(existing) != tracking_scheme(arriving)
+
+
 def stable_advisory_id(
     source: str, guid: str | None, link: str | None, title: str, summary: str
 ) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.domain.advisory import Advisory
+from bot.domain.advisory import Advisory, same_advisory
 from bot.domain.alerts import (
     Alert,
     Delivery,
@@ -19,9 +19,9 @@ from bot.domain.alerts import (
 )
 from bot.domain.digest import held_for_digest
 from bot.domain.feed_state import AlertWindow
-from bot.domain.language import _, speaking
-from bot.domain.matching import AdvisoryMatcher
-from bot.domain.members import Member, Network
+from bot.domain.language import N_, Phrase, _, speaking
+from bot.domain.matching import AdvisoryMatcher, Match
+from bot.domain.members import Contact, Member, Network
 from bot.domain.outbox import NewMessage
 from bot.domain.rendering import Button, buttons_payload
 from bot.domain.tlp import Tlp
@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class IngestReport:
     new: list[str] = field(default_factory=list)
-    merged: list[str] = field(default_factory=list)  # known by CVE set from another entry
+    # Another copy (another feed) or revision (another link) of an advisory already stored,
+    # known by its tracking id or CVE set.
+    merged: list[str] = field(default_factory=list)
     known: int = 0
     alerts: int = 0
     messages: int = 0
@@ -86,11 +88,14 @@ def ingest_advisories(
                 uow.advisories.raise_tlp(known, advisory.tlp)
             report.known += 1
             continue
-        same = (uow.advisories.with_tracking_id(advisory.tracking_id)
-                or uow.advisories.with_cve_key(advisory.cve_key))
-        if same is not None and advisory.source not in uow.advisories.sources(same):
-            # Another feed republishing the same advisory: one advisory, one alert per member.
-            # The entry is still matched, so a member it names who was not alerted yet is.
+        same = _same_advisory(uow, advisory)
+        matched_before: set[int] = set()
+        members_before: set[str] = set()
+        if same is not None:
+            # The same advisory again: another feed's copy, or a revision its own feed lists
+            # under another link. One advisory: only what newly concerns a member alerts.
+            matched_before = uow.matches.product_ids(same)
+            members_before = set(uow.matches.members_for(same))
             uow.advisories.add_source(same, advisory.id, advisory.source, now)
             advisory = replace(advisory, tlp=uow.advisories.raise_tlp(same, advisory.tlp))
             report.merged.append(same)
@@ -106,7 +111,8 @@ def ingest_advisories(
             # Products a CSAF document of this advisory already decided by version are not
             # decided again by name: no alarm where the document says not affected.
             decided = uow.matches.decisions(advisory_id)
-            matches = [m for m in matches if m.product.id not in decided]
+            matches = [m for m in matches
+                       if m.product.id not in decided and m.product.id not in matched_before]
         exploited = bool(uow.exploitation.exploited(advisory.cves))
         if window is not None and window.is_old(advisory.published) and not exploited:
             report.archived += 1
@@ -114,13 +120,48 @@ def ingest_advisories(
         alerts = alerts_for(advisory, matches, members, exploited,
                             uow.exploitation.epss_max(advisory.cves))
         contacts = uow.members.contacts([a.member for a in alerts if a.member]) if alerts else []
-        deliveries = deliveries_for(alerts, contacts, console=console, now=now)
+        first = [a for a in alerts if a.member not in members_before]
+        deliveries = deliveries_for(first, contacts, console=console, now=now)
         if alerts:
             # The hub's channels carry what concerns at least one member, never who it is.
             deliveries += channel_deliveries(advisory, uow.hub_channels.all())
         queue_alerts(uow, advisory, advisory_id, deliveries, members, now, report,
                      admins=admins)
+        for alert in alerts:
+            if alert.member in members_before:
+                _queue_newly_named(uow, alert, advisory_id, matches, contacts, members, now,
+                                   report, console=console, admins=admins)
     return report
+
+
+def _same_advisory(uow: UnitOfWork, advisory: Advisory) -> str | None:
+    """The stored advisory this entry is another copy or revision of: the same publisher's
+    tracking id, else the same CVE set (unless both name different ids of one publisher)."""
+    found = uow.advisories.with_tracking_id(advisory.tracking_id)
+    if found is not None:
+        return found
+    found = uow.advisories.with_cve_key(advisory.cve_key)
+    if found is None or advisory.tracking_id is None:
+        return found
+    stored = uow.advisories.get(found)
+    return found if stored is None or same_advisory(stored.tracking_id,
+                                                    advisory.tracking_id) else None
+
+
+def _queue_newly_named(
+    uow: UnitOfWork, alert: Alert, advisory_id: str, matches: list[Match],
+    contacts: list[Contact], members: dict[str, Member], now: datetime, report: IngestReport,
+    *, console: bool, admins: Collection[Address],
+) -> None:
+    """A member already alerted of the advisory whose products a later copy or revision names
+    for the first time: told once more, with what it now names."""
+    named = ", ".join(f"{p.vendor} | {p.product}" for p in alert.products)
+    change = Phrase(N_("it now also names {products}"), products=named)
+    ids = sorted(m.product.id for m in matches if m.product.member == alert.member)
+    deliveries = deliveries_for([replace(alert, change=change)], contacts, console=console,
+                                now=now)
+    queue_alerts(uow, alert.advisory, advisory_id, deliveries, members, now, report,
+                 dedup_suffix="names:" + ",".join(map(str, ids)), admins=admins)
 
 
 def queue_alerts(

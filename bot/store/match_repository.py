@@ -63,6 +63,11 @@ class SqlMatches:
                                    col(MatchRow.decision).is_not(None))).all()
         return {pid: (str(d), _detail(detail)) for pid, d, detail in rows}
 
+    def product_ids(self, advisory_id: str) -> set[int]:
+        """The registered products this advisory matched so far."""
+        return set(self._s.exec(
+            select(MatchRow.product_id).where(MatchRow.advisory_id == advisory_id)).all())
+
     def members_for(self, advisory_id: str) -> list[str]:
         """The members whose products this advisory matched."""
         return list(self._s.exec(
