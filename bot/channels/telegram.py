@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -21,12 +21,22 @@ from telegram import (
     Message,
 )
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import AIORateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.channel import DeliveryError
+from bot.channels.channel import DeliveryError, rendering
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
+from bot.domain.message_parts import split_lines
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
     Attachment,
@@ -35,7 +45,6 @@ from bot.domain.rendering import (
     payload_attachment,
     payload_buttons,
     payload_language,
-    split_lines,
 )
 
 log = logging.getLogger(__name__)
@@ -72,13 +81,19 @@ class TelegramChannel:
         except ValueError:
             raise DeliveryError(f"not a Telegram chat id: {item.address!r}",
                                 transient=False) from None
-        parts = self._parts(chat_id, item.payload)
+        with rendering():
+            parts = self._parts(chat_id, item.payload)
         first = self._parts_sent.get(item.id, 0)
         message_id = None
-        for index in range(first, len(parts)):
-            await self._pace(chat_id)
-            message_id = await self._deliver(parts[index])
-            self._parts_sent[item.id] = index + 1
+        try:
+            for index in range(first, len(parts)):
+                await self._pace(chat_id)
+                message_id = await self._deliver(parts[index])
+                self._parts_sent[item.id] = index + 1
+        except DeliveryError as exc:
+            if not exc.transient:
+                self._parts_sent.pop(item.id, None)  # it is not tried again
+            raise
         self._parts_sent.pop(item.id, None)
         return f"telegram:{chat_id}:{message_id}"
 
@@ -86,7 +101,7 @@ class TelegramChannel:
         """The calls that deliver the payload: its text parts (the keyboard on the last one),
         then its attachment."""
         with speaking(payload_language(payload)):
-            lines, link = chat_message_lines(payload)
+            lines, link = chat_message_lines(payload, link_button=True)
             keyboard = _keyboard(payload_buttons(payload), link)
         texts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
         silent = bool(payload.get("silent"))
@@ -129,7 +144,11 @@ class TelegramChannel:
                 retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
             raise DeliveryError("Telegram: too many requests", transient=True,
-                                retry_after=seconds) from None
+                                retry_after=seconds, rate_limited=True) from None
+        except ChatMigrated as exc:
+            raise DeliveryError(
+                f"Telegram: the group is now the supergroup {exc.new_chat_id}", transient=False,
+                recipient_gone=True) from None
         except Forbidden as exc:
             raise DeliveryError(f"Telegram: {exc.message}", transient=False,
                                 recipient_gone=True) from None
@@ -140,6 +159,8 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram: {exc.message}", transient=False,
                                 recipient_gone=gone) from None
         except (TimedOut, NetworkError) as exc:
+            if _too_large(exc):  # the Bot API refuses a request this big, however often sent
+                raise DeliveryError(f"Telegram: {exc.message}", transient=False) from None
             self.connected = False
             raise DeliveryError(f"Telegram: {type(exc).__name__}: {exc.message}",
                                 transient=True) from None
@@ -147,6 +168,48 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram: {exc.message}", transient=True) from None
         self.connected = True
         return message.message_id
+
+
+def _too_large(exc: NetworkError) -> bool:
+    """HTTP 413: ptb has no error class for it, only its text (Telegram's or the status')."""
+    return "Request Entity Too Large" in exc.message or "(413)" in exc.message
+
+
+class OutboxRateLimiter(AIORateLimiter):
+    """ptb's limiter (just under 30 messages/s overall, 20 a minute per group) that hands a
+    429 straight to the outbox, which waits it out and says so once: ptb itself would log an
+    ERROR with a traceback for every message told to wait."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        async def passing_429s_on(
+            *call_args: Any, **call_kwargs: Any
+        ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter as exc:
+                raise _PassedOn(exc) from None
+
+        try:
+            return await super().process_request(passing_429s_on, args, kwargs, endpoint, data,
+                                                 rate_limit_args)
+        except _PassedOn as passed:
+            raise passed.error from None
+
+
+class _PassedOn(Exception):
+    """A RetryAfter carried past AIORateLimiter's own handling of it."""
+
+    def __init__(self, error: RetryAfter) -> None:
+        super().__init__()
+        self.error = error
 
 
 def _keyboard(rows: list[list[Button]], link: str | None) -> InlineKeyboardMarkup | None:
