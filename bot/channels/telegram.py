@@ -4,6 +4,7 @@ with the payload's buttons as an inline keyboard and its attachment as a documen
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 import warnings
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import (
     Bot,
@@ -88,7 +90,7 @@ class TelegramChannel:
         try:
             for index in range(first, len(parts)):
                 await self._pace(chat_id)
-                message_id = await self._deliver(parts[index])
+                message_id = await self._deliver_part(item, *parts[index])
                 self._parts_sent[item.id] = index + 1
         except DeliveryError as exc:
             if not exc.transient:
@@ -97,31 +99,50 @@ class TelegramChannel:
         self._parts_sent.pop(item.id, None)
         return f"telegram:{chat_id}:{message_id}"
 
-    def _parts(self, chat_id: int, payload: dict[str, Any]) -> list[_Part]:
+    def _parts(self, chat_id: int, payload: dict[str, Any]) -> list[tuple[_Part, _Part | None]]:
         """The calls that deliver the payload: its text parts (the keyboard on the last one),
-        then its attachment."""
+        then its attachment; with each, the same call without the advisory's link button (for
+        the part that has one)."""
         with speaking(payload_language(payload)):
             lines, link = chat_message_lines(payload, link_button=True)
-            keyboard = _keyboard(payload_buttons(payload), link)
+            button = button_url(link)
+            if link and button is None:  # no button for it: the text keeps what it can
+                lines, link = chat_message_lines(payload)
+            rows = payload_buttons(payload)
+            keyboard = _keyboard(rows, button)
+            without_link = _keyboard(rows, None) if button else None
         texts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
         silent = bool(payload.get("silent"))
-        parts: list[_Part] = [
-            partial(
-                self._bot.send_message,
-                chat_id=chat_id,
-                text=text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard if index == len(texts) - 1 else None,
-                disable_notification=silent,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-            for index, text in enumerate(texts)
-        ]
+
+        def text_part(text: str, markup: InlineKeyboardMarkup | None) -> _Part:
+            return partial(self._bot.send_message, chat_id=chat_id, text=text,
+                           parse_mode=ParseMode.HTML, reply_markup=markup,
+                           disable_notification=silent,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+        parts: list[tuple[_Part, _Part | None]] = [
+            (text_part(text, None), None) for text in texts[:-1]]
+        parts.append((text_part(texts[-1], keyboard),
+                      text_part(texts[-1], without_link) if button else None))
         attachment = payload_attachment(payload)
         if attachment is not None:
-            parts.append(partial(self._bot.send_document, chat_id=chat_id,
-                                 document=_document(attachment), disable_notification=silent))
+            parts.append((partial(self._bot.send_document, chat_id=chat_id,
+                                  document=_document(attachment), disable_notification=silent),
+                          None))
         return parts
+
+    async def _deliver_part(self, item: OutboxItem, part: _Part,
+                            without_link: _Part | None) -> int:
+        """One part; if Telegram refuses the advisory's link as a button (it refuses the whole
+        message then), the part again without that button: the alert matters more."""
+        try:
+            return await self._deliver(part)
+        except DeliveryError as exc:
+            if without_link is None or not _refused_button_url(exc):
+                raise
+        log.warning("Telegram: outbox #%d: the advisory's link was refused as a button; "
+                    "sending it without", item.id)
+        return await self._deliver(without_link)
 
     async def _pace(self, chat_id: int) -> None:
         if chat_id < 0:
@@ -152,10 +173,8 @@ class TelegramChannel:
         except Forbidden as exc:
             raise DeliveryError(f"Telegram: {exc.message}", transient=False,
                                 recipient_gone=True) from None
-        except BadRequest as exc:
+        except BadRequest as exc:  # the dispatcher logs it with the message's number
             gone = any(reason in exc.message.lower() for reason in _GONE)
-            if not gone:
-                log.error("Telegram refused a message to a chat: %s", exc.message)
             raise DeliveryError(f"Telegram: {exc.message}", transient=False,
                                 recipient_gone=gone) from None
         except (TimedOut, NetworkError) as exc:
@@ -168,6 +187,35 @@ class TelegramChannel:
             raise DeliveryError(f"Telegram: {exc.message}", transient=True) from None
         self.connected = True
         return message.message_id
+
+
+def button_url(link: str | None) -> str | None:
+    """The link if Telegram takes it on a URL button, else None: Telegram refuses a whole
+    message over a button URL it finds invalid (not http, https or tg; whitespace; a web
+    host that is neither a name with a dot nor an IP address)."""
+    if not link or any(c.isspace() for c in link):
+        return None
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    if parts.scheme == "tg":
+        return link
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    if "." in host.strip("."):
+        return link
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return link
+
+
+def _refused_button_url(exc: DeliveryError) -> bool:
+    reason = exc.reason.lower()
+    return not exc.transient and ("button_url_invalid" in reason or "button url" in reason)
 
 
 def _too_large(exc: NetworkError) -> bool:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from telegram_server import parse_html
 
 from bot.channels.matrix import MAX_CONTENT_BYTES, message_contents
+from bot.channels.telegram import button_url
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, MatchedProduct, alert_payload
 from bot.domain.message_parts import split_lines, utf16_length, wrap_line
@@ -165,3 +166,18 @@ def test_a_matrix_message_too_big_for_one_event_goes_in_several_with_the_answers
     assert contents[-1]["formatted_body"].endswith("Answer: !rsvp 3 yes")
     [small] = message_contents({"kind": "reply", "text": "a & b"})
     assert small["body"] == "a & b" and small["formatted_body"] == "a &amp; b"
+
+
+@pytest.mark.parametrize(("link", "kept"), [
+    ("https://www.cisa.gov/news-events/ics-medical-advisories/icsma-26-1", True),
+    ("https://10.1.2.3/advisory", True),
+    ("tg://resolve?domain=hub", True),
+    ("http://intranet/advisory", False),  # Telegram wants a dot in a host name
+    ("https://adv.example.org/a b", False),
+    ("ftp://adv.example.org/1", False),
+    ("https://[::1/", False),
+    ("", False),
+])
+def test_a_link_telegram_would_refuse_on_a_button_gets_none(link: str, kept: bool) -> None:
+    # Telegram refuses the whole message over such a button: the alert goes without it.
+    assert button_url(link) == (link if kept else None)
