@@ -149,8 +149,8 @@ class OutboxDispatcher:
             return
         until = now + timedelta(seconds=retry_after)
         if self._paused_until is None or now >= self._paused_until:
-            log.warning("%s: the server asks to slow down (429); sending waits %.0f s",
-                        self.network, retry_after)
+            log.warning("%s: the server asks to slow down (429); sending waits %g s",
+                        self.network, round(retry_after, 1))
         self._paused_until = max(until, self._paused_until or until)
         delay = retry_delay(item.attempts, retry_after, rate_limited=True)
         with self._uow() as uow:

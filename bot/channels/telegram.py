@@ -107,7 +107,7 @@ class TelegramChannel:
             lines, link = chat_message_lines(payload, link_button=True)
             button = button_url(link)
             if link and button is None:  # no button for it: the text keeps what it can
-                lines, link = chat_message_lines(payload)
+                lines, _ = chat_message_lines(payload)
             rows = payload_buttons(payload)
             keyboard = _keyboard(rows, button)
             without_link = _keyboard(rows, None) if button else None
@@ -213,9 +213,14 @@ def button_url(link: str | None) -> str | None:
     return link
 
 
+# Telegram's words for a URL button it will not take (an invalid URL; a keyboard too big).
+_BUTTON_REFUSED = ("button_url_invalid", "button url", "reply_markup_too_long",
+                   "reply markup is too long")
+
+
 def _refused_button_url(exc: DeliveryError) -> bool:
     reason = exc.reason.lower()
-    return not exc.transient and ("button_url_invalid" in reason or "button url" in reason)
+    return not exc.transient and any(words in reason for words in _BUTTON_REFUSED)
 
 
 def _too_large(exc: NetworkError) -> bool:
