@@ -117,7 +117,7 @@ def _contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
     body = with_command_prefix(body, "!")
     hints = button_hint_lines(payload, "!")
     body_hints = "\n\n" + "\n".join(hints) if hints else ""
-    html_hints = _LINE_BREAK + _LINE_BREAK.join(escape(h) for h in hints) if hints else ""
+    html_hints = _LINE_BREAK * 2 + _LINE_BREAK.join(escape(h) for h in hints) if hints else ""
     quiet = payload.get("kind") == "reply" or bool(payload.get("silent"))
     msgtype = "m.notice" if quiet else "m.text"
 
