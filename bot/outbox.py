@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from bot.channels.channel import Channel, DeliveryError
-from bot.domain.outbox import MAX_AGE, OutboxItem, given_up, retry_delay
+from bot.channels.channel import Channel, DeliveryError, program_error
+from bot.domain.outbox import (
+    MAX_AGE,
+    UNEXPECTED_ATTEMPTS,
+    OutboxItem,
+    given_up,
+    gives_up_unexpected,
+    retry_delay,
+)
 from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWorkFactory
 
@@ -43,6 +51,8 @@ class OutboxDispatcher:
         self._clock = clock
         self._wake = asyncio.Event()
         self._on_result = on_result or (lambda item, result, now: None)
+        # After a 429 nothing more is sent until the server's wait is over.
+        self._paused_until: datetime | None = None
 
     @property
     def network(self) -> str:
@@ -82,9 +92,13 @@ class OutboxDispatcher:
                 stopper.cancel()
 
     async def drain_once(self) -> int:
-        """Claim the due messages of one batch and send them; returns how many were tried."""
+        """Claim the due messages of one batch and send them; returns how many were tried
+        (none while the server's 429 wait lasts)."""
+        now = self._clock()
+        if self._paused_until is not None and now < self._paused_until:
+            return 0
         with self._uow() as uow:
-            items = uow.outbox.claim_due(self._channel.network, self._clock(), self._batch)
+            items = uow.outbox.claim_due(self._channel.network, now, self._batch)
             uow.commit()
         if items:
             await asyncio.gather(*(self._send(item) for item in items))
@@ -104,12 +118,13 @@ class OutboxDispatcher:
             except DeliveryError as exc:
                 if exc.recipient_gone:
                     self._recipient_gone(item, exc.reason)
+                elif exc.rate_limited and exc.retry_after is not None:
+                    self._rate_limited(item, exc.reason, exc.retry_after)
                 else:
                     self._record_failure(item, exc.reason, exc.transient, exc.retry_after)
                 return
-            except Exception as exc:  # a bug in an adapter must not lose the message
-                log.exception("%s: send of outbox #%d raised", self.network, item.id)
-                self._record_failure(item, f"{type(exc).__name__}: {exc}", True, None)
+            except Exception as exc:  # a bug in an adapter: a few tries, then it fails alone
+                self._unexpected(item, exc)
                 return
         now = self._clock()
         with self._uow() as uow:
@@ -124,6 +139,38 @@ class OutboxDispatcher:
             uow.commit()
         self._on_result(item, "failed", self._clock())
         self.wake()  # the coordinators' notices are queued
+
+    def _rate_limited(self, item: OutboxItem, reason: str, retry_after: float) -> None:
+        """A 429: the message waits the server's time, and so does every other send; one
+        WARNING per wait however many sends were told."""
+        now = self._clock()
+        if given_up(item, now):
+            self._record_failure(item, reason, True, retry_after)
+            return
+        until = now + timedelta(seconds=retry_after)
+        if self._paused_until is None or now >= self._paused_until:
+            log.warning("%s: the server asks to slow down (429); sending waits %g s",
+                        self.network, round(retry_after, 1))
+        self._paused_until = max(until, self._paused_until or until)
+        delay = retry_delay(item.attempts, retry_after, rate_limited=True)
+        with self._uow() as uow:
+            uow.outbox.mark_retry(item.id, reason, now + delay)
+            uow.commit()
+        log.debug("%s: outbox #%d waits %.0f s (429)", self.network, item.id,
+                  delay.total_seconds())
+        self._on_result(item, "retry", now)
+
+    def _unexpected(self, item: OutboxItem, exc: Exception) -> None:
+        """An exception no adapter expected: logged with its stack (not its message, which may
+        quote the text), retried UNEXPECTED_ATTEMPTS times in all, then failed."""
+        reason = f"unexpected error: {program_error(exc)}"
+        last = gives_up_unexpected(item)
+        log.error("%s: sending outbox #%d raised %s (attempt %d of %d)%s\n%s", self.network,
+                  item.id, program_error(exc), item.attempts, UNEXPECTED_ATTEMPTS,
+                  "" if last else "; retrying", "".join(traceback.format_tb(exc.__traceback__)))
+        if last:
+            reason = f"gave up after {item.attempts} attempts: {reason}"
+        self._record_failure(item, reason, not last, None)
 
     def _record_failure(
         self, item: OutboxItem, reason: str, transient: bool, retry_after: float | None

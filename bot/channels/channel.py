@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol
 
 from bot.domain.members import Network
@@ -13,7 +17,7 @@ class DeliveryError(Exception):
 
     def __init__(
         self, reason: str, *, transient: bool, retry_after: float | None = None,
-        recipient_gone: bool = False,
+        recipient_gone: bool = False, rate_limited: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -21,6 +25,8 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
         # The address can no longer receive (user blocked the bot, chat deleted): stop trying.
         self.recipient_gone = recipient_gone
+        # The server asked to slow down (429): every send of the network waits `retry_after`.
+        self.rate_limited = rate_limited
 
 
 class Channel(Protocol):
@@ -34,3 +40,29 @@ class Channel(Protocol):
     async def send(self, item: OutboxItem) -> str | None:
         """Deliver one outbox message; return the network's message id, raise DeliveryError."""
         ...
+
+
+@contextmanager
+def rendering() -> Iterator[None]:
+    """Turning a payload into a network's message: an error here would repeat on every try,
+    so the message fails for good with the reason instead of holding back its address."""
+    try:
+        yield
+    except DeliveryError:
+        raise
+    except Exception as exc:
+        raise DeliveryError(f"could not render the message: {program_error(exc)}",
+                            transient=False) from exc
+
+
+def program_error(exc: BaseException) -> str:
+    """An unexpected exception as its type and where it was raised, without its message (which
+    may quote the text being sent): "ValueError at bot/domain/rendering.py:120 in split"."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    frame = frames[-1]
+    parts = Path(frame.filename).parts
+    start = len(parts) - 1 - parts[::-1].index("bot") if "bot" in parts else len(parts) - 2
+    shown = "/".join(parts[max(start, 0):])
+    return f"{type(exc).__name__} at {shown}:{frame.lineno} in {frame.name}"

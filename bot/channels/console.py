@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels.channel import DeliveryError
+from bot.channels.channel import DeliveryError, rendering
 from bot.domain.alerts import alert_from_payload
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
@@ -41,7 +41,11 @@ class ConsoleChannel:
     async def send(self, item: OutboxItem) -> str | None:
         if item.kind != "alert":
             return self._show_text(item)
-        alert = alert_from_payload(item.payload)
+        with rendering():
+            alert = alert_from_payload(item.payload)
+            with speaking(payload_language(item.payload)):
+                ref_line = alert_ref_line(item.payload)
+                text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
         if self._path is not None:
             record = {
                 "delivered_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -67,9 +71,6 @@ class ConsoleChannel:
                 raise DeliveryError(f"cannot write {self._path}: {exc}", transient=True) from exc
         # Printed after the file is written: a failed write is retried, and must not print twice.
         stream = self._stream or sys.stdout
-        with speaking(payload_language(item.payload)):
-            ref_line = alert_ref_line(item.payload)
-            text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
         print(f"{_RULE}\n{text}", file=stream, flush=True)
         return f"console:{item.id}"
 

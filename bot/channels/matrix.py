@@ -18,11 +18,12 @@ encrypted event's `file`, never in plaintext to the media repository) or not at 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 import aiohttp
@@ -39,11 +40,12 @@ from nio import (
     UploadResponse,
 )
 
-from bot.channels.channel import DeliveryError
+from bot.channels.channel import DeliveryError, rendering
 from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
 from bot.domain.alerts import alert_from_payload
 from bot.domain.language import speaking
 from bot.domain.members import Network
+from bot.domain.message_parts import split_lines, visible_text
 from bot.domain.outbox import OutboxItem
 from bot.domain.rendering import (
     Attachment,
@@ -59,25 +61,47 @@ from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-# Synapse's limit is 65,536 bytes per event; the rest of the event needs some room.
-MAX_CONTENT_BYTES = 60_000
+# Synapse refuses an event over 65,536 bytes, counted with everything the server adds (ids,
+# hashes, signatures: about 1.5 KB). In an encrypted room the content travels as base64 of
+# its encrypted JSON (4/3 of it), so the content, measured as nio writes it (non-ASCII
+# escaped, never shorter than the canonical UTF-8 form), stays under 3/4 of what is left.
+MAX_CONTENT_BYTES = 45_000
 # Attachments are small text files (a meeting's .ics); anything bigger is a mistake upstream.
 MAX_ATTACHMENT_BYTES = 1_000_000
 _GONE = {"M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN_ROOM"}
+_LINE_BREAK = "<br>\n"
+
+
+def content_bytes(content: dict[str, Any]) -> int:
+    """The size of an event's content as nio sends it (ASCII JSON, the larger form)."""
+    return len(json.dumps(content))
+
+
+def json_length(text: str) -> int:
+    """The bytes `text` takes inside a JSON string as nio writes it (non-ASCII escaped)."""
+    return len(json.dumps(text)) - 2
+
+
+def message_contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events that carry the payload, in the reader's language: one, or several when it is
+    too big for one event."""
+    with speaking(payload_language(payload)):
+        return _contents(payload)
 
 
 def message_content(payload: dict[str, Any]) -> dict[str, Any]:
-    with speaking(payload_language(payload)):
-        return _content(payload)
+    """The first (usually the only) event of the payload."""
+    return message_contents(payload)[0]
 
 
-def _content(payload: dict[str, Any]) -> dict[str, Any]:
-    """The event content, in the reader's language: plain `body`, HTML `formatted_body`
-    (every feed string escaped).
+def _contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Plain `body` and HTML `formatted_body` (every feed string escaped).
 
     Alerts notify (`m.text`); answers and alerts to a muted chat are `m.notice`, which clients
     do not ring for and other bots do not answer. Matrix has no buttons: the commands they would
-    send are shown as text, with "!" (Element runs "/…" itself), and are kept when cut short.
+    send are shown as text, with "!" (Element runs "/…" itself), after the last part. A message
+    too big for one event is cut into several (as on Telegram), each part's body the text of
+    its HTML.
     """
     lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
     lines = [with_command_prefix(line, "!") for line in lines]
@@ -93,19 +117,29 @@ def _content(payload: dict[str, Any]) -> dict[str, Any]:
     body = with_command_prefix(body, "!")
     hints = button_hint_lines(payload, "!")
     body_hints = "\n\n" + "\n".join(hints) if hints else ""
-    html_hints = ["", *(escape(h) for h in hints)] if hints else []
+    html_hints = _LINE_BREAK * 2 + _LINE_BREAK.join(escape(h) for h in hints) if hints else ""
     quiet = payload.get("kind") == "reply" or bool(payload.get("silent"))
-    content = {
-        "msgtype": "m.notice" if quiet else "m.text",
-        "body": body + body_hints,
-        "format": "org.matrix.custom.html",
-        "formatted_body": "<br>\n".join(lines + html_hints),
-    }
-    while len(str(content).encode()) > MAX_CONTENT_BYTES and len(lines) > 1:
-        lines = lines[: max(1, len(lines) * 3 // 4)] + ["…"]
-        content["formatted_body"] = "<br>\n".join(lines + html_hints)
-        content["body"] = body[: MAX_CONTENT_BYTES // 4] + " …" + body_hints
-    return content
+    msgtype = "m.notice" if quiet else "m.text"
+
+    def content(text: str, html: str) -> dict[str, Any]:
+        return {"msgtype": msgtype, "body": text, "format": "org.matrix.custom.html",
+                "formatted_body": html}
+
+    whole = content(body + body_hints, _LINE_BREAK.join(lines) + html_hints)
+    if content_bytes(whole) <= MAX_CONTENT_BYTES:
+        return [whole]
+    # Each part's body is its HTML's text, never longer in JSON than the HTML itself.
+    room = (MAX_CONTENT_BYTES - content_bytes(content(body_hints, html_hints))) // 2
+    parts = split_lines(lines, room, json_length, _LINE_BREAK)
+    last = len(parts) - 1
+    return [content(html_text(part) + (body_hints if i == last else ""),
+                    part + (html_hints if i == last else ""))
+            for i, part in enumerate(parts)]
+
+
+def html_text(html: str) -> str:
+    """The plain text of chat HTML made here (lines joined by <br>, text escaped)."""
+    return unescape(visible_text(html.replace(_LINE_BREAK, "\n")))
 
 
 class MatrixChannel:
@@ -137,9 +171,15 @@ class MatrixChannel:
             raise DeliveryError(
                 f"Matrix: the attachment {attachment.filename!r} is larger than "
                 f"{MAX_ATTACHMENT_BYTES // 1_000_000} MB; nothing was sent", transient=False)
+        with rendering():
+            contents = message_contents(item.payload)
         room_id = await self.room_for(item.address)
-        event_id = await self._send_event(item, room_id, message_content(item.payload),
-                                          f"hubbot-{item.id}")
+        event_id = ""
+        for index, content in enumerate(contents):
+            # A retry sends the parts already delivered again with their transaction ids: the
+            # homeserver shows each once.
+            tx_id = f"hubbot-{item.id}" if index == 0 else f"hubbot-{item.id}-part{index + 1}"
+            event_id = await self._send_event(item, room_id, content, tx_id)
         if attachment is not None:
             # The text is what matters: it goes first, even while the media repository fails.
             # A retry sends it again with the same transaction id (shown once) and uploads again.
@@ -301,7 +341,11 @@ def _delivery_error(answer: ErrorResponse, doing: str) -> DeliveryError:
     reason = f"Matrix: {doing}: {code or status} {answer.message}".strip()
     if code == "M_LIMIT_EXCEEDED" or status == 429:
         wait = (answer.retry_after_ms or 1000) / 1000
-        return DeliveryError("Matrix: too many requests", transient=True, retry_after=wait)
+        return DeliveryError("Matrix: too many requests", transient=True, retry_after=wait,
+                             rate_limited=True)
+    if code == "M_TOO_LARGE" or status == 413:  # whoever said it (Synapse, a proxy): for good
+        log.error("Matrix refused a message as too large (%s)", reason)
+        return DeliveryError(reason, transient=False)
     if code in _GONE:
         return DeliveryError(reason, transient=False, recipient_gone=True)
     if code == "M_UNKNOWN_TOKEN":

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -22,6 +21,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.channels.telegram import OutboxRateLimiter
 from bot.channels.telegram_webhook import TelegramWebhook
 from bot.domain.commands import COMMANDS
 from bot.domain.language import N_, _, languages, speaking
@@ -72,9 +72,10 @@ def build_application(config: TelegramConfig) -> Application:  # type: ignore[ty
         .base_file_url(config.base_file_url)
         .request(request)
         .get_updates_request(updates_request)
-        .rate_limiter(AIORateLimiter(overall_max_rate=config.overall_rate, overall_time_period=1,
-                                     group_max_rate=GROUP_RATE_PER_MINUTE,
-                                     group_time_period=60, max_retries=0))
+        .rate_limiter(OutboxRateLimiter(overall_max_rate=config.overall_rate,
+                                        overall_time_period=1,
+                                        group_max_rate=GROUP_RATE_PER_MINUTE,
+                                        group_time_period=60, max_retries=0))
         .build()
     )
 

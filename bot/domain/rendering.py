@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.domain.alerts import Alert, alert_from_payload
 from bot.domain.commands import SPECS
@@ -15,6 +16,10 @@ from bot.domain.language import _, decimal_text, in_language, moment_text, ngett
 from bot.domain.severity import Severity, severity_heading
 
 _SUMMARY_CHARS = 600
+# A longer advisory link is shown as its host (real ones are under 200 characters; a feed may
+# carry tracking links of kilobytes, which no message should spell out).
+LONG_LINK_CHARS = 1_000
+_HOST_CHARS = 100
 _MARKS = {Severity.CRITICAL: "🔴", Severity.HIGH: "🟠", Severity.MEDIUM: "🟡", Severity.LOW: "🔵"}
 
 
@@ -89,10 +94,12 @@ def render_alert_text(alert: Alert, zone: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_alert_html(alert: Alert, zone: str | None = None) -> list[str]:
+def render_alert_html(alert: Alert, zone: str | None = None, *,
+                      link_button: bool = False) -> list[str]:
     """The alert as lines of chat HTML (Telegram's subset); every feed string is escaped.
 
     Each line is balanced on its own, so a long message may be split between any two lines.
+    `link_button`: the network shows the advisory's link as a button too (Telegram).
     """
     a = alert.advisory
     mark = _MARKS.get(a.severity, "⚪") if a.severity else "⚪"
@@ -127,44 +134,41 @@ def render_alert_html(alert: Alert, zone: str | None = None) -> list[str]:
         lines.append("")
         lines.extend(escape(part) for part in textwrap.wrap(_short_summary(a.summary), 300))
     if a.link:
-        read = escape(_("Read the advisory"))
-        lines.append(f'<a href="{escape(a.link, quote=True)}">{read}</a>')
+        lines.append(advisory_link_line(a.link, button=link_button))
     return lines
 
 
-def utf16_length(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
-    return len(text.encode("utf-16-le")) // 2
+def plain_lines_html(text: str) -> list[str]:
+    """A plain-text reply as escaped HTML lines (a line too long for a message is wrapped when
+    the message is cut to the network's size, after escaping)."""
+    return [escape(line) for line in text.splitlines()] or [""]
 
 
-def split_lines(lines: list[str], limit: int) -> list[str]:
-    """Join lines into messages of at most `limit` UTF-16 units, breaking only between lines."""
-    messages: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in lines:
-        length = utf16_length(line)
-        if length > limit:
-            raise ValueError(f"a line of {length} characters cannot fit in {limit}")
-        extra = length + (1 if current else 0)
-        if current and size + extra > limit:
-            messages.append("\n".join(current))
-            current, size = [], 0
-            extra = length
-        current.append(line)
-        size += extra
-    if current:
-        messages.append("\n".join(current))
-    return messages
+def advisory_link_line(link: str, *, button: bool) -> str:
+    """The line leading to the advisory. A link of over LONG_LINK_CHARS is shown as its host:
+    with `button` (Telegram) the button "Open the advisory" carries it; else the host is the
+    text of the link."""
+    read = escape(_("Read the advisory"))
+    href = escape(link, quote=True)
+    if len(link) <= LONG_LINK_CHARS:
+        return f'<a href="{href}">{read}</a>'
+    host = escape(link_host(link))
+    if button:
+        # TRANSLATORS: {host} is a web server's name, e.g. www.cisa.gov; keep the button's name
+        # as "Open the advisory" is translated.
+        return escape(_("Read the advisory on {host}: button “Open the advisory”")).format(
+            host=f"<b>{host}</b>")
+    return f'{read}: <a href="{href}">{host}</a>'
 
 
-def plain_lines_html(text: str, width: int = 1000) -> list[str]:
-    """A plain-text reply as escaped HTML lines, long lines wrapped so none is too long."""
-    lines: list[str] = []
-    for line in text.splitlines() or [""]:
-        parts = textwrap.wrap(line, width, replace_whitespace=False) or [""]
-        lines.extend(escape(p) for p in parts)
-    return lines
+def link_host(link: str) -> str:
+    """The host a link leads to ("www.cisa.gov"), or its beginning when it names none."""
+    try:
+        host = urlsplit(link).hostname or ""
+    except ValueError:
+        host = ""
+    shown = host or link
+    return shown if len(shown) <= _HOST_CHARS else shown[: _HOST_CHARS - 1] + "…"
 
 
 def _cve_list(cves: tuple[str, ...]) -> str:
@@ -176,12 +180,15 @@ def _cve_list(cves: tuple[str, ...]) -> str:
     return ngettext("{cves} and {n} more", "{cves} and {n} more", more).format(cves=shown, n=more)
 
 
-def chat_message_lines(payload: dict[str, Any]) -> tuple[list[str], str | None]:
-    """Chat HTML lines for any outbox payload, and the advisory link to offer as a button."""
+def chat_message_lines(payload: dict[str, Any], *,
+                       link_button: bool = False) -> tuple[list[str], str | None]:
+    """Chat HTML lines for any outbox payload, and the advisory link to offer as a button
+    (`link_button`: the network shows it, so a long link in the text is only its host)."""
     if payload.get("kind") == "alert":
         alert = alert_from_payload(payload)
         zone = payload.get("zone")
-        lines = render_alert_html(alert, zone if isinstance(zone, str) else None)
+        lines = render_alert_html(alert, zone if isinstance(zone, str) else None,
+                                  link_button=link_button)
         ref_line = alert_ref_line(payload)
         if ref_line:
             lines.append(escape(ref_line))

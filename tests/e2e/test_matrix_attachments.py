@@ -194,14 +194,42 @@ async def test_an_oversized_attachment_fails_for_good_and_nothing_is_sent(hub: H
     assert alice.messages_in(room) == []
 
 
-async def test_a_long_announcement_keeps_its_answer_commands(hub: Hub) -> None:
+LONG_TEXT = "\n".join(f"Agenda item {n}: " + "details " * 20 for n in range(600))  # 106 KB
+
+
+def agenda_items(text: str) -> list[str]:
+    return [line.split(":")[0] for line in text.splitlines() if line.startswith("Agenda item")]
+
+
+async def test_a_long_announcement_arrives_whole_in_several_events_its_answers_last(
+        hub: Hub) -> None:
     alice = await hub.person()
     room = await hub.dm(alice)
-    long_text = "\n".join(f"Agenda item {n}: " + "details " * 20 for n in range(600))
-    queue(hub, alice.user_id, announcement(text=long_text), "announcement-long")
-    text, _file = await alice.wait_for_messages(room, 2)
-    assert text.body.endswith(ANSWERS) and "…" in text.body
-    assert (text.formatted_body or "").endswith(ANSWERS)
+    queue(hub, alice.user_id, announcement(text=LONG_TEXT), "announcement-long")
+    *parts, file = await alice.wait_until(
+        lambda: (got := alice.messages_in(room)) and got[-1].content["msgtype"] == "m.file"
+        and got, 30)
+    assert len(parts) >= 2 and file.body == "meeting-3.ics"
+    assert agenda_items("\n".join(p.body for p in parts)) == agenda_items(LONG_TEXT)
+    assert parts[-1].body.endswith(ANSWERS)
+    assert (parts[-1].formatted_body or "").endswith(ANSWERS)
+    assert not any(ANSWERS in p.body for p in parts[:-1])
+
+
+async def test_a_long_announcement_fits_the_event_limit_encrypted_too(
+    hub: Hub, people: list[EncryptedUser], tmp_path: Path
+) -> None:
+    bob = await person(hub, people, tmp_path)
+    room = await bob.open_encrypted_dm(hub.bot_id)
+    assert hub.bot is not None
+    code = create_invite(hub.bot.store, "Klinikum Nord", utc_now())
+    assert "now linked" in (await bob.say(room, f"/start {code}"))[2]
+    queue(hub, bob.user_id, announcement(text=LONG_TEXT), "announcement-long-bob")
+    # Encrypted, each event's content travels as base64: a third bigger than in plaintext.
+    await bob.wait_until(lambda: bob.texts_in(room)[-1][2].endswith(ANSWERS), 30)
+    parts = bob.texts_in(room)[1:]
+    assert len(parts) >= 2 and all(decrypted for *_, decrypted in parts)
+    assert agenda_items("\n".join(body for _, _, body, _ in parts)) == agenda_items(LONG_TEXT)
 
 
 async def test_yes_in_a_direct_room_is_answered_plain_chat_is_not(hub: Hub) -> None:

@@ -4,6 +4,7 @@ loopback Bot API server, feeds from the loopback feed server, a real SQLite stor
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from e2e_helpers import item
 from feedserver import FeedServer, rss
 from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
+from telegram_server import RateLimits, TelegramServer
 
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
@@ -127,6 +128,30 @@ async def test_a_429_is_waited_out_and_nothing_is_lost(hub: TelegramHub) -> None
     assert hub.telegram.stats.too_many_requests == 1
 
 
+async def test_the_servers_429s_are_waited_out_with_one_warning_a_wait_and_no_error(
+        hub: TelegramHub, caplog: pytest.LogCaptureFixture) -> None:
+    users = hub.telegram.add_private_chats(8, first_id=200001)
+    for n, user in enumerate(users):
+        catalogue.add_member(hub.bot.store, f"Hospital {n}", [(Network.TELEGRAM, str(user))],
+                             utc_now())
+        catalogue.add_product(hub.bot.store, f"Hospital {n}",
+                              ProductSpec("Dräger", "Infinity Delta"), utc_now())
+    # Stricter than Telegram: two messages at once, then one a second; the bot sends faster.
+    hub.telegram.set_limits(RateLimits(overall_burst=2, overall_per_second=1.0))
+    caplog.set_level(logging.DEBUG)
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    for user in users:
+        [alert] = await hub.telegram.wait_for_messages(user, 1, timeout=60)
+        assert "Infinity Delta" in (alert.text or "")
+    told = hub.telegram.stats.too_many_requests
+    waits = [r.getMessage() for r in caplog.records
+             if r.levelno == logging.WARNING and "429" in r.getMessage()]
+    assert told >= 2 and 1 <= len(waits) < told, (told, waits)  # several sends told, one line
+    assert waits[0].startswith("telegram: the server asks to slow down (429); sending waits")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
 async def test_blocked_bot_marks_contact_inactive_and_tells_coordinators(
         hub: TelegramHub) -> None:
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
@@ -222,6 +247,19 @@ async def test_an_alert_naming_many_products_is_split_and_complete(hub: Telegram
     text = "\n".join(p.text for p in alert_parts)
     assert all(model in text for model in models)
     assert alert_parts[-1].buttons and not alert_parts[0].buttons
+
+
+async def test_an_alert_whose_link_telegram_refuses_as_a_button_comes_without_it(
+        hub: TelegramHub) -> None:
+    assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
+    await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
+    hub.telegram.fail_next(ALICE, 400, "Bad Request: BUTTON_URL_INVALID")
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.poll()
+    alert = (await hub.telegram.wait_for_messages(ALICE, 3, timeout=15))[2]
+    assert "Dräger Infinity Delta: remote code execution" in (alert.text or "")
+    assert [b["text"] for b in alert.buttons] == ["Affected", "Not affected", "Patched"]
+    assert hub.telegram.stats.errors.get(400) == 1
 
 
 async def test_muted_chat_gets_alerts_silently(hub: TelegramHub) -> None:

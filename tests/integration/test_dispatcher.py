@@ -3,13 +3,19 @@ given up only for good reasons, with the server's retry-after honoured."""
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from telegram import Bot
+from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 from bot.channels.channel import DeliveryError
+from bot.channels.telegram import TelegramChannel
 from bot.domain.members import Network
-from bot.domain.outbox import NewMessage, OutboxItem
+from bot.domain.outbox import UNEXPECTED_ATTEMPTS, NewMessage, OutboxItem
 from bot.outbox import OutboxDispatcher
 from bot.store.unit_of_work import SqlStore
 
@@ -142,3 +148,113 @@ async def test_a_restart_resends_what_was_in_flight_and_nothing_else(store: SqlS
     assert dispatcher.recover() == 1
     await dispatcher.drain()
     assert sorted(i.payload["text"] for i in channel.delivered) == ["a", "b"]
+
+
+# ---- a message fails alone (issue 14): what can never be sent never holds back the next ----
+
+
+class PickyChannel:
+    """A channel that answers per message text: the scripted errors first, then success."""
+
+    network = Network.TELEGRAM
+
+    def __init__(self, **answers: list[Exception]) -> None:
+        self.answers = answers
+        self.delivered: list[str] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, item: OutboxItem) -> str | None:
+        script = self.answers.get(item.payload["text"], [])
+        if script:
+            raise script.pop(0)
+        self.delivered.append(item.payload["text"])
+        return f"msg-{len(self.delivered)}"
+
+
+def rows(store: SqlStore) -> dict[str, tuple[str, int, str | None]]:
+    """Each queued message's text: (state, attempts, last error)."""
+    with store.engine.connect() as connection:
+        found = connection.execute(text("select payload, state, attempts, last_error from outbox"))
+        return {json.loads(p)["text"]: (s, a, e) for p, s, a, e in found}
+
+
+async def test_a_message_that_can_never_be_sent_fails_alone_with_its_reason(
+        store: SqlStore) -> None:
+    channel = PickyChannel(a=[DeliveryError("Telegram: Bad Request: message is too long",
+                                            transient=False)])
+    dispatcher = OutboxDispatcher(store, channel, clock=Clock())
+    queue(store, "a", "b", "c")
+    await dispatcher.drain()  # no time passes: b and c need not wait for anything
+    assert channel.delivered == ["b", "c"]
+    assert rows(store)["a"] == ("failed", 1, "Telegram: Bad Request: message is too long")
+
+
+async def test_an_unexpected_error_is_tried_a_few_times_then_fails_alone(
+        store: SqlStore, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    bug = [ValueError("cannot fit 'Klinikum Nord: Infinity Delta'") for _ in range(10)]
+    channel = PickyChannel(a=bug)
+    dispatcher = OutboxDispatcher(store, channel, clock=clock)
+    queue(store, "a", "b")
+    while len(channel.delivered) < 1:
+        await dispatcher.drain()
+        clock.now += timedelta(seconds=20)
+        assert clock.now - START < timedelta(minutes=10)  # not three days
+    state, attempts, reason = rows(store)["a"]
+    assert (state, attempts) == ("failed", UNEXPECTED_ATTEMPTS)
+    assert reason is not None and reason.startswith(
+        f"gave up after {UNEXPECTED_ATTEMPTS} attempts: unexpected error: ValueError at ")
+    assert channel.delivered == ["b"]
+    assert "Klinikum" not in caplog.text and "Infinity" not in caplog.text  # no message text
+    assert "ValueError" in caplog.text and "test_dispatcher.py" in caplog.text  # where it broke
+
+
+async def test_a_429_pauses_every_send_with_one_warning_and_is_then_waited_out(
+        store: SqlStore, caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+
+    def told_to_wait() -> list[Exception]:
+        return [DeliveryError("too many requests", transient=True, retry_after=30,
+                              rate_limited=True)]
+
+    channel = PickyChannel(a=told_to_wait(), b=told_to_wait(), c=told_to_wait())
+    dispatcher = OutboxDispatcher(store, channel, clock=clock, concurrency=3)
+    for address, key in enumerate("abcd"):
+        queue(store, key, address=str(address))
+    caplog.set_level(logging.DEBUG, logger="bot.outbox")
+    await dispatcher.drain()
+    assert channel.delivered == ["d"]  # in flight together with the three told to wait
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "telegram: the server asks to slow down (429); sending waits 30 s"]
+    queue(store, "e", address="9")
+    clock.now += timedelta(seconds=29)
+    assert await dispatcher.drain() == 0  # nothing goes out while the server's wait lasts
+    clock.now += timedelta(seconds=3)
+    await dispatcher.drain()
+    assert sorted(channel.delivered) == ["a", "b", "c", "d", "e"]
+    assert {attempts for _, attempts, _ in rows(store).values()} <= {1, 2}
+
+
+async def test_a_message_the_adapter_cannot_render_fails_at_once_and_the_next_is_sent(
+        store: SqlStore, telegram_server: TelegramServer) -> None:
+    telegram_server.add_private_chat(100001)
+    with store() as uow:  # an alert whose payload lost its advisory, then an answer
+        uow.outbox.add(NewMessage(Network.TELEGRAM, "100001", "alert", "broken",
+                                  {"kind": "alert", "text": "broken"}, priority=4), START)
+        uow.outbox.add(NewMessage(Network.TELEGRAM, "100001", "reply", "next",
+                                  {"kind": "reply", "text": "next"}), START)
+        uow.commit()
+    async with Bot(TELEGRAM_TEST_TOKEN, base_url=telegram_server.bot_base_url) as bot:
+        dispatcher = OutboxDispatcher(store, TelegramChannel(bot, private_chat_gap=0),
+                                      clock=Clock())
+        await dispatcher.drain()
+    [sent] = telegram_server.messages_to(100001)
+    assert sent.text == "next"
+    state, attempts, reason = rows(store)["broken"]
+    assert (state, attempts) == ("failed", 1)
+    assert reason is not None and reason.startswith(
+        "could not render the message: KeyError at bot/domain/alerts.py:")

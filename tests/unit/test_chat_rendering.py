@@ -21,12 +21,8 @@ from bot.domain.commands import (
     help_text,
     parse_command,
 )
-from bot.domain.rendering import (
-    chat_message_lines,
-    render_alert_html,
-    split_lines,
-    utf16_length,
-)
+from bot.domain.message_parts import split_lines, utf16_length
+from bot.domain.rendering import chat_message_lines, render_alert_html
 from bot.domain.severity import Severity
 
 HOSTILE = Advisory(
@@ -72,10 +68,12 @@ def test_long_messages_split_between_lines_within_the_limit() -> None:
     assert "\n".join(parts).split("\n") == lines  # nothing lost, nothing reordered
 
 
-def test_a_reply_is_plain_text_made_safe() -> None:
+def test_a_reply_is_plain_text_made_safe_and_cut_to_fit() -> None:
     lines, link = chat_message_lines({"kind": "reply", "text": "a <b> & c\n" + "x" * 5000})
-    assert link is None and lines[0] == "a &lt;b&gt; &amp; c"
-    assert all(len(line) <= 1000 for line in lines)
+    assert link is None and lines == ["a &lt;b&gt; &amp; c", "x" * 5000]
+    parts = split_lines(lines, 4096)
+    assert all(utf16_length(p) <= 4096 for p in parts)
+    assert "".join(parts).replace("\n", "") == "a &lt;b&gt; &amp; c" + "x" * 5000
 
 
 def test_an_alert_payload_offers_its_link() -> None:
