@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 5_000
 MAX_TITLE = 500
+MAX_LINK = 8_192  # real advisory links are under 300 characters; every alert payload holds it
 MAX_SUMMARY = 20_000
 _UNTITLED_CHARS = 120
 # CERT-Bund: "[NEU] [hoch] pgAdmin: ..." / "[UPDATE] [mittel] ..." / "[UNGEPATCHT] [mittel] ..."
@@ -161,7 +162,7 @@ def _advisory(feed: FeedConfig, entry: Mapping[str, Any], base: str) -> Advisory
     raw_title = " ".join(_text_of(entry.get("title_detail"), entry.get("title")).split())
     title, title_tags = _split_title_tags(raw_title)
     summary_full = _summary(entry)
-    link = _absolute_link(str(entry.get("link") or ""), base)
+    link = _usable_link(feed, _absolute_link(str(entry.get("link") or ""), base))
     if not title and not summary_full:
         return None
     if not title:
@@ -223,6 +224,21 @@ def _is_severity_word(word: str) -> bool:
 def _absolute_link(url: str, base: str) -> str:
     url = url.strip()
     return urljoin(base, url) if url and not urlsplit(url).scheme else url
+
+
+def _usable_link(feed: FeedConfig, link: str) -> str:
+    """The entry's link if a reader may follow it: http(s), of a sane length; else none (the
+    alert still goes, without a link)."""
+    if not link:
+        return ""
+    if urlsplit(link).scheme.lower() not in ("http", "https"):
+        log.info("feed %s: an entry's link is not http(s); left out", feed.name)
+        return ""
+    if len(link) > MAX_LINK:
+        log.info("feed %s: an entry's link of %d characters (over %d) was left out", feed.name,
+                 len(link), MAX_LINK)
+        return ""
+    return link
 
 
 def _absolute_path(guid: str, base: str) -> str:

@@ -191,6 +191,14 @@ def test_relative_link_is_made_absolute() -> None:
     assert advisory.link == "https://psirt.example.com/advisories/42"
 
 
+@pytest.mark.parametrize("link", ["javascript:alert(document.cookie)",
+                                  "data:text/html;base64,PHNjcmlwdD4=",
+                                  "https://cert.example/" + "a" * 9_000])
+def test_a_link_no_reader_should_follow_is_left_out_and_the_entry_kept(link: str) -> None:
+    advisory = only(rss([item("Siemens SCALANCE flaw", link=link, guid="urn:ssa:1")]))
+    assert advisory.title == "Siemens SCALANCE flaw" and advisory.link == ""
+
+
 def test_entry_with_nothing_in_it_is_skipped_with_a_note() -> None:
     body = rss(["<item><title/><description/><link/><guid>abc123</guid></item>", item("Kept")])
     parsed = parse(body)
