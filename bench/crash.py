@@ -2,13 +2,18 @@
 and restarted; the receiving server counts what arrived.
 
     python bench/crash.py [--messages 2000] [--matrix-messages N] [--kills 6] [--seed 7]
-                          [--networks telegram,matrix]
+                          [--networks telegram,matrix] [--queue-timeout 900]
 
 One advisory on a loopback feed matches every member: N members with a Telegram contact and
-(on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bot is
-killed with SIGKILL at random moments (at least `--kills` times) while it sends, restarted each
-time, and finally left to finish. The receiving servers then say, per recipient, how many
-alerts arrived: delivered / lost / duplicated.
+(on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bench
+first waits, reading the bot's database, until the broadcast is queued (the ingest that writes
+the outbox rows has committed; it prints how long that took from the first start), then kills
+the bot with SIGKILL at random moments while it sends (`--kills` times, fewer if it finished
+first), restarting it each time, and finally leaves it to finish. The receiving servers then
+say, per recipient, how many alerts arrived: delivered / lost / duplicated, judged against the
+alert rows the database committed (a recipient with no committed row is "not queued", a
+failure of the ingest, not a loss of the outbox). It exits 1 if anything was lost, duplicated
+beyond the bound, not queued, or never queued within `--queue-timeout` seconds.
 
 - Telegram: the test server's delivery log (tests/telegram_server.py --log). Required: lost = 0;
   duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -80,12 +86,27 @@ def prepare(home: Path, members: int, matrix_users: list[str]) -> None:
     engine.dispose()
 
 
-def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
+def _read(home: Path, query: str) -> list[tuple[str, ...]]:
     import sqlite3
 
-    with sqlite3.connect(home / "data" / "hubbot.db") as conn:
-        rows = conn.execute("select network, state, count(*) from outbox group by network, state")
-        return {(network, state): count for network, state, count in rows.fetchall()}
+    conn = sqlite3.connect(home / "data" / "hubbot.db", timeout=30)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
+    rows = _read(home, "select network, state, count(*) from outbox group by network, state")
+    return {(network, state): count for network, state, count in rows}
+
+
+def queued_alerts(home: Path) -> dict[str, set[str]]:
+    """Per network, the addresses the committed alert rows are for (the broadcast, once queued)."""
+    queued: dict[str, set[str]] = {}
+    for network, address in _read(home, "select network, address from outbox where kind = 'alert'"):
+        queued.setdefault(network, set()).add(address)
+    return queued
 
 
 def unfinished(counts: dict[tuple[str, str], int]) -> int:
@@ -172,6 +193,8 @@ async def main() -> None:
     parser.add_argument("--matrix-messages", type=int, default=None,
                         help="Matrix alert messages (default: --messages)")
     parser.add_argument("--kills", type=int, default=6)
+    parser.add_argument("--queue-timeout", type=float, default=900,
+                        help="seconds from the first start for the broadcast to be queued")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--networks", default=None,
                         help="telegram,matrix (default; Matrix only when Synapse can be set up)")
@@ -228,28 +251,57 @@ async def main() -> None:
         def sent_matrix() -> int:
             return outbox_counts(home).get(("matrix", "sent"), 0)
 
-        started = time.monotonic()
-        kills: list[str] = []
-        try:
-            for _ in range(args.kills):
-                bot = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bot", "run", env=env, cwd=home,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-                await asyncio.sleep(rng.uniform(3.0, 9.0))
-                bot.send_signal(signal.SIGKILL)
-                await bot.wait()
-                kills.append("/".join(
-                    ([f"tg {delivered()}"] if tg_messages else [])
-                    + ([f"mx {sent_matrix()}"] if matrix else [])))
-            bot = await asyncio.create_subprocess_exec(
+        async def start_bot() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", env=env, cwd=home,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            deadline = time.monotonic() + (tg_messages + mx_messages) / 20 + 120
-            while unfinished(outbox_counts(home)) and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(1)
-            bot.send_signal(signal.SIGTERM)
+
+        async def stop_bot(bot: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+            if bot.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    bot.send_signal(sig)
             await asyncio.wait_for(bot.wait(), 20)
+
+        async def wait_until_queued(bot: asyncio.subprocess.Process, until: float) -> bool:
+            """True once the broadcast's rows are committed; False if the bot exited first or
+            `until` (monotonic) passed."""
+            while not queued_alerts(home):
+                if bot.returncode is not None or time.monotonic() > until:
+                    return False
+                await asyncio.sleep(0.1)
+            return True
+
+        started = time.monotonic()
+        first_queued: float | None = None
+        kills: list[str] = []
+        finished_early = False
+        try:
+            for _ in range(args.kills):
+                bot = await start_bot()
+                if not await wait_until_queued(bot, started + args.queue_timeout):
+                    await stop_bot(bot, signal.SIGKILL)
+                    break
+                if first_queued is None:
+                    first_queued = time.monotonic() - started
+                if not unfinished(outbox_counts(home)):
+                    finished_early = True
+                    await stop_bot(bot, signal.SIGKILL)
+                    break
+                await asyncio.sleep(rng.uniform(3.0, 9.0))
+                await stop_bot(bot, signal.SIGKILL)
+                kills.append(f"{time.monotonic() - started:.0f} s, " + "/".join(
+                    ([f"tg {delivered()}"] if tg_messages else [])
+                    + ([f"mx {sent_matrix()}"] if matrix else [])))
+            bot = await start_bot()
+            if await wait_until_queued(bot, started + args.queue_timeout):
+                if first_queued is None:
+                    first_queued = time.monotonic() - started
+                deadline = time.monotonic() + (tg_messages + mx_messages) / 20 + 120
+                while unfinished(outbox_counts(home)) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(1)
+            await stop_bot(bot, signal.SIGTERM)
+            exit_code = bot.returncode
             elapsed = time.monotonic() - started
             per_chat: dict[int, int] = {}
             for record in map(json.loads, log.read_text().splitlines() if log.exists() else []):
@@ -263,28 +315,51 @@ async def main() -> None:
             if matrix:
                 matrix.stop()
         counts = outbox_counts(home)
+        queued = queued_alerts(home)
     total = " + ".join(([f"{tg_messages:,} on Telegram"] if tg_messages else [])
                        + ([f"{mx_messages:,} on Matrix"] if mx_messages else []))
-    print(f"Crash safety: {total} alert messages, hubbot run SIGKILLed {len(kills)} times at "
-          f"random moments (sent so far at each kill: {', '.join(kills)}), then left to finish; "
-          f"{elapsed:.0f} s in all")
+    if first_queued is None:
+        print(f"Crash safety: {total} alert messages; the broadcast was never queued (no alert "
+              f"row committed) within {args.queue_timeout:.0f} s of the first start or before "
+              f"the bot exited (last exit code {exit_code}), so nothing was judged; "
+              f"{elapsed:.0f} s in all. FAILED")
+        raise SystemExit(1)
+    ending = (f"it finished before kill {len(kills) + 1}, then was started once more"
+              if finished_early else "then left to finish")
+    print(f"Crash safety: {total} alert messages; broadcast queued {first_queued:.1f} s after "
+          f"the first start (first committed alert row); hubbot run SIGKILLed {len(kills)} times "
+          f"at random moments after that (each kill: time from the first start, sent so far: "
+          f"{'; '.join(kills) or 'none'}), {ending}; {elapsed:.0f} s in all")
+    failed = False
     if tg_messages:
+        committed = {int(a) for a in queued.get("telegram", set())}
         expected = set(range(FIRST_USER, FIRST_USER + tg_messages))
-        lost = len(expected - per_chat.keys())
+        lost = len(committed - per_chat.keys())
+        not_queued = len(expected - committed)
         duplicated = sum(n - 1 for n in per_chat.values())
-        print(f"  telegram: delivered {len(per_chat):,} / lost {lost} / duplicated {duplicated} "
-              f"(bound: {IN_FLIGHT} in flight × {len(kills)} kills = {IN_FLIGHT * len(kills)}); "
-              f"outbox at the end: {by_network(counts, 'telegram')}")
+        bound = IN_FLIGHT * len(kills)
+        failed |= bool(lost or not_queued or duplicated > bound)
+        print(f"  telegram: queued {len(committed):,} (not queued {not_queued}) / delivered "
+              f"{len(per_chat):,} / lost {lost} / duplicated {duplicated} (bound: {IN_FLIGHT} in "
+              f"flight × {len(kills)} kills = {bound}); outbox at the end: "
+              f"{by_network(counts, 'telegram')}")
     if matrix:
+        committed_mx = queued.get("matrix", set())
         got = {u: n for u, n in mx_alerts.items() if n}
-        lost = sum(1 for u in matrix.users if not mx_alerts.get(u))
+        lost = sum(1 for u in committed_mx if not mx_alerts.get(u))
+        not_queued = sum(1 for u in matrix.users if u not in committed_mx)
         duplicated = sum(n - 1 for n in got.values())
         extra_rooms = sum(n - 1 for n in mx_rooms.values() if n > 1)
+        failed |= bool(lost or not_queued or duplicated)
         note = (f"; {mx_messages:,} rather than {args.messages:,}: opening a direct room per "
                 "member dominates" if mx_messages < args.messages else "")
-        print(f"  matrix: delivered {len(got):,} / lost {lost} / duplicated {duplicated} "
-              f"(required 0: transaction ids); direct rooms opened twice: {extra_rooms}; "
-              f"outbox at the end: {by_network(counts, 'matrix')}{note}")
+        print(f"  matrix: queued {len(committed_mx):,} (not queued {not_queued}) / delivered "
+              f"{len(got):,} / lost {lost} / duplicated {duplicated} (required 0: transaction "
+              f"ids); direct rooms opened twice: {extra_rooms}; outbox at the end: "
+              f"{by_network(counts, 'matrix')}{note}")
+    print("  verdict: " + ("FAILED" if failed else "ok"))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
