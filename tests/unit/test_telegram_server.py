@@ -242,7 +242,8 @@ async def test_overall_limit_refills_at_30_messages_per_second(
         results = await asyncio.gather(
             *(bot.send_message(user, "alert") for user in chats), return_exceptions=True
         )
-        return sum(not isinstance(r, Exception) for r in results)
+        assert all(isinstance(r, RetryAfter) for r in results if isinstance(r, Exception))
+        return sum(not isinstance(r, RetryAfter) for r in results)
 
     assert await burst(users[:30]) == 30
     with pytest.raises(RetryAfter) as flood:
