@@ -3,17 +3,25 @@ and restarted; the receiving server counts what arrived.
 
     python bench/crash.py [--messages 2000] [--matrix-messages N] [--kills 6] [--seed 7]
                           [--networks telegram,matrix] [--queue-timeout 900]
+                          [--stall-timeout 300]
 
 One advisory on a loopback feed matches every member: N members with a Telegram contact and
 (on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bench
 first waits, reading the bot's database, until the broadcast is queued (the ingest that writes
 the outbox rows has committed; it prints how long that took from the first start), then kills
-the bot with SIGKILL at random moments while it sends (`--kills` times, fewer if it finished
-first), restarting it each time, and finally leaves it to finish. The receiving servers then
-say, per recipient, how many alerts arrived: delivered / lost / duplicated, judged against the
-alert rows the database committed (a recipient with no committed row is "not queued", a
-failure of the ingest, not a loss of the outbox). It exits 1 if anything was lost, duplicated
-beyond the bound, not queued, or never queued within `--queue-timeout` seconds.
+the bot with SIGKILL at random moments (3-9 s after each start, once queued; `--kills` times,
+fewer if it finished first), restarting it each time, and finally leaves it to finish for as
+long as it gets anywhere (it gives up after `--stall-timeout` seconds in which no outbox row
+changed). The receiving servers then say, per recipient, what arrived, judged against the
+alert rows the database committed:
+- queued: recipients with a committed row; "not queued" ones are a failure of the ingest;
+- lost: the row says sent, yet nothing arrived (what a crash must never cause);
+- unfinished: still pending or sending when the bench stopped waiting (not a loss: late);
+- failed: rows the bot gave up on;
+- duplicated: alerts that arrived more than once.
+It exits 1 unless every recipient was queued and delivered, nothing is unfinished or failed
+and the duplicates stay within the bound, or if the broadcast was never queued within
+`--queue-timeout` seconds.
 
 - Telegram: the test server's delivery log (tests/telegram_server.py --log). Required: lost = 0;
   duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
@@ -42,6 +50,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,12 +110,21 @@ def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
     return {(network, state): count for network, state, count in rows}
 
 
-def queued_alerts(home: Path) -> dict[str, set[str]]:
-    """Per network, the addresses the committed alert rows are for (the broadcast, once queued)."""
-    queued: dict[str, set[str]] = {}
-    for network, address in _read(home, "select network, address from outbox where kind = 'alert'"):
-        queued.setdefault(network, set()).add(address)
+def queued_alerts(home: Path) -> dict[str, dict[str, str]]:
+    """Per network, the state of the committed alert row of each address (empty until the
+    broadcast is queued)."""
+    queued: dict[str, dict[str, str]] = {}
+    rows = _read(home, "select network, address, state from outbox where kind = 'alert'")
+    for network, address, state in rows:
+        queued.setdefault(network, {})[address] = state
     return queued
+
+
+def progress(home: Path) -> tuple[object, ...]:
+    """Changes whenever the bot gets anywhere: a row changes state or is tried again."""
+    rows = _read(home, "select state, count(*), coalesce(sum(attempts), 0) from outbox "
+                       "group by state order by state")
+    return tuple(rows)
 
 
 def unfinished(counts: dict[tuple[str, str], int]) -> int:
@@ -115,6 +133,40 @@ def unfinished(counts: dict[tuple[str, str], int]) -> int:
 
 def by_network(counts: dict[tuple[str, str], int], network: str) -> dict[str, int]:
     return {state: n for (net, state), n in counts.items() if net == network}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One network's alerts, judged against the rows the database committed."""
+
+    queued: int  # recipients with a committed alert row
+    not_queued: int  # recipients the ingest never queued: its failure, not the outbox's
+    delivered: int  # recipients that received the alert at least once
+    lost: int  # the outbox says sent, nothing arrived: what a crash must never cause
+    unfinished: int  # still pending or sending when the bench stopped waiting
+    failed_rows: int  # given up by the bot (a permanent error)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.not_queued or self.lost or self.unfinished or self.failed_rows)
+
+    def __str__(self) -> str:
+        return (f"queued {self.queued:,} (not queued {self.not_queued}) / delivered "
+                f"{self.delivered:,} / lost {self.lost} / unfinished {self.unfinished} / failed "
+                f"{self.failed_rows}")
+
+
+def judge(rows: dict[str, str], received: set[str], expected: set[str]) -> Verdict:
+    """`rows`: the state of each recipient's committed alert row; `received`: the recipients
+    the receiving server saw an alert for; `expected`: every recipient the advisory matches."""
+    return Verdict(
+        queued=len(rows), not_queued=len(expected - rows.keys()),
+        delivered=len(received & rows.keys()),
+        lost=sum(1 for a, state in rows.items() if state == "sent" and a not in received),
+        unfinished=sum(1 for a, state in rows.items()
+                       if state in {"pending", "sending"} and a not in received),
+        failed_rows=sum(1 for a, state in rows.items() if state == "failed" and a not in received),
+    )
 
 
 class MatrixSide:
@@ -195,6 +247,9 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=6)
     parser.add_argument("--queue-timeout", type=float, default=900,
                         help="seconds from the first start for the broadcast to be queued")
+    parser.add_argument("--stall-timeout", type=float, default=300,
+                        help="after the kills, give up waiting after this many seconds in "
+                             "which no outbox row changed")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--networks", default=None,
                         help="telegram,matrix (default; Matrix only when Synapse can be set up)")
@@ -275,6 +330,7 @@ async def main() -> None:
         first_queued: float | None = None
         kills: list[str] = []
         finished_early = False
+        stalled = False
         try:
             for _ in range(args.kills):
                 bot = await start_bot()
@@ -296,8 +352,15 @@ async def main() -> None:
             if await wait_until_queued(bot, started + args.queue_timeout):
                 if first_queued is None:
                     first_queued = time.monotonic() - started
-                deadline = time.monotonic() + (tg_messages + mx_messages) / 20 + 120
-                while unfinished(outbox_counts(home)) and time.monotonic() < deadline:
+                # However slow the machine: wait while the bot gets anywhere.
+                last, last_change = (), time.monotonic()
+                while unfinished(outbox_counts(home)):
+                    now, seen = time.monotonic(), (progress(home), delivered())
+                    if seen != last:
+                        last, last_change = seen, now
+                    elif now - last_change > args.stall_timeout:
+                        stalled = True
+                        break
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(1)
             await stop_bot(bot, signal.SIGTERM)
@@ -331,32 +394,31 @@ async def main() -> None:
           f"at random moments after that (each kill: time from the first start, sent so far: "
           f"{'; '.join(kills) or 'none'}), {ending}; {elapsed:.0f} s in all")
     failed = False
+    stall_note = (f" (still queued when the bench gave up: no row changed for "
+                  f"{args.stall_timeout:.0f} s)" if stalled else "")
     if tg_messages:
-        committed = {int(a) for a in queued.get("telegram", set())}
-        expected = set(range(FIRST_USER, FIRST_USER + tg_messages))
-        lost = len(committed - per_chat.keys())
-        not_queued = len(expected - committed)
+        rows = queued.get("telegram", {})
+        expected = {str(FIRST_USER + i) for i in range(tg_messages)}
+        got = {str(chat) for chat in per_chat}
+        verdict = judge(rows, got, expected)
         duplicated = sum(n - 1 for n in per_chat.values())
         bound = IN_FLIGHT * len(kills)
-        failed |= bool(lost or not_queued or duplicated > bound)
-        print(f"  telegram: queued {len(committed):,} (not queued {not_queued}) / delivered "
-              f"{len(per_chat):,} / lost {lost} / duplicated {duplicated} (bound: {IN_FLIGHT} in "
-              f"flight × {len(kills)} kills = {bound}); outbox at the end: "
-              f"{by_network(counts, 'telegram')}")
+        failed |= verdict.failed or duplicated > bound
+        print(f"  telegram: {verdict}{stall_note if verdict.unfinished else ''} / duplicated "
+              f"{duplicated} (bound: {IN_FLIGHT} in flight × {len(kills)} kills = {bound}); "
+              f"outbox at the end: {by_network(counts, 'telegram')}")
     if matrix:
-        committed_mx = queued.get("matrix", set())
-        got = {u: n for u, n in mx_alerts.items() if n}
-        lost = sum(1 for u in committed_mx if not mx_alerts.get(u))
-        not_queued = sum(1 for u in matrix.users if u not in committed_mx)
-        duplicated = sum(n - 1 for n in got.values())
+        rows = queued.get("matrix", {})
+        got_mx = {u for u, n in mx_alerts.items() if n}
+        verdict = judge(rows, got_mx, set(matrix.users))
+        duplicated = sum(n - 1 for n in mx_alerts.values() if n)
         extra_rooms = sum(n - 1 for n in mx_rooms.values() if n > 1)
-        failed |= bool(lost or not_queued or duplicated)
+        failed |= verdict.failed or duplicated > 0
         note = (f"; {mx_messages:,} rather than {args.messages:,}: opening a direct room per "
                 "member dominates" if mx_messages < args.messages else "")
-        print(f"  matrix: queued {len(committed_mx):,} (not queued {not_queued}) / delivered "
-              f"{len(got):,} / lost {lost} / duplicated {duplicated} (required 0: transaction "
-              f"ids); direct rooms opened twice: {extra_rooms}; outbox at the end: "
-              f"{by_network(counts, 'matrix')}{note}")
+        print(f"  matrix: {verdict}{stall_note if verdict.unfinished else ''} / duplicated "
+              f"{duplicated} (required 0: transaction ids); direct rooms opened twice: "
+              f"{extra_rooms}; outbox at the end: {by_network(counts, 'matrix')}{note}")
     print("  verdict: " + ("FAILED" if failed else "ok"))
     if failed:
         raise SystemExit(1)
