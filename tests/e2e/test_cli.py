@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from e2e_helpers import ALERT_ITEM
+from e2e_helpers import ALERT_ITEM, HANG_GUARD
 from feedserver import FeedServer, rss
 from shared_data import require_shared_data
 
@@ -71,7 +71,7 @@ def test_bad_feeds_file_names_feed_and_field_and_the_bot_does_not_start(hubbot) 
     hubbot.write_feeds("feeds:\n  - name: cert-eu\n    url: https://cert.europa.eu/x.xml\n"
                        "    interval: 1h\n    tlp: purple\n")
     for args in (["feeds", "check"], ["run"], ["poll", "--once"]):
-        result = hubbot(*args, timeout=20)
+        result = hubbot(*args)
         assert result.code == 1
         assert "feed 'cert-eu'" in result.err and "'tlp'" in result.err
         assert "does not start" in result.err
@@ -112,9 +112,9 @@ async def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     alerts = hubbot.home / "data" / "alerts.jsonl"
     try:
-        await _wait_for(lambda: len(feed_server.requests_for("/cisa.xml")) >= 1, 15)
+        await _wait_for(lambda: len(feed_server.requests_for("/cisa.xml")) >= 1, HANG_GUARD)
         feed_server.serve("/cisa.xml", rss([ALERT_ITEM]))  # a new advisory appears
-        await _wait_for(alerts.exists, 15)
+        await _wait_for(alerts.exists, HANG_GUARD)
         health, metrics = await _health(hubbot.health_port)
         proc.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
@@ -224,7 +224,7 @@ def test_secrets_never_reach_the_logs(hubbot) -> None:
     import subprocess
 
     done = subprocess.run(hubbot.command("poll", "--once"), env=env, cwd=hubbot.home,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
     logs = done.stdout + done.stderr
     assert "127.0.0.1:9" in logs  # it tried, failed and said so ...
     assert "SECRET-bot-token-value" not in logs  # ... without ever printing the token
@@ -240,5 +240,6 @@ def test_role_changes_reach_the_audit_log(hubbot) -> None:
     assert len(lines) == 1
     assert lines[0].endswith("\tcli\tgrant\tHub Office: coordinator") and " UTC\t" in lines[0]
     bad = subprocess.run(hubbot.command("audit"), env={**hubbot.env, "HUBBOT_ADMINS": "alice"},
-                         cwd=hubbot.home, capture_output=True, text=True, timeout=60)
+                         cwd=hubbot.home, capture_output=True, text=True,
+                         timeout=HANG_GUARD)
     assert bad.returncode != 0 and "neither a Telegram user id" in bad.stderr + bad.stdout
