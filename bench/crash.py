@@ -9,11 +9,11 @@ One advisory on a loopback feed matches every member: N members with a Telegram 
 (on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bench
 first waits, reading the bot's database, until the broadcast is queued (the ingest that writes
 the outbox rows has committed; it prints how long that took from the first start), then kills
-the bot with SIGKILL at random moments (3-9 s after each start, once queued; `--kills` times,
-fewer if it finished first), restarting it each time, and finally leaves it to finish for as
-long as it gets anywhere (it gives up after `--stall-timeout` seconds in which no outbox row
-changed). The receiving servers then say, per recipient, what arrived, judged against the
-alert rows the database committed:
+the bot with SIGKILL at random moments while it sends (0.5-6 s after each run of the bot sent
+its first message; `--kills` times, fewer if it finished first), restarting it each time, and
+finally leaves it to finish for as long as it gets anywhere (it gives up after
+`--stall-timeout` seconds in which no outbox row changed). The receiving servers then say, per
+recipient, what arrived, judged against the alert rows the database committed:
 - queued: recipients with a committed row; "not queued" ones are a failure of the ingest;
 - lost: the row says sent, yet nothing arrived (what a crash must never cause);
 - unfinished: still pending or sending when the bench stopped waiting (not a loss: late);
@@ -326,6 +326,19 @@ async def main() -> None:
                 await asyncio.sleep(0.1)
             return True
 
+        def sent_so_far() -> tuple[int, int]:
+            counts = outbox_counts(home)
+            return delivered(), sum(n for (_, state), n in counts.items() if state == "sent")
+
+        async def wait_until_sending(bot: asyncio.subprocess.Process) -> None:
+            """Until this run of the bot has sent something (or has nothing left to send,
+            exited, or got nowhere for --stall-timeout seconds)."""
+            before, since = sent_so_far(), time.monotonic()
+            while sent_so_far() == before and unfinished(outbox_counts(home)):
+                if bot.returncode is not None or time.monotonic() - since > args.stall_timeout:
+                    return
+                await asyncio.sleep(0.1)
+
         started = time.monotonic()
         first_queued: float | None = None
         kills: list[str] = []
@@ -339,11 +352,12 @@ async def main() -> None:
                     break
                 if first_queued is None:
                     first_queued = time.monotonic() - started
+                await wait_until_sending(bot)  # a kill during start-up sends nothing to lose
                 if not unfinished(outbox_counts(home)):
                     finished_early = True
                     await stop_bot(bot, signal.SIGKILL)
                     break
-                await asyncio.sleep(rng.uniform(3.0, 9.0))
+                await asyncio.sleep(rng.uniform(0.5, 6.0))
                 await stop_bot(bot, signal.SIGKILL)
                 kills.append(f"{time.monotonic() - started:.0f} s, " + "/".join(
                     ([f"tg {delivered()}"] if tg_messages else [])
@@ -391,7 +405,7 @@ async def main() -> None:
               if finished_early else "then left to finish")
     print(f"Crash safety: {total} alert messages; broadcast queued {first_queued:.1f} s after "
           f"the first start (first committed alert row); hubbot run SIGKILLed {len(kills)} times "
-          f"at random moments after that (each kill: time from the first start, sent so far: "
+          f"at random moments while it sent (each kill: time from the first start, sent so far: "
           f"{'; '.join(kills) or 'none'}), {ending}; {elapsed:.0f} s in all")
     failed = False
     stall_note = (f" (still queued when the bench gave up: no row changed for "
