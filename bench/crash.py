@@ -2,13 +2,26 @@
 and restarted; the receiving server counts what arrived.
 
     python bench/crash.py [--messages 2000] [--matrix-messages N] [--kills 6] [--seed 7]
-                          [--networks telegram,matrix]
+                          [--networks telegram,matrix] [--queue-timeout 900]
+                          [--stall-timeout 300]
 
 One advisory on a loopback feed matches every member: N members with a Telegram contact and
-(on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bot is
-killed with SIGKILL at random moments (at least `--kills` times) while it sends, restarted each
-time, and finally left to finish. The receiving servers then say, per recipient, how many
-alerts arrived: delivered / lost / duplicated.
+(on Matrix) the first M of them with a Matrix contact too: N + M alert messages. The bench
+first waits, reading the bot's database, until the broadcast is queued (the ingest that writes
+the outbox rows has committed; it prints how long that took from the first start), then kills
+the bot with SIGKILL at random moments while it sends (0.5-6 s after each run of the bot sent
+its first message; `--kills` times, fewer if it finished first), restarting it each time, and
+finally leaves it to finish for as long as it gets anywhere (it gives up after
+`--stall-timeout` seconds in which no outbox row changed). The receiving servers then say, per
+recipient, what arrived, judged against the alert rows the database committed:
+- queued: recipients with a committed row; "not queued" ones are a failure of the ingest;
+- lost: the row says sent, yet nothing arrived (what a crash must never cause);
+- unfinished: still pending or sending when the bench stopped waiting (not a loss: late);
+- failed: rows the bot gave up on;
+- duplicated: alerts that arrived more than once.
+It exits 1 unless every recipient was queued and delivered, nothing is unfinished or failed
+and the duplicates stay within the bound, or if the broadcast was never queued within
+`--queue-timeout` seconds.
 
 - Telegram: the test server's delivery log (tests/telegram_server.py --log). Required: lost = 0;
   duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
@@ -28,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -36,6 +50,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,12 +95,36 @@ def prepare(home: Path, members: int, matrix_users: list[str]) -> None:
     engine.dispose()
 
 
-def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
+def _read(home: Path, query: str) -> list[tuple[str, ...]]:
     import sqlite3
 
-    with sqlite3.connect(home / "data" / "hubbot.db") as conn:
-        rows = conn.execute("select network, state, count(*) from outbox group by network, state")
-        return {(network, state): count for network, state, count in rows.fetchall()}
+    conn = sqlite3.connect(home / "data" / "hubbot.db", timeout=30)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def outbox_counts(home: Path) -> dict[tuple[str, str], int]:
+    rows = _read(home, "select network, state, count(*) from outbox group by network, state")
+    return {(network, state): count for network, state, count in rows}
+
+
+def queued_alerts(home: Path) -> dict[str, dict[str, str]]:
+    """Per network, the state of the committed alert row of each address (empty until the
+    broadcast is queued)."""
+    queued: dict[str, dict[str, str]] = {}
+    rows = _read(home, "select network, address, state from outbox where kind = 'alert'")
+    for network, address, state in rows:
+        queued.setdefault(network, {})[address] = state
+    return queued
+
+
+def progress(home: Path) -> tuple[object, ...]:
+    """Changes whenever the bot gets anywhere: a row changes state or is tried again."""
+    rows = _read(home, "select state, count(*), coalesce(sum(attempts), 0) from outbox "
+                       "group by state order by state")
+    return tuple(rows)
 
 
 def unfinished(counts: dict[tuple[str, str], int]) -> int:
@@ -94,6 +133,40 @@ def unfinished(counts: dict[tuple[str, str], int]) -> int:
 
 def by_network(counts: dict[tuple[str, str], int], network: str) -> dict[str, int]:
     return {state: n for (net, state), n in counts.items() if net == network}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One network's alerts, judged against the rows the database committed."""
+
+    queued: int  # recipients with a committed alert row
+    not_queued: int  # recipients the ingest never queued: its failure, not the outbox's
+    delivered: int  # recipients that received the alert at least once
+    lost: int  # the outbox says sent, nothing arrived: what a crash must never cause
+    unfinished: int  # still pending or sending when the bench stopped waiting
+    failed_rows: int  # given up by the bot (a permanent error)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.not_queued or self.lost or self.unfinished or self.failed_rows)
+
+    def __str__(self) -> str:
+        return (f"queued {self.queued:,} (not queued {self.not_queued}) / delivered "
+                f"{self.delivered:,} / lost {self.lost} / unfinished {self.unfinished} / failed "
+                f"{self.failed_rows}")
+
+
+def judge(rows: dict[str, str], received: set[str], expected: set[str]) -> Verdict:
+    """`rows`: the state of each recipient's committed alert row; `received`: the recipients
+    the receiving server saw an alert for; `expected`: every recipient the advisory matches."""
+    return Verdict(
+        queued=len(rows), not_queued=len(expected - rows.keys()),
+        delivered=len(received & rows.keys()),
+        lost=sum(1 for a, state in rows.items() if state == "sent" and a not in received),
+        unfinished=sum(1 for a, state in rows.items()
+                       if state in {"pending", "sending"} and a not in received),
+        failed_rows=sum(1 for a, state in rows.items() if state == "failed" and a not in received),
+    )
 
 
 class MatrixSide:
@@ -172,6 +245,11 @@ async def main() -> None:
     parser.add_argument("--matrix-messages", type=int, default=None,
                         help="Matrix alert messages (default: --messages)")
     parser.add_argument("--kills", type=int, default=6)
+    parser.add_argument("--queue-timeout", type=float, default=900,
+                        help="seconds from the first start for the broadcast to be queued")
+    parser.add_argument("--stall-timeout", type=float, default=300,
+                        help="after the kills, give up waiting after this many seconds in "
+                             "which no outbox row changed")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--networks", default=None,
                         help="telegram,matrix (default; Matrix only when Synapse can be set up)")
@@ -228,28 +306,79 @@ async def main() -> None:
         def sent_matrix() -> int:
             return outbox_counts(home).get(("matrix", "sent"), 0)
 
-        started = time.monotonic()
-        kills: list[str] = []
-        try:
-            for _ in range(args.kills):
-                bot = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bot", "run", env=env, cwd=home,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-                await asyncio.sleep(rng.uniform(3.0, 9.0))
-                bot.send_signal(signal.SIGKILL)
-                await bot.wait()
-                kills.append("/".join(
-                    ([f"tg {delivered()}"] if tg_messages else [])
-                    + ([f"mx {sent_matrix()}"] if matrix else [])))
-            bot = await asyncio.create_subprocess_exec(
+        async def start_bot() -> asyncio.subprocess.Process:
+            return await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run", env=env, cwd=home,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            deadline = time.monotonic() + (tg_messages + mx_messages) / 20 + 120
-            while unfinished(outbox_counts(home)) and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(1)
-            bot.send_signal(signal.SIGTERM)
+
+        async def stop_bot(bot: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+            if bot.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    bot.send_signal(sig)
             await asyncio.wait_for(bot.wait(), 20)
+
+        async def wait_until_queued(bot: asyncio.subprocess.Process, until: float) -> bool:
+            """True once the broadcast's rows are committed; False if the bot exited first or
+            `until` (monotonic) passed."""
+            while not queued_alerts(home):
+                if bot.returncode is not None or time.monotonic() > until:
+                    return False
+                await asyncio.sleep(0.1)
+            return True
+
+        def sent_so_far() -> tuple[int, int]:
+            counts = outbox_counts(home)
+            return delivered(), sum(n for (_, state), n in counts.items() if state == "sent")
+
+        async def wait_until_sending(bot: asyncio.subprocess.Process) -> None:
+            """Until this run of the bot has sent something (or has nothing left to send,
+            exited, or got nowhere for --stall-timeout seconds)."""
+            before, since = sent_so_far(), time.monotonic()
+            while sent_so_far() == before and unfinished(outbox_counts(home)):
+                if bot.returncode is not None or time.monotonic() - since > args.stall_timeout:
+                    return
+                await asyncio.sleep(0.1)
+
+        started = time.monotonic()
+        first_queued: float | None = None
+        kills: list[str] = []
+        finished_early = False
+        stalled = False
+        try:
+            for _ in range(args.kills):
+                bot = await start_bot()
+                if not await wait_until_queued(bot, started + args.queue_timeout):
+                    await stop_bot(bot, signal.SIGKILL)
+                    break
+                if first_queued is None:
+                    first_queued = time.monotonic() - started
+                await wait_until_sending(bot)  # a kill during start-up sends nothing to lose
+                if not unfinished(outbox_counts(home)):
+                    finished_early = True
+                    await stop_bot(bot, signal.SIGKILL)
+                    break
+                await asyncio.sleep(rng.uniform(0.5, 6.0))
+                await stop_bot(bot, signal.SIGKILL)
+                kills.append(f"{time.monotonic() - started:.0f} s, " + "/".join(
+                    ([f"tg {delivered()}"] if tg_messages else [])
+                    + ([f"mx {sent_matrix()}"] if matrix else [])))
+            bot = await start_bot()
+            if await wait_until_queued(bot, started + args.queue_timeout):
+                if first_queued is None:
+                    first_queued = time.monotonic() - started
+                # However slow the machine: wait while the bot gets anywhere.
+                last, last_change = (), time.monotonic()
+                while unfinished(outbox_counts(home)):
+                    now, seen = time.monotonic(), (progress(home), delivered())
+                    if seen != last:
+                        last, last_change = seen, now
+                    elif now - last_change > args.stall_timeout:
+                        stalled = True
+                        break
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(1)
+            await stop_bot(bot, signal.SIGTERM)
+            exit_code = bot.returncode
             elapsed = time.monotonic() - started
             per_chat: dict[int, int] = {}
             for record in map(json.loads, log.read_text().splitlines() if log.exists() else []):
@@ -263,28 +392,50 @@ async def main() -> None:
             if matrix:
                 matrix.stop()
         counts = outbox_counts(home)
+        queued = queued_alerts(home)
     total = " + ".join(([f"{tg_messages:,} on Telegram"] if tg_messages else [])
                        + ([f"{mx_messages:,} on Matrix"] if mx_messages else []))
-    print(f"Crash safety: {total} alert messages, hubbot run SIGKILLed {len(kills)} times at "
-          f"random moments (sent so far at each kill: {', '.join(kills)}), then left to finish; "
-          f"{elapsed:.0f} s in all")
+    if first_queued is None:
+        print(f"Crash safety: {total} alert messages; the broadcast was never queued (no alert "
+              f"row committed) within {args.queue_timeout:.0f} s of the first start or before "
+              f"the bot exited (last exit code {exit_code}), so nothing was judged; "
+              f"{elapsed:.0f} s in all. FAILED")
+        raise SystemExit(1)
+    ending = (f"it finished before kill {len(kills) + 1}, then was started once more"
+              if finished_early else "then left to finish")
+    print(f"Crash safety: {total} alert messages; broadcast queued {first_queued:.1f} s after "
+          f"the first start (first committed alert row); hubbot run SIGKILLed {len(kills)} times "
+          f"at random moments while it sent (each kill: time from the first start, sent so far: "
+          f"{'; '.join(kills) or 'none'}), {ending}; {elapsed:.0f} s in all")
+    failed = False
+    stall_note = (f" (still queued when the bench gave up: no row changed for "
+                  f"{args.stall_timeout:.0f} s)" if stalled else "")
     if tg_messages:
-        expected = set(range(FIRST_USER, FIRST_USER + tg_messages))
-        lost = len(expected - per_chat.keys())
+        rows = queued.get("telegram", {})
+        expected = {str(FIRST_USER + i) for i in range(tg_messages)}
+        got = {str(chat) for chat in per_chat}
+        verdict = judge(rows, got, expected)
         duplicated = sum(n - 1 for n in per_chat.values())
-        print(f"  telegram: delivered {len(per_chat):,} / lost {lost} / duplicated {duplicated} "
-              f"(bound: {IN_FLIGHT} in flight × {len(kills)} kills = {IN_FLIGHT * len(kills)}); "
+        bound = IN_FLIGHT * len(kills)
+        failed |= verdict.failed or duplicated > bound
+        print(f"  telegram: {verdict}{stall_note if verdict.unfinished else ''} / duplicated "
+              f"{duplicated} (bound: {IN_FLIGHT} in flight × {len(kills)} kills = {bound}); "
               f"outbox at the end: {by_network(counts, 'telegram')}")
     if matrix:
-        got = {u: n for u, n in mx_alerts.items() if n}
-        lost = sum(1 for u in matrix.users if not mx_alerts.get(u))
-        duplicated = sum(n - 1 for n in got.values())
+        rows = queued.get("matrix", {})
+        got_mx = {u for u, n in mx_alerts.items() if n}
+        verdict = judge(rows, got_mx, set(matrix.users))
+        duplicated = sum(n - 1 for n in mx_alerts.values() if n)
         extra_rooms = sum(n - 1 for n in mx_rooms.values() if n > 1)
+        failed |= verdict.failed or duplicated > 0
         note = (f"; {mx_messages:,} rather than {args.messages:,}: opening a direct room per "
                 "member dominates" if mx_messages < args.messages else "")
-        print(f"  matrix: delivered {len(got):,} / lost {lost} / duplicated {duplicated} "
-              f"(required 0: transaction ids); direct rooms opened twice: {extra_rooms}; "
-              f"outbox at the end: {by_network(counts, 'matrix')}{note}")
+        print(f"  matrix: {verdict}{stall_note if verdict.unfinished else ''} / duplicated "
+              f"{duplicated} (required 0: transaction ids); direct rooms opened twice: "
+              f"{extra_rooms}; outbox at the end: {by_network(counts, 'matrix')}{note}")
+    print("  verdict: " + ("FAILED" if failed else "ok"))
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

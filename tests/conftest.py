@@ -73,3 +73,13 @@ def languages_installed() -> None:
     """Every test starts with the catalogs loaded and English as the hub's default language
     (a test wanting German as the default calls `i18n.install("de")`)."""
     i18n.install("en")
+
+
+# ---- property tests: Hypothesis judges what a test asserts, never how fast it ran ----------
+
+from hypothesis import settings  # noqa: E402
+
+# By default Hypothesis fails an example that takes over 200 ms ("Unreliable test timings"),
+# and a loaded machine stalls that long; no test may depend on the machine's speed.
+settings.register_profile("hubbot", deadline=None)
+settings.load_profile("hubbot")

@@ -11,7 +11,9 @@ python-telegram-bot's real `Bot` and `Application` talk to it over HTTP:
 Faithful where a bot can get it wrong: the JSON envelopes and error texts of the Bot API,
 HTML parse mode as tdlib parses it, the 4096/1024 length limits, flood limits answered with 429
 and `parameters.retry_after`, getUpdates offsets (an update is redelivered until a later call
-confirms it), long polling, webhook conflicts, privacy mode in groups.
+confirms it), long polling, webhook conflicts, privacy mode in groups. The flood limits run on
+a clock a test can hold: with `TelegramServer(clock=ManualClock())` a burst is one instant
+and time passes only by `clock.advance(seconds)`, so every 429 is the same on any machine.
 Standard library only, so a benchmark can run it as its own process:
 
     python tests/telegram_server.py --port 8081 --token 123456:TEST-token --users 5000 \
@@ -46,8 +48,8 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, unquote
 
 __all__ = [
-    "CONTROL_ACTIONS", "TELEGRAM_TEST_TOKEN", "HtmlParseError", "RateLimits", "SentMessage",
-    "ServerStats", "TelegramServer", "UploadedFile", "parse_html", "utf16_length",
+    "CONTROL_ACTIONS", "TELEGRAM_TEST_TOKEN", "HtmlParseError", "ManualClock", "RateLimits",
+    "SentMessage", "ServerStats", "TelegramServer", "UploadedFile", "parse_html", "utf16_length",
 ]  # fmt: skip
 
 TELEGRAM_TEST_TOKEN = "123456:TEST-token"
@@ -123,7 +125,7 @@ class SentMessage:
     """One successful send-type call (sendMessage, sendDocument, editMessageText ...).
 
     `text` is what the recipient sees (text or caption, after the parse mode); `raw_text` is
-    what the bot sent.
+    what the bot sent; `time` is the server's clock (time.monotonic unless a test gave one).
     """
 
     method: str
@@ -430,6 +432,26 @@ def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str
 
 
 # ---- flood limits --------------------------------------------------------------------------
+
+
+class ManualClock:
+    """A monotonic clock that moves only when `advance` is called.
+
+    Given as `TelegramServer(clock=...)`, it times the flood limits (and `SentMessage.time`):
+    a burst is then one instant however slowly the machine runs it, and a test says how much
+    time passes before the next send.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a monotonic clock never goes back")
+        self.now += seconds
 
 
 class _TokenBucket:
@@ -760,6 +782,7 @@ class _BotState:
     token: str
     user: dict[str, Any]
     limits: RateLimits
+    clock: Callable[[], float]
     updates: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     allowed_updates: frozenset[str] | None = None
@@ -781,7 +804,7 @@ class _BotState:
         self.overall = None
         if limits.overall_burst is not None:
             self.overall = _TokenBucket(
-                limits.overall_burst, limits.overall_per_second, time.monotonic()
+                limits.overall_burst, limits.overall_per_second, self.clock()
             )
 
     def wake(self) -> None:
@@ -853,7 +876,9 @@ class TelegramServer:
         bot_username: str = "hubbot_test_bot",
         group_privacy: bool = True,
         control: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` (seconds, monotonic) times the flood limits; a `ManualClock` holds it still."""
         tokens = [token] if isinstance(token, str) else list(token)
         if not tokens or not all(_TOKEN_RE.fullmatch(t) for t in tokens):
             raise ValueError("tokens look like '123456:ABC-def'")
@@ -863,9 +888,12 @@ class TelegramServer:
         self.port = port
         self.group_privacy = group_privacy
         self.control = control
+        self.clock = clock
         self.tokens = tokens
         self._bots = {
-            t: _BotState(t, self._bot_user(t, n, bot_first_name, bot_username), self.limits)
+            t: _BotState(
+                t, self._bot_user(t, n, bot_first_name, bot_username), self.limits, clock
+            )
             for n, t in enumerate(tokens)
         }
         self.users: dict[int, dict[str, Any]] = {}
@@ -1633,7 +1661,7 @@ class TelegramServer:
 
     def _admit(self, bot: _BotState, chat_id: int) -> None:
         """Telegram's flood control: 429 with retry_after, or take this send's share."""
-        now = time.monotonic()
+        now = self.clock()
         wait = bot.wait_time(chat_id, now)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
@@ -1689,7 +1717,7 @@ class TelegramServer:
             link_preview_disabled=options.link_preview_disabled,
             reply_to_message_id=reply_to["message_id"] if reply_to else None,
             message_thread_id=options.message_thread_id,
-            time=time.monotonic(), token=call.bot.token, files=files,
+            time=self.clock(), token=call.bot.token, files=files,
         )  # fmt: skip
         self.sent.append(record)
         self.stats.successful_sends += 1

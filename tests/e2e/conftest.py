@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from e2e_helpers import HANG_GUARD
 
 
 @dataclass
@@ -42,12 +43,14 @@ class Hubbot:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "bot", *args]
 
-    def __call__(self, *args: str, stdin: str | None = None, timeout: float = 60) -> Result:
+    def __call__(
+        self, *args: str, stdin: str | None = None, timeout: float = HANG_GUARD
+    ) -> Result:
         done = subprocess.run(self.command(*args), env=self.env, cwd=self.home, input=stdin,
                               capture_output=True, text=True, timeout=timeout)
         return Result(done.returncode, done.stdout, done.stderr)
 
-    async def run_async(self, *args: str, timeout: float = 60) -> Result:
+    async def run_async(self, *args: str, timeout: float = HANG_GUARD) -> Result:
         """For tests whose loopback servers live in the test's own event loop."""
         proc = await asyncio.create_subprocess_exec(
             *self.command(*args), env=self.env, cwd=self.home,

@@ -1,8 +1,12 @@
-"""Feed entries and a KEV catalog shared by the end-to-end tests."""
+"""Feed entries, a KEV catalog and limits shared by the end-to-end tests."""
 
 import json
 
 from shared_data import require_shared_data
+
+# Seconds a subprocess or a wait may take before a test calls it hung. Only a guard: on a loaded
+# machine one `hubbot` command takes over 20 s to start, so it is far above any normal run.
+HANG_GUARD = 300.0
 
 ALERT_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
 <link>https://advisories.example.org/icsma-26-1</link>

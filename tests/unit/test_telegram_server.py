@@ -28,7 +28,7 @@ from telegram import (
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as ptb_filters
-from telegram_server import TELEGRAM_TEST_TOKEN, RateLimits, TelegramServer
+from telegram_server import TELEGRAM_TEST_TOKEN, ManualClock, RateLimits, TelegramServer
 
 # Reading RetryAfter.retry_after warns until PTB_TIMEDELTA is set; `seconds` handles both types.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
@@ -39,10 +39,17 @@ SERVER_SCRIPT = Path(__file__).parents[1] / "telegram_server.py"
 
 
 @pytest.fixture
-async def server(telegram_server: TelegramServer) -> TelegramServer:
-    telegram_server.add_private_chat(ANNA, "Anna", username="anna_ciso", language_code="de")
-    telegram_server.add_group(GROUP, "Hub: Klinikum Nord", type="supergroup")
-    return telegram_server
+def clock() -> ManualClock:
+    """The flood limits' clock: it stands still until a test advances it."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def server(clock: ManualClock) -> AsyncIterator[TelegramServer]:
+    async with TelegramServer(token=TELEGRAM_TEST_TOKEN, clock=clock) as server:
+        server.add_private_chat(ANNA, "Anna", username="anna_ciso", language_code="de")
+        server.add_group(GROUP, "Hub: Klinikum Nord", type="supergroup")
+        yield server
 
 
 @pytest.fixture
@@ -67,7 +74,7 @@ def seconds(retry_after: int | dtm.timedelta) -> float:
     return retry_after.total_seconds() if isinstance(retry_after, dtm.timedelta) else retry_after
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -215,49 +222,89 @@ async def test_edit_message_text_and_not_modified(bot: Bot, server: TelegramServ
 # ---- flood limits --------------------------------------------------------------------------------
 
 
-async def test_burst_of_40_sends_gets_429_after_about_30(bot: Bot, server: TelegramServer) -> None:
+async def test_burst_of_40_sends_gets_429_after_30(bot: Bot, server: TelegramServer) -> None:
     users = server.add_private_chats(40)
     results = await asyncio.gather(
         *(bot.send_message(user, "alert") for user in users), return_exceptions=True
     )
     refused = [r for r in results if isinstance(r, RetryAfter)]
-    assert 30 <= len(server.sent) <= 33  # the bucket refills a little during the burst
+    assert len(server.sent) == 30  # the burst Telegram tolerates; the clock did not move
     assert len(refused) == 40 - len(server.sent) == server.stats.too_many_requests
     assert {seconds(r.retry_after) for r in refused} == {1}
 
 
+async def test_overall_limit_refills_at_30_messages_per_second(
+    bot: Bot, server: TelegramServer, clock: ManualClock
+) -> None:
+    users = server.add_private_chats(90)
+
+    async def burst(chats: list[int]) -> int:
+        results = await asyncio.gather(
+            *(bot.send_message(user, "alert") for user in chats), return_exceptions=True
+        )
+        assert all(isinstance(r, RetryAfter) for r in results if isinstance(r, Exception))
+        return sum(not isinstance(r, RetryAfter) for r in results)
+
+    assert await burst(users[:30]) == 30
+    with pytest.raises(RetryAfter) as flood:
+        await bot.send_message(users[30], "alert")
+    assert seconds(flood.value.retry_after) == 1
+    clock.advance(0.5)
+    assert await burst(users[30:50]) == 15  # half a second earns 15 messages
+    clock.advance(10)
+    assert await burst(users[50:90]) == 30  # the bucket holds no more than the burst
+
+
 async def test_group_gets_429_at_its_21st_message_within_a_minute(
-    bot: Bot, server: TelegramServer
+    bot: Bot, server: TelegramServer, clock: ManualClock
 ) -> None:
     for n in range(20):
         await bot.send_message(GROUP, f"alert {n}")
+        clock.advance(1)
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(GROUP, "alert 21")
-    assert 55 <= seconds(flood.value.retry_after) <= 60
+    assert seconds(flood.value.retry_after) == 40  # the first message leaves the minute then
     await bot.send_message(ANNA, "other chats are not held up")
+    clock.advance(39.5)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "alert 21")
+    clock.advance(0.5)
+    await bot.send_message(GROUP, "alert 21")
+    assert len(server.messages_to(GROUP)) == 21
 
 
-async def test_group_window_is_configurable_and_slides(bot: Bot, server: TelegramServer) -> None:
-    server.set_limits(RateLimits(group_messages=2, group_window=0.3))
+async def test_group_window_is_configurable_and_slides(
+    bot: Bot, server: TelegramServer, clock: ManualClock
+) -> None:
+    server.set_limits(RateLimits(group_messages=2, group_window=0.5))
     await bot.send_message(GROUP, "1")
+    clock.advance(0.25)
     await bot.send_message(GROUP, "2")
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(GROUP, "3")
     assert seconds(flood.value.retry_after) == 1  # whole seconds, at least 1
-    await asyncio.sleep(0.35)
+    clock.advance(0.25)  # "1" has left the window, "2" has not
     await bot.send_message(GROUP, "3")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "4")
+    assert [m.text for m in server.messages_to(GROUP)] == ["1", "2", "3"]
 
 
 async def test_private_chat_tolerates_a_burst_then_asks_for_one_per_second(
-    bot: Bot, server: TelegramServer
+    bot: Bot, server: TelegramServer, clock: ManualClock
 ) -> None:
     for n in range(10):
         await bot.send_message(ANNA, f"part {n}")
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(ANNA, "part 10")
     assert seconds(flood.value.retry_after) == 1
-    server.set_limits(RateLimits.unlimited())
+    clock.advance(1)
     await bot.send_message(ANNA, "part 10")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(ANNA, "part 11")
+    server.set_limits(RateLimits.unlimited())
+    await bot.send_message(ANNA, "part 11")
+    assert len(server.messages_to(ANNA)) == 12
 
 
 # ---- fault injection -----------------------------------------------------------------------------
@@ -305,7 +352,7 @@ async def test_slow_send_times_out_yet_is_delivered(bot: Bot, server: TelegramSe
     server.delay(0.4)
     with pytest.raises(TimedOut):
         await bot.send_message(ANNA, "slow", read_timeout=0.1)
-    messages = await server.wait_for_messages(ANNA, 1, timeout=2)
+    messages = await server.wait_for_messages(ANNA, 1, timeout=30)
     assert messages[0].text == "slow"
 
 
@@ -321,21 +368,21 @@ async def test_wait_for_messages_says_what_arrived(server: TelegramServer, bot: 
 async def test_long_poll_answers_as_soon_as_a_user_writes(
     bot: Bot, server: TelegramServer
 ) -> None:
-    poll = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.2)
+    # Held for up to an hour unless a user writes: an answer at all proves it came on the write.
+    poll = asyncio.create_task(bot.get_updates(timeout=3600))
+    await wait_until(lambda: server.requests["getUpdates"] == 1)
     assert not poll.done()
-    written = time.monotonic()
     server.user_sends(ANNA, "/start")
-    updates = await poll
-    assert time.monotonic() - written < 0.2
+    updates = await asyncio.wait_for(poll, 60)
     assert updates[0].message is not None and updates[0].message.text == "/start"
     assert updates[0].message.entities[0].type == "bot_command"
 
 
 async def test_long_poll_without_updates_waits_its_timeout(bot: Bot) -> None:
     started = time.monotonic()
-    assert await bot.get_updates(timeout=1) == ()
-    assert 0.9 <= time.monotonic() - started < 1.5
+    # ptb gives up (TimedOut) at read_timeout + timeout: answered at all, answered in time.
+    assert await bot.get_updates(timeout=1, read_timeout=60) == ()
+    assert time.monotonic() - started >= 0.9  # a slow machine only answers later
 
 
 async def test_unconfirmed_updates_are_redelivered(bot: Bot, server: TelegramServer) -> None:
@@ -353,7 +400,7 @@ async def test_client_gone_during_long_poll_loses_nothing(server: TelegramServer
     api = server.bot_base_url + TELEGRAM_TEST_TOKEN
     async with httpx.AsyncClient() as client:
         poll = asyncio.create_task(client.post(api + "/getUpdates", json={"timeout": 10}))
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: server.requests["getUpdates"] == 1)  # the server holds it
         poll.cancel()
         await asyncio.gather(poll, return_exceptions=True)
     update_id = server.user_sends(ANNA, "hello")
@@ -365,7 +412,7 @@ async def test_client_gone_during_long_poll_loses_nothing(server: TelegramServer
 
 async def test_a_second_poller_terminates_the_first(bot: Bot, server: TelegramServer) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=10))
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: server.requests["getUpdates"] == 1)  # first is held, then second
     api = server.bot_base_url + TELEGRAM_TEST_TOKEN
     async with httpx.AsyncClient() as other_instance:
         second = asyncio.create_task(
