@@ -307,6 +307,15 @@ class MatrixChannel:
                 room_id = uow.matrix_rooms.room_for(user_id)
             if room_id is not None:
                 return room_id
+            room_id = await self._room_shared_with(user_id)
+            if room_id is not None:
+                # Opened by a run that stopped before it noted the room (or by the user, who
+                # has not written in it yet): the member's direct room, not a second one.
+                with self._uow() as uow:
+                    uow.matrix_rooms.set(user_id, room_id, self._clock())
+                    uow.commit()
+                log.info("Matrix: took up direct room %s, already shared with a contact", room_id)
+                return room_id
             answer = await self._call(self._session.client.room_create(
                 is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
             ))
@@ -320,6 +329,30 @@ class MatrixChannel:
             self._joined.add(room_id)
             log.info("Matrix: opened direct room %s for a contact", room_id)
             return room_id
+
+    async def _room_shared_with(self, user_id: str) -> str | None:
+        """A room the bot shares with this user alone (joined or invited) that is no hub room.
+
+        The bot stays only in hub rooms and direct chats (it declines other invitations and
+        leaves a direct room that gains a third member), so such a room is the user's direct
+        room. None when a hub room's alias cannot be resolved now: then it cannot be told apart.
+        """
+        client = self._session.client
+        shared = [room.room_id for room in client.rooms.values()
+                  if set(room.users) | set(room.invited_users) == {client.user_id, user_id}]
+        if not shared:
+            return None
+        with self._uow() as uow:
+            hub_addresses = [ch.address for ch in uow.hub_channels.all(Network.MATRIX)]
+        hub_rooms: set[str] = set()
+        for address in hub_addresses:
+            if address.startswith("#"):
+                resolved = await self.resolve_alias(address)
+                if resolved is None:
+                    return None
+                address = resolved
+            hub_rooms.add(address)
+        return next((room_id for room_id in sorted(shared) if room_id not in hub_rooms), None)
 
     def _forget_direct_room(self, room_id: str) -> None:
         with self._uow() as uow:

@@ -126,3 +126,28 @@ async def test_a_direct_chat_opened_with_a_third_person_invited_is_never_the_mem
     assert "Dräger Infinity Delta: remote code execution" in alert.body
     await mallory.join(room)
     assert not any("remote code" in m.body for m in mallory.messages_in(room))
+
+
+async def test_a_direct_room_opened_just_before_a_crash_is_taken_up_not_opened_again(
+        hub: Hub) -> None:
+    """The bot was killed after the homeserver made the member's direct room and before the
+    bot noted it: after the restart the member is reached in that room, not in a second one."""
+    alice = await hub.person()
+    assert hub.bot is not None
+    catalogue.add_member(hub.bot.store, "Labor Süd", [(Network.MATRIX, alice.user_id)],
+                         utc_now())
+    catalogue.add_product(hub.bot.store, "Labor Süd", ProductSpec("Dräger", "Infinity Delta"),
+                          utc_now())
+    opened = await hub.gateway.session.client.room_create(
+        is_direct=True, invite=[alice.user_id], preset=RoomPreset.trusted_private_chat)
+    assert isinstance(opened, RoomCreateResponse)
+    await hub.stop()  # as if killed: the room exists, the bot's database does not know it
+    await hub.start()
+    hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
+    await hub.bot.poll_all()
+    assert await alice.wait_for_invite() == opened.room_id
+    await alice.join(opened.room_id)
+    [alert] = await alice.wait_for_messages(opened.room_id, 1)
+    assert "Dräger Infinity Delta: remote code execution" in alert.body
+    await alice.sync()
+    assert set(alice.client.rooms) == {opened.room_id}  # no second room, joined or invited
