@@ -25,6 +25,7 @@ from bot.domain.members import Contact, Member, Network
 from bot.domain.outbox import NewMessage
 from bot.domain.rendering import Button, buttons_payload
 from bot.domain.tlp import Tlp
+from bot.domain.tlp_gate import MEMBER_OWN_MATCHES
 from bot.services import outgoing
 from bot.services.hub_messages import coordinators_and_admins, recipient_languages
 from bot.services.outgoing import Address
@@ -91,11 +92,15 @@ def ingest_advisories(
         same = _same_advisory(uow, advisory)
         matched_before: set[int] = set()
         members_before: set[str] = set()
+        # A copy above every member's clearance (TLP:RED) is never theirs: the gate keeps it
+        # from each member it names, so the coordinators hear of it, also of one named before.
+        staff_only = advisory.tlp > MEMBER_OWN_MATCHES
         if same is not None:
             # The same advisory again: another feed's copy, or a revision its own feed lists
             # under another link. One advisory: only what newly concerns a member alerts.
-            matched_before = uow.matches.product_ids(same)
-            members_before = set(uow.matches.members_for(same))
+            if not staff_only:
+                matched_before = uow.matches.product_ids(same)
+                members_before = set(uow.matches.members_for(same))
             uow.advisories.add_source(same, advisory.id, advisory.source, now)
             advisory = replace(advisory, tlp=uow.advisories.raise_tlp(same, advisory.tlp))
             report.merged.append(same)

@@ -102,7 +102,6 @@ class Hub:
     source_tlp: dict[str, Tlp] = field(default_factory=dict)  # entry id -> highest label
     source_words: dict[str, tuple[str, ...]] = field(default_factory=dict)  # what it first said
     red_pump_entries: list[str] = field(default_factory=list)  # TLP:RED, naming Alpha's
-    pump_named: set[int] = field(default_factory=set)  # advisories (CVE sets) naming it so far
     coordinator_told: set[str] = field(default_factory=set)  # advisories alerted to them
     csaf_versions: dict[int, int] = field(default_factory=dict)
     seen_rows: int = 0
@@ -170,13 +169,11 @@ def ingest_entry(hub: Hub, feed: FeedConfig, n: int) -> None:
     hub.source_tlp[advisory.id] = max([feed.tlp, *labels])
     hub.source_words.setdefault(advisory.id, (f"ZQ{n:03d}", f"src{n:03d}.example"))
     # Alpha (no threshold, no digest) is alerted of every new entry naming its pump, unless a
-    # CSAF document of the advisory already decided it by version, or an earlier copy of the
-    # advisory named the pump already (one advisory, alerted once).
+    # CSAF document of the advisory already decided it by version; a TLP:RED one (even a copy
+    # of an advisory it was alerted of) is kept from it, and the coordinator is told.
     if (first and hub.source_tlp[advisory.id] is Tlp.RED and PUMP in names
-            and identity not in hub.csaf_versions and identity not in hub.pump_named):
+            and identity not in hub.csaf_versions):
         hub.red_pump_entries.append(advisory.id)
-    if first and PUMP in names:
-        hub.pump_named.add(identity)
     with hub.store() as uow:
         ingest_advisories(uow, [advisory], AdvisoryMatcher(uow.products.all()), hub.now,
                           False, admins=ADMINS)
