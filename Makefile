@@ -28,10 +28,10 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot/domain
-	$(BIN)/python -m bot.catalogs check
+	$(BIN)/python -m bot.cli.translations check
 
 catalogs: $(VENV)/.installed-test
-	$(BIN)/python -m bot.catalogs update
+	$(BIN)/python -m bot.cli.translations update
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -6,8 +6,8 @@ hub scale, on a real store through the real command service.
 
 The database is a temporary SQLite file unless `--database-url` names another one; on
 PostgreSQL (`postgresql://postgres@127.0.0.1:5432/test`) the run uses a fresh schema and drops
-it at the end. N members (`catalogue.add_member`, one transaction each) each have one Telegram
-and one Matrix contact and the same product (one `catalogue.import_products`); member 0 is made
+it at the end. N members (`registrations.add_member`, one transaction each) each have one Telegram
+and one Matrix contact and the same product (one `registrations.import_products`); member 0 is made
 coordinator by an admin's /grant. Every figure is of work read back from the database (or the
 scheduler) after it was timed:
 
@@ -49,17 +49,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: E402
 
-from bot.coordination_jobs import CoordinationJobs  # noqa: E402
 from bot.domain.advisory import Advisory  # noqa: E402
 from bot.domain.alerts import HubChannel  # noqa: E402
 from bot.domain.matching import AdvisoryMatcher  # noqa: E402
 from bot.domain.members import Network  # noqa: E402
-from bot.domain.outbox import NewMessage  # noqa: E402
 from bot.domain.product_csv import ProductLine  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
+from bot.domain.queued_messages import NewMessage  # noqa: E402
 from bot.domain.roles import parse_admins  # noqa: E402
 from bot.domain.severity import Severity  # noqa: E402
-from bot.services import catalogue  # noqa: E402
+from bot.jobs.coordination import CoordinationJobs  # noqa: E402
+from bot.services import registrations  # noqa: E402
 from bot.services.chat_commands import ChatCommands, Sender  # noqa: E402
 from bot.services.command_rate import CommandRateLimit  # noqa: E402
 from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts  # noqa: E402
@@ -166,14 +166,14 @@ Rows = list[tuple[str, str]]
 
 
 def populate(hub: Hub, members: int) -> tuple[Sender, Rows]:
-    """N members through the catalogue, hub channels, and member 0 made coordinator."""
+    """N members through the registrations, hub channels, and member 0 made coordinator."""
     t0 = time.perf_counter()
     for i in range(members):
-        catalogue.add_member(hub.store, member_name(i), [
+        registrations.add_member(hub.store, member_name(i), [
             (Network.TELEGRAM, telegram_of(i).address), (Network.MATRIX, matrix_of(i))],
             hub.clock())
     # One import rather than N add_product transactions: the same rows, seconds less setup.
-    catalogue.import_products(hub.store, [ProductLine(i, member_name(i), PRODUCT)
+    registrations.import_products(hub.store, [ProductLine(i, member_name(i), PRODUCT)
                                           for i in range(members)], hub.clock(), False)
     with hub.store() as uow:
         for channel in HUB:

@@ -2,7 +2,7 @@
 
     python bench/languages.py [--contacts 4000] [--alerts 5000] [--repeats 5]
 
-1. Loading the catalogs at start: `bot.i18n.install` reads every `.po` (no compiled `.mo`).
+1. Loading the catalogs at start: `bot.app.i18n.install` reads every `.po` (no compiled `.mo`).
 2. Alerts rendered at send time (`chat_message_lines`, what Telegram and Matrix send) in English
    and German, with their reasons as phrases; baseline: the same alerts rendered with no
    catalogs installed (what the bot did before it spoke German).
@@ -26,16 +26,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import i18n  # noqa: E402
+from bot.app import i18n  # noqa: E402
 from bot.domain import language  # noqa: E402
 from bot.domain.advisory import Advisory  # noqa: E402
 from bot.domain.alerts import Alert, HubChannel, MatchedProduct, alert_payload  # noqa: E402
 from bot.domain.language import N_, Phrase, speaking  # noqa: E402
 from bot.domain.members import Network  # noqa: E402
-from bot.domain.outbox import NewMessage  # noqa: E402
+from bot.domain.queued_messages import NewMessage  # noqa: E402
 from bot.domain.rendering import chat_message_lines  # noqa: E402
 from bot.domain.severity import Severity  # noqa: E402
-from bot.services import catalogue  # noqa: E402
+from bot.services import registrations  # noqa: E402
 from bot.services.announcements import _announcement  # noqa: E402
 from bot.services.hub_messages import (  # noqa: E402
     HubPolicy,
@@ -91,7 +91,7 @@ def fan_out(contacts: int, repeats: int) -> tuple[float, float, float, int, dict
         upgrade(engine)
         store = SqlStore(engine)
         for n in range(contacts // 2):
-            catalogue.add_member(store, f"Member {n}", [
+            registrations.add_member(store, f"Member {n}", [
                 (Network.TELEGRAM, str(10_000 + n)), (Network.MATRIX, f"@m{n}:hub.test")], NOW)
         with store() as uow:
             for n in range(contacts // 2):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli.offline_match import advisory_text  # noqa: E402
 from bot.domain.matching import AdvisoryMatcher  # noqa: E402
 from bot.domain.products import (  # noqa: E402
     ProductSpec,
@@ -34,7 +35,6 @@ from bot.domain.products import (  # noqa: E402
     product_names,
     vendor_names,
 )
-from bot.offline_match import advisory_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CASES = DATA / "csaf_cases_2017_2022.jsonl"

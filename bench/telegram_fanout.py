@@ -36,7 +36,7 @@ from bot.domain.matching import AdvisoryMatcher  # noqa: E402
 from bot.domain.members import Network  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
 from bot.domain.severity import Severity  # noqa: E402
-from bot.outbox import OutboxDispatcher  # noqa: E402
+from bot.outbox.dispatcher import OutboxDispatcher  # noqa: E402
 from bot.services.ingest import ingest_advisories  # noqa: E402
 from bot.store.database import create_db_engine, upgrade  # noqa: E402
 from bot.store.unit_of_work import SqlStore  # noqa: E402

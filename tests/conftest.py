@@ -65,7 +65,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 # ---- languages: the German and English catalogs, English by default -----------------------
 
-from bot import i18n  # noqa: E402
+from bot.app import i18n  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

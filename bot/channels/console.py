@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels.channel import DeliveryError, rendering
 from bot.domain.alerts import alert_from_payload
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
-from bot.domain.outbox import OutboxItem
+from bot.domain.queued_messages import OutboxItem
 from bot.domain.rendering import (
     alert_ref_line,
     payload_attachment,
     payload_language,
     render_alert_text,
 )
+from bot.outbox.channel import DeliveryError, rendering
 
 _RULE = "─" * 78
 

@@ -40,13 +40,12 @@ from nio import (
     UploadResponse,
 )
 
-from bot.channels.channel import DeliveryError, rendering
 from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
 from bot.domain.alerts import alert_from_payload
 from bot.domain.language import speaking
 from bot.domain.members import Network
 from bot.domain.message_parts import split_lines, visible_text
-from bot.domain.outbox import OutboxItem
+from bot.domain.queued_messages import OutboxItem
 from bot.domain.rendering import (
     Attachment,
     alert_ref_line,
@@ -57,6 +56,7 @@ from bot.domain.rendering import (
     render_alert_text,
     with_command_prefix,
 )
+from bot.outbox.channel import DeliveryError, rendering
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

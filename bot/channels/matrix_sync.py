@@ -40,7 +40,7 @@ from bot.channels.matrix_client import MatrixLoginError, MatrixSession
 from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.language import N_, _, speaking
 from bot.domain.members import Network
-from bot.outbox import utc_now
+from bot.outbox.dispatcher import utc_now
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.ports import UnitOfWorkFactory
 

@@ -35,11 +35,10 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.channel import DeliveryError, rendering
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
 from bot.domain.message_parts import split_lines
-from bot.domain.outbox import OutboxItem
+from bot.domain.queued_messages import OutboxItem
 from bot.domain.rendering import (
     Attachment,
     Button,
@@ -48,6 +47,7 @@ from bot.domain.rendering import (
     payload_buttons,
     payload_language,
 )
+from bot.outbox.channel import DeliveryError, rendering
 
 log = logging.getLogger(__name__)
 _Part = Callable[[], Awaitable[Message]]  # one Bot API send, not yet made

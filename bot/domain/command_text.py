@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.text import without_invisible
+from bot.domain.name_folding import without_invisible
 
 # Control characters but tab and line feed (an announcement may have paragraphs).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -27,8 +27,8 @@ from bot.domain.coordination_commands import (
     Situation,
 )
 from bot.domain.language import N_, _, languages, supported
+from bot.domain.name_folding import clean_name
 from bot.domain.severity import Severity
-from bot.domain.text import clean_name
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300

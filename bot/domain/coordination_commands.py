@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.command_text import is_number, without_control
 from bot.domain.language import N_, _
-from bot.domain.text import clean_name
+from bot.domain.name_folding import clean_name
 
 
 class AffectedStatus(enum.StrEnum):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.csaf_fields import CsafError, expect_list, expect_object, expect_text
+from bot.domain.name_folding import folded_words, spelling_variants
 from bot.domain.products import ProductSpec, product_names, vendor_names
-from bot.domain.text import folded_words, spelling_variants
 
 if TYPE_CHECKING:
     from bot.domain.csaf import CsafDocument

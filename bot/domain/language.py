@@ -3,7 +3,7 @@
 Every user-facing string is written `_("…")` (or `N_("…")` where it is only declared, then
 `_()` when shown) so that `pybabel extract` finds it. Which language `_()` answers in is the
 active translator of the current context: `speaking("de")` around the code that writes a message
-for one reader. The translators are installed once at start (`bot.i18n.install`); without them
+for one reader. The translators are installed once at start (`bot.app.i18n.install`); without them
 everything reads in English, the language the messages are written in.
 """
 

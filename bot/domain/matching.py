@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from bot.domain.language import N_, Phrase
+from bot.domain.name_folding import Token, spelling_variants, tokens
 from bot.domain.products import (
     RegisteredProduct,
     is_noise_word,
@@ -24,7 +25,6 @@ from bot.domain.products import (
     product_names,
     vendor_names,
 )
-from bot.domain.text import Token, spelling_variants, tokens
 
 # Tokens never contain this, so no name can match across the title/summary boundary.
 _FIELD_BREAK = "\u2016"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.language import choose
+from bot.domain.name_folding import clean_name
 from bot.domain.severity import Severity
-from bot.domain.text import clean_name
 
 _MEMBER_NAME = re.compile(r"^[\w][\w .&'()/-]{0,99}$")
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.domain.language import _
-from bot.domain.text import clean_name, folded_words, repair_mojibake
+from bot.domain.name_folding import clean_name, folded_words, repair_mojibake
 
 # Words that say what kind of company it is, not which one.
 _LEGAL_SUFFIXES = frozenset(

@@ -46,7 +46,7 @@ from bot.domain.language import (
     supported,
 )
 from bot.domain.members import Contact, Network, Role, reader_language
-from bot.domain.outbox import NewMessage
+from bot.domain.queued_messages import NewMessage
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
 from bot.domain.tlp_gate import Clearance

@@ -8,7 +8,7 @@ from functools import partial
 
 from bot.domain.language import _, in_each_language, ngettext
 from bot.domain.members import Contact, Network
-from bot.domain.outbox import NewMessage
+from bot.domain.queued_messages import NewMessage
 from bot.services import outgoing
 from bot.services.hub_messages import recipient_languages
 from bot.services.ports import UnitOfWork

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.language import choose, default_language, in_each_language
 from bot.domain.members import Network, reader_language
-from bot.domain.outbox import NewMessage
+from bot.domain.queued_messages import NewMessage
 from bot.domain.tlp import Tlp
 from bot.services import outgoing
 from bot.services.outgoing import Address as Address

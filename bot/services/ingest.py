@@ -22,7 +22,7 @@ from bot.domain.feed_state import AlertWindow
 from bot.domain.language import N_, Phrase, _, speaking
 from bot.domain.matching import AdvisoryMatcher, Match
 from bot.domain.members import Contact, Member, Network
-from bot.domain.outbox import NewMessage
+from bot.domain.queued_messages import NewMessage
 from bot.domain.rendering import Button, buttons_payload
 from bot.domain.tlp import Tlp
 from bot.domain.tlp_gate import MEMBER_OWN_MATCHES

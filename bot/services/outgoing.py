@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.members import Network, Role
-from bot.domain.outbox import NewMessage
+from bot.domain.queued_messages import NewMessage
 from bot.domain.tlp_gate import Clearance, Reader, clearance_of
 from bot.services.ports import UnitOfWork
 

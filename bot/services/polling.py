@@ -14,7 +14,7 @@ from bot.domain.advisory import Advisory
 from bot.domain.csaf import CsafError, parse_csaf
 from bot.domain.feed_state import AlertWindow, FeedState, alert_window
 from bot.domain.language import _, moment_text
-from bot.feeds.backoff import next_poll_delay
+from bot.domain.poll_backoff import next_poll_delay
 from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafPoll, CsafSource, where
 from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified

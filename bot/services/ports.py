@@ -13,8 +13,8 @@ from bot.domain.coordination import AuditEntry, HeldAlert, PendingConfirmation
 from bot.domain.feed_state import FeedState
 from bot.domain.meetings import Meeting
 from bot.domain.members import Contact, Member, Network, Role
-from bot.domain.outbox import NewMessage, OutboxItem
 from bot.domain.products import ProductSpec, RegisteredProduct
+from bot.domain.queued_messages import NewMessage, OutboxItem
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 from bot.store.csaf_repository import CsafRecord

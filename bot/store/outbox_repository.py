@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.members import Network
-from bot.domain.outbox import NewMessage, OutboxItem, OutboxState
+from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
 from bot.store.tables import MemberRow, OutboxRow
 
 # How far back "this address was just served" is remembered when sharing turns.

@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from bot.domain.advisory import Advisory
 from bot.domain.feed_state import FeedState
 from bot.domain.members import Contact, Member, Network, Role
-from bot.domain.outbox import OutboxState
+from bot.domain.name_folding import name_key
 from bot.domain.products import ProductSpec, RegisteredProduct
+from bot.domain.queued_messages import OutboxState
 from bot.domain.severity import Severity
-from bot.domain.text import name_key
 from bot.domain.tlp import Tlp
 from bot.store.tables import (
     AdvisoryRow,

@@ -12,15 +12,15 @@ from typing import Any
 from feedserver import FeedServer
 from synapse import Account, MatrixUser, Synapse
 
-from bot.app import Bot, build_bot
+from bot.app.bootstrap import Bot, build_bot
+from bot.app.settings import Settings
 from bot.channels.matrix_sync import MatrixGateway
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
+from bot.outbox.dispatcher import utc_now
 from bot.services.invites import create_invite
-from bot.settings import Settings
 
 
 @dataclass

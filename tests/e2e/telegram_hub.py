@@ -13,11 +13,11 @@ from typing import Any
 from feedserver import FeedServer, rss
 from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
-from bot.app import Bot, build_bot
+from bot.app.bootstrap import Bot, build_bot
+from bot.app.settings import Settings
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
+from bot.outbox.dispatcher import utc_now
 from bot.services.invites import create_invite
-from bot.settings import Settings
 
 
 @dataclass

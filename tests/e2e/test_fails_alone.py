@@ -26,8 +26,8 @@ from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ALICE = 100001  # Klinikum Nord's member on Telegram
 ADMIN = 100002  # the hub's admin, on Telegram
@@ -97,7 +97,7 @@ async def both(tmp_path: Path, synapse: Synapse, feed_server: FeedServer,
                               "telegram_timeout": 2.0, "admins": str(ADMIN)})
     try:
         bot = await hub.start()
-        catalogue.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+        registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
                              utc_now())
         alice, coordinator = await hub.person(), await hub.person()
         alice_dm = await hub.member_subscribed(alice)  # Klinikum Nord, Dräger Infinity Delta
@@ -188,7 +188,7 @@ async def test_a_reply_too_big_for_one_matrix_event_arrives_whole_in_several(
     assert both.hub.bot is not None
     models = [f"Monitor M{i:03d}" for i in range(99)]
     for model in models:  # 99 products, each name 300 characters of `&` and spaces more
-        catalogue.add_product(both.hub.bot.store, "Klinikum Nord",
+        registrations.add_product(both.hub.bot.store, "Klinikum Nord",
                               ProductSpec("Dräger & Co", f"{model} " + "& " * 150), utc_now())
     alice, dm = both.alice, both.alice_dm
     await alice.sync()

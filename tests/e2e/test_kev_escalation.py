@@ -21,8 +21,8 @@ from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ALICE = 100001
 HUB_GROUP = -1001234567890
@@ -47,9 +47,9 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
              FeedConfig("kev", feed_server.url("/kev.json"), timedelta(days=1), type="kev"),
              FeedConfig("epss", feed_server.url("/epss"), timedelta(days=1), type="epss")]
     async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=feeds) as hub:
-        catalogue.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+        registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
                              utc_now())
-        catalogue.add_product(hub.bot.store, "Klinikum Nord",
+        registrations.add_product(hub.bot.store, "Klinikum Nord",
                               ProductSpec("Dräger", "Infinity Delta"), utc_now())
         with hub.bot.store() as uow:
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())

@@ -15,8 +15,8 @@ from synapse import Synapse
 
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
@@ -33,7 +33,7 @@ async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
     account = synapse.register(synapse.unique_name("hubbot"))
     hub = Hub(synapse, feed_server, tmp_path, account)
     bot = await hub.start()
-    catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     try:
         yield hub
     finally:
@@ -90,9 +90,9 @@ async def test_unlinked_user_is_politely_refused(hub: Hub) -> None:
 async def test_member_added_by_matrix_id_gets_alerts_in_a_room_the_bot_opens(hub: Hub) -> None:
     bob = await hub.person()
     assert hub.bot is not None
-    catalogue.add_member(hub.bot.store, "Klinik Süd", [(Network.MATRIX, bob.user_id)],
+    registrations.add_member(hub.bot.store, "Klinik Süd", [(Network.MATRIX, bob.user_id)],
                          utc_now())
-    catalogue.add_product(hub.bot.store, "Klinik Süd", _spec("Dräger", "Infinity Delta"),
+    registrations.add_product(hub.bot.store, "Klinik Süd", _spec("Dräger", "Infinity Delta"),
                           utc_now())
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
     await hub.bot.poll_all()

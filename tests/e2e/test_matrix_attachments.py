@@ -18,13 +18,13 @@ from nio.crypto.attachments import decrypt_attachment
 from synapse import Synapse
 from test_matrix_e2ee import EncryptedUser, person
 
-from bot.channels.channel import DeliveryError
 from bot.channels.matrix import MAX_ATTACHMENT_BYTES, MatrixChannel
 from bot.domain.members import Network
-from bot.domain.outbox import NewMessage, OutboxItem
+from bot.domain.queued_messages import NewMessage, OutboxItem
 from bot.domain.tlp import Tlp
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.channel import DeliveryError
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 from bot.services.invites import create_invite
 
 ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hubbot//meetings//EN\r\nBEGIN:VEVENT\r\n"
@@ -53,7 +53,7 @@ async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
     hub = Hub(synapse, feed_server, tmp_path / "hub", account)
     hub.home.mkdir()
     bot = await hub.start()
-    catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     try:
         yield hub
     finally:

@@ -24,8 +24,8 @@ from synapse import MatrixUser, Message, Synapse
 
 from bot.domain.members import Network, Role
 from bot.domain.tlp import Tlp
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DRAEGER = item(1, "Dräger Infinity Delta: authentication bypass",
@@ -78,8 +78,8 @@ async def hub_people(hub: Hub) -> Coordination:
     hub.extra_settings = {"admins": admin.user_id, "timezone": "Europe/Berlin"}
     bot = await hub.start()
     now = utc_now()
-    catalogue.add_member(bot.store, "Hub Office", [], now)
-    catalogue.add_member(bot.store, "Klinikum Nord", [], now)
+    registrations.add_member(bot.store, "Hub Office", [], now)
+    registrations.add_member(bot.store, "Klinikum Nord", [], now)
     with bot.store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         uow.commit()

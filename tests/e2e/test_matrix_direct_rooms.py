@@ -19,8 +19,8 @@ from synapse import MatrixUser, Synapse
 from bot.channels.matrix_sync import NO_LONGER_PRIVATE
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
@@ -32,7 +32,7 @@ async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
     account = synapse.register(synapse.unique_name("hubbot"))
     hub = Hub(synapse, feed_server, tmp_path, account)
     bot = await hub.start()
-    catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     try:
         yield hub
     finally:
@@ -103,9 +103,9 @@ async def test_a_direct_chat_opened_with_a_third_person_invited_is_never_the_mem
     caplog.set_level(logging.INFO, logger="bot.channels.matrix_sync")
     alice, mallory = await hub.person(), await hub.person()
     assert hub.bot is not None
-    catalogue.add_member(hub.bot.store, "Klinik Süd", [(Network.MATRIX, alice.user_id)],
+    registrations.add_member(hub.bot.store, "Klinik Süd", [(Network.MATRIX, alice.user_id)],
                          utc_now())
-    catalogue.add_product(hub.bot.store, "Klinik Süd", ProductSpec("Dräger", "Infinity Delta"),
+    registrations.add_product(hub.bot.store, "Klinik Süd", ProductSpec("Dräger", "Infinity Delta"),
                           utc_now())
     answer = await alice.client.room_create(
         is_direct=True, invite=[hub.bot_id, mallory.user_id],
@@ -134,9 +134,9 @@ async def test_a_direct_room_opened_just_before_a_crash_is_taken_up_not_opened_a
     bot noted it: after the restart the member is reached in that room, not in a second one."""
     alice = await hub.person()
     assert hub.bot is not None
-    catalogue.add_member(hub.bot.store, "Labor Süd", [(Network.MATRIX, alice.user_id)],
+    registrations.add_member(hub.bot.store, "Labor Süd", [(Network.MATRIX, alice.user_id)],
                          utc_now())
-    catalogue.add_product(hub.bot.store, "Labor Süd", ProductSpec("Dräger", "Infinity Delta"),
+    registrations.add_product(hub.bot.store, "Labor Süd", ProductSpec("Dräger", "Infinity Delta"),
                           utc_now())
     opened = await hub.gateway.session.client.room_create(
         is_direct=True, invite=[alice.user_id], preset=RoomPreset.trusted_private_chat)

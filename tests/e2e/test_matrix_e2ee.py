@@ -26,15 +26,15 @@ from nio import (
 from synapse import Account, Synapse
 from test_matrix import DRAEGER
 
-from bot.channels.channel import DeliveryError
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_cross_signing import KEYS_FILE, canonical_json
 from bot.channels.matrix_sync import UNREADABLE
 from bot.domain.members import Network
-from bot.domain.outbox import OutboxItem
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.domain.queued_messages import OutboxItem
+from bot.outbox.channel import DeliveryError
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 from bot.services.invites import create_invite
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
@@ -146,7 +146,7 @@ async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
     hub = Hub(synapse, feed_server, tmp_path / "hub", account)
     hub.home.mkdir()
     bot = await hub.start()
-    catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     people: list[EncryptedUser] = []
     try:
         yield hub, people

@@ -15,8 +15,8 @@ from synapse import MatrixUser, Message, Synapse
 
 from bot.domain.members import Role
 from bot.domain.tlp import Tlp
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
@@ -38,8 +38,8 @@ async def people(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
     hub.extra_settings = {"timezone": "Europe/Berlin"}
     try:
         bot = await hub.start()
-        catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
-        catalogue.add_member(bot.store, "Uniklinik Süd", [], utc_now())
+        registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
+        registrations.add_member(bot.store, "Uniklinik Süd", [], utc_now())
         with bot.store() as uow:
             uow.members.set_role("Klinikum Nord", Role.COORDINATOR)
             uow.commit()

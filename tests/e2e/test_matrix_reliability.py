@@ -19,10 +19,10 @@ from feedserver import FeedServer, rss
 from matrix_hub import Hub
 from synapse import Synapse
 
+from bot.app.health import HealthServer
 from bot.domain.tlp import Tlp
-from bot.health import HealthServer
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 
 def item(n: int, title: str, body: str = "") -> str:
@@ -91,7 +91,7 @@ async def _hub(tmp_path: Path, synapse: Synapse, feeds: FeedServer, homeserver: 
     account = synapse.register(synapse.unique_name("hubbot"))
     hub = Hub(synapse, feeds, tmp_path, account, homeserver or synapse.url)
     bot = await hub.start()
-    catalogue.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     return hub
 
 
@@ -153,7 +153,7 @@ async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_
 ) -> None:
     hub, proxy = hub_behind_proxy
     assert hub.bot is not None
-    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.store, hub.bot.app.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     alice = await hub.person()
     dm = await hub.member_subscribed(alice)

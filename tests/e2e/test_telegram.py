@@ -16,8 +16,8 @@ from telegram_server import RateLimits, TelegramServer
 
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 
 ALICE = 100001
@@ -33,8 +33,8 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: Feed
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
     async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
-        catalogue.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
-        catalogue.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+        registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
+        registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
                              utc_now())
         with hub.bot.store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)
@@ -88,7 +88,7 @@ async def test_unlinked_user_is_politely_refused(hub: TelegramHub) -> None:
 
 
 async def test_no_member_ever_sees_another_members_products(hub: TelegramHub) -> None:
-    catalogue.add_product(hub.bot.store, "Hub Office", ProductSpec("BD", "Alaris 8015"),
+    registrations.add_product(hub.bot.store, "Hub Office", ProductSpec("BD", "Alaris 8015"),
                           utc_now())
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
@@ -132,9 +132,9 @@ async def test_the_servers_429s_are_waited_out_with_one_warning_a_wait_and_no_er
         hub: TelegramHub, caplog: pytest.LogCaptureFixture) -> None:
     users = hub.telegram.add_private_chats(8, first_id=200001)
     for n, user in enumerate(users):
-        catalogue.add_member(hub.bot.store, f"Hospital {n}", [(Network.TELEGRAM, str(user))],
+        registrations.add_member(hub.bot.store, f"Hospital {n}", [(Network.TELEGRAM, str(user))],
                              utc_now())
-        catalogue.add_product(hub.bot.store, f"Hospital {n}",
+        registrations.add_product(hub.bot.store, f"Hospital {n}",
                               ProductSpec("Dräger", "Infinity Delta"), utc_now())
     # Stricter than Telegram: two messages at once, then one a second; the bot sends faster.
     hub.telegram.set_limits(RateLimits(overall_burst=2, overall_per_second=1.0))
@@ -208,8 +208,8 @@ async def test_a_send_that_times_out_is_retried_and_not_lost(hub: TelegramHub) -
 
 
 async def test_alert_to_a_chat_telegram_does_not_know_is_given_up(hub: TelegramHub) -> None:
-    catalogue.add_member(hub.bot.store, "Ghost", [(Network.TELEGRAM, "999999")], utc_now())
-    catalogue.add_product(hub.bot.store, "Ghost", ProductSpec("Dräger", "Infinity Delta"),
+    registrations.add_member(hub.bot.store, "Ghost", [(Network.TELEGRAM, "999999")], utc_now())
+    registrations.add_product(hub.bot.store, "Ghost", ProductSpec("Dräger", "Infinity Delta"),
                           utc_now())
     hub.feeds.serve("/cisa.xml", rss([DRAEGER]))
     await hub.poll()
@@ -234,7 +234,7 @@ async def test_an_alert_naming_many_products_is_split_and_complete(hub: Telegram
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     models = [f"Infinity M{i:03d} Monitor" for i in range(60)]
     for model in models:
-        catalogue.add_product(hub.bot.store, "Klinikum Nord", ProductSpec("Dräger", model),
+        registrations.add_product(hub.bot.store, "Klinikum Nord", ProductSpec("Dräger", model),
                               utc_now())
     hub.feeds.serve("/cisa.xml", rss([item(9, "Dräger monitors", ", ".join(models))]))
     await hub.poll()
@@ -312,9 +312,9 @@ async def test_tlp_amber_reaches_members_directly_but_only_amber_channels(
 async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
     hub: TelegramHub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.health import HealthServer
+    from bot.app.health import HealthServer
 
-    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.store, hub.bot.app.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")

@@ -18,9 +18,9 @@ from telegram_server import TelegramServer
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, HubChannel, alert_payload
 from bot.domain.members import Network, Role
-from bot.domain.outbox import NewMessage
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.domain.queued_messages import NewMessage
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ALICE = 100001
 CISO = 100002  # the hub office's coordinator
@@ -52,9 +52,9 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub meetings", type="supergroup")
     async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[]) as hub:
-        catalogue.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+        registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
                              utc_now())
-        catalogue.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+        registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
                              utc_now())
         with hub.bot.store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)

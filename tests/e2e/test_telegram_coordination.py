@@ -23,13 +23,13 @@ from feedserver import FeedServer, rss
 from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
-from bot.app import open_store
-from bot.coordination_jobs import CoordinationJobs
+from bot.app.bootstrap import open_store
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
-from bot.outbox import OutboxDispatcher, utc_now
-from bot.services import catalogue
+from bot.jobs.coordination import CoordinationJobs
+from bot.outbox.dispatcher import OutboxDispatcher, utc_now
+from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 
 ALICE = 100001  # Klinikum Nord
@@ -81,7 +81,7 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
                             admins=str(ADMIN), timezone=ZONE) as hub:
         now = utc_now()
         for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
-            catalogue.add_member(hub.bot.store, name, [(Network.TELEGRAM, str(user))], now)
+            registrations.add_member(hub.bot.store, name, [(Network.TELEGRAM, str(user))], now)
         with hub.bot.store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
@@ -312,7 +312,7 @@ async def test_a_reminder_due_while_the_bot_was_down_is_sent_once_after_restart(
 async def test_members_say_they_are_affected_and_coordinators_see_counts_first(
         hub: TelegramHub) -> None:
     for member in ("Klinikum Nord", "Vivantes"):
-        catalogue.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
+        registrations.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
                               utc_now())
     hub.feeds.serve("/cisa.xml", rss([CRITICAL]))
     await hub.bot.poll_all()
@@ -351,7 +351,7 @@ def next_eight_oclock(now: datetime) -> datetime:
 async def test_a_digest_holds_high_alerts_until_the_hour_but_not_critical_ones(
         hub: TelegramHub) -> None:
     for member in ("Klinikum Nord", "Vivantes"):
-        catalogue.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
+        registrations.add_product(hub.bot.store, member, ProductSpec("Dräger", "Infinity Delta"),
                               utc_now())
     answer = await hub.say(ALICE, "/digest on 8")
     assert answer.startswith("Digest on: Klinikum Nord's alerts below critical arrive in one "

@@ -17,8 +17,8 @@ from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ANNA = 100011  # Klinikum Nord's security officer; her Telegram speaks German
 BEN = 100012  # Uniklinik Süd's; his Telegram speaks English
@@ -34,8 +34,8 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
     telegram_server.add_private_chat(BEN, "Ben", language_code="en")
     telegram_server.add_group(HUB_GROUP, "Hub-Warnungen", type="supergroup")
     async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
-        catalogue.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
-        catalogue.add_member(hub.bot.store, "Uniklinik Süd", [], utc_now())
+        registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
+        registrations.add_member(hub.bot.store, "Uniklinik Süd", [], utc_now())
         with hub.bot.store() as uow:
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP), language="de"),
                                  utc_now())

@@ -14,10 +14,10 @@ from feedserver import FeedServer
 from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
+from bot.app.settings import Settings
 from bot.domain.members import Role
-from bot.outbox import utc_now
-from bot.services import catalogue
-from bot.settings import Settings
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ADMIN = 100077
 SECRET = "Vq3m_x-8dLr0ZkP2sTn5wYb7cJh4gF6e"
@@ -38,7 +38,7 @@ async def webhook_hub(tmp_path: Path, telegram_server: TelegramServer, feed_serv
                             telegram_webhook_url="https://hub.example.org/telegram",
                             telegram_webhook_port=free_port(),
                             telegram_webhook_secret=SECRET) as hub:
-        catalogue.add_member(hub.bot.store, "Org A", [], utc_now())
+        registrations.add_member(hub.bot.store, "Org A", [], utc_now())
         yield hub
 
 

@@ -25,8 +25,8 @@ from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
-from bot.services import catalogue
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 ALICE, CISO, ADMIN = 100001, 100002, 100003  # a member, the hub office's coordinator, an admin
 CLEAR_GROUP, GREEN_GROUP = -1001000000001, -1001000000002
@@ -60,12 +60,12 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
     async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=feeds,
                             admins=str(ADMIN)) as hub:
         store, now = hub.bot.store, utc_now()
-        catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))], now)
-        catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"),
+        registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))], now)
+        registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"),
                               now)
-        catalogue.add_product(store, "Klinikum Nord", ProductSpec("Philips", "IntelliVue MX40"),
+        registrations.add_product(store, "Klinikum Nord", ProductSpec("Philips", "IntelliVue MX40"),
                               now)
-        catalogue.add_member(store, "Hub Office", [(Network.TELEGRAM, str(CISO))], now)
+        registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, str(CISO))], now)
         with store() as uow:
             uow.members.set_role("Hub Office", Role.COORDINATOR)
             uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(CLEAR_GROUP)), now)

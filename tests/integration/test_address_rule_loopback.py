@@ -16,7 +16,7 @@ from bot.domain.feed_state import FeedState
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed
 from bot.feeds.parse import parse_feed
-from bot.outbox import utc_now
+from bot.outbox.dispatcher import utc_now
 from bot.services.polling import FeedPoller
 from bot.store.database import create_db_engine, upgrade
 from bot.store.unit_of_work import SqlStore

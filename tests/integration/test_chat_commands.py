@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import i18n
+from bot.app import i18n
 from bot.domain.advisory import Advisory
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.domain.severity import Severity
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED, ChatCommands, Sender
 from bot.services.command_rate import CommandRateLimit
 from bot.services.ingest import ingest_advisories
@@ -34,9 +34,9 @@ class Clock:
 
 @pytest.fixture
 def chat(store: SqlStore):
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(store, "Vivantes", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(store, "Vivantes", ProductSpec("Philips", "IntelliVue MX40"), NOW)
     clock = Clock()
     service = ChatCommands(store, clock)
     counter = iter(range(1, 10_000))
@@ -172,7 +172,7 @@ def test_severity_threshold_mute_and_status(chat, store: SqlStore) -> None:
 
 
 def test_latest_shows_only_this_members_alerts(chat, store: SqlStore) -> None:
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
     with store() as uow:
         matcher = AdvisoryMatcher(uow.products.all())
         for i, title in enumerate(["Philips IntelliVue MX40 flaw", "Dräger Infinity Delta bug"]):
@@ -205,7 +205,7 @@ def test_a_user_flooding_commands_is_slowed_down_without_starving_others(
 ) -> None:
     from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
     service = ChatCommands(store, Clock(), CommandRateLimit("5/minute"))
     noisy = Sender(Network.TELEGRAM, "2002", "2002")
     answers = [service.handle(noisy, "/products", f"n{i}") for i in range(50)]

@@ -14,7 +14,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from coordination_hub import CommandHub
 from icalendar import Calendar
 
-from bot.coordination_jobs import CoordinationJobs
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
 from bot.domain.matching import AdvisoryMatcher
@@ -22,7 +21,8 @@ from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
-from bot.services import catalogue
+from bot.jobs.coordination import CoordinationJobs
+from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED, NOTHING_TO_CONFIRM, Sender
 from bot.services.hub_messages import HubPolicy
 from bot.services.ingest import ingest_advisories
@@ -60,14 +60,14 @@ class Hub(CommandHub):
 
 @pytest.fixture
 def hub(store: SqlStore) -> Hub:
-    catalogue.add_member(store, "Hub Office", [(Network.TELEGRAM, "3003"),
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, "3003"),
                                                (Network.MATRIX, "@coord:hub.test")], NOW)
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001"),
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001"),
                                                   (Network.MATRIX, "@ann:hub.test")], NOW)
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
-    catalogue.add_product(store, "Vivantes", ProductSpec("Dräger", "Infinity Delta"), NOW)
-    catalogue.add_product(store, "Vivantes", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_product(store, "Vivantes", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_product(store, "Vivantes", ProductSpec("Philips", "IntelliVue MX40"), NOW)
     with store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, HUB_TG), NOW)
@@ -190,7 +190,7 @@ def test_a_coordinator_demoted_after_the_preview_cannot_send_it(hub: Hub) -> Non
 
 def test_a_coordinator_removed_after_the_preview_cannot_send_it(hub: Hub) -> None:
     hub.say(COORD_MX, "/announce --dm Patch now")  # on Matrix, answered with a plain yes
-    catalogue.remove_member(hub.store, "Hub Office")
+    registrations.remove_member(hub.store, "Hub Office")
     assert hub.say(COORD_MX, "yes") == NOT_LINKED  # no longer anyone's: only the refusal
     assert hub.rows("announcement") == []
 
@@ -463,7 +463,7 @@ def test_a_member_with_answers_and_held_alerts_can_still_be_removed(hub: Hub) ->
     hub.say(NORD, f"/affected {ref} yes")
     hub.say(COORD, "/meeting add 2026-11-02 14:00 Quarterly exercise")
     hub.say(NORD, "/rsvp 1 yes")
-    catalogue.remove_member(hub.store, "Klinikum Nord")
+    registrations.remove_member(hub.store, "Klinikum Nord")
     assert "Matched 1 member; 0 answered" in hub.say(COORD, f"/situation {ref}")
     assert CoordinationJobs(hub.store, POLICY, hub.clock).release_digests() == 0
 

@@ -21,7 +21,7 @@ from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.fetch import FeedFetcher
 from bot.feeds.parse import parse_feed
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.polling import FeedPoller
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
@@ -79,15 +79,15 @@ def csaf_folder() -> Path:
 
 @pytest.fixture
 async def setup(store: SqlStore, feed_server: FeedServer, csaf_folder: Path):
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
     # The issue's example: B.06.18 is the first version that ICSMA-17-255-01 does not list.
-    catalogue.add_product(store, "Klinikum Nord",
+    registrations.add_product(store, "Klinikum Nord",
                           ProductSpec("Philips", "IntelliVue MX40", versions="B.06.18"), NOW)
-    catalogue.add_product(store, "Vivantes",
+    registrations.add_product(store, "Vivantes",
                           ProductSpec("Philips", "IntelliVue MX40", versions="B.06.12"), NOW)
-    catalogue.add_product(store, "Labor Süd", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    registrations.add_product(store, "Labor Süd", ProductSpec("Philips", "IntelliVue MX40"), NOW)
     provider = Provider(feed_server, csaf_folder)
     fetcher = FeedFetcher()
     clock = [NOW]
@@ -269,8 +269,8 @@ async def test_an_unchanged_rolie_feed_is_not_downloaded_again(setup,
 
 async def test_a_providers_archive_is_recorded_on_its_first_poll_not_alerted(
         store: SqlStore, feed_server: FeedServer, csaf_folder: Path) -> None:
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(store, "Vivantes",
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(store, "Vivantes",
                           ProductSpec("Philips", "IntelliVue MX40", versions="B.06.12"), NOW)
     provider = Provider(feed_server, csaf_folder)
     provider.publish(("icsma-17-255-01.json",))  # released in 2017
@@ -291,10 +291,10 @@ async def test_an_archive_read_over_several_polls_never_alerts_but_later_news_do
     """A provider lists more documents than one poll reads (newest first): the polls that work
     through its archive record old documents without alerting, also after the first one; a
     document released after the hub began to follow the provider alerts."""
-    catalogue.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
-    catalogue.add_product(store, "Labor Süd", ProductSpec("Philips", "IntelliVue MX40"), NOW)
-    catalogue.add_product(store, "Labor Süd", ProductSpec("Philips", "Ultrasound"), NOW)
-    catalogue.add_product(store, "Labor Süd", ProductSpec("B. Braun", "Infusomat"), NOW)
+    registrations.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
+    registrations.add_product(store, "Labor Süd", ProductSpec("Philips", "IntelliVue MX40"), NOW)
+    registrations.add_product(store, "Labor Süd", ProductSpec("Philips", "Ultrasound"), NOW)
+    registrations.add_product(store, "Labor Süd", ProductSpec("B. Braun", "Infusomat"), NOW)
     provider = Provider(feed_server, csaf_folder)
     provider.publish(CHOSEN)  # released 2017, 2020 and 2021
     clock = [NOW]

@@ -12,11 +12,11 @@ from sqlalchemy import text
 from telegram import Bot
 from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
-from bot.channels.channel import DeliveryError
 from bot.channels.telegram import TelegramChannel
 from bot.domain.members import Network
-from bot.domain.outbox import UNEXPECTED_ATTEMPTS, NewMessage, OutboxItem
-from bot.outbox import OutboxDispatcher
+from bot.domain.queued_messages import UNEXPECTED_ATTEMPTS, NewMessage, OutboxItem
+from bot.outbox.channel import DeliveryError
+from bot.outbox.dispatcher import OutboxDispatcher
 from bot.store.unit_of_work import SqlStore
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -224,7 +224,7 @@ async def test_a_429_pauses_every_send_with_one_warning_and_is_then_waited_out(
     dispatcher = OutboxDispatcher(store, channel, clock=clock, concurrency=3)
     for address, key in enumerate("abcd"):
         queue(store, key, address=str(address))
-    caplog.set_level(logging.DEBUG, logger="bot.outbox")
+    caplog.set_level(logging.DEBUG, logger="bot.outbox.dispatcher")
     await dispatcher.drain()
     assert channel.delivered == ["d"]  # in flight together with the three told to wait
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -23,7 +23,7 @@ from bot.domain.members import Network, Role
 from bot.domain.rendering import button_hint_lines, chat_message_lines, payload_buttons
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
-from bot.services import catalogue, digests, meetings
+from bot.services import digests, meetings, registrations
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.command_rate import CommandRateLimit
 from bot.services.hub_messages import HubPolicy
@@ -94,8 +94,8 @@ def _prose(text: str) -> list[str]:
 
 def _play(store: SqlStore) -> list[dict[str, Any]]:
     """A conversation touching every command; returns every payload queued."""
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_member(store, "Hub Office", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, "2002")], NOW)
     with store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, "-100777"), NOW)

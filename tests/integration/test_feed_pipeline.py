@@ -44,7 +44,7 @@ async def test_hostile_feed_served_over_http_is_rejected(feed_server: FeedServer
 
 
 async def test_bundled_example_feeds_serve_and_parse(feed_server: FeedServer) -> None:
-    examples = Path(__file__).resolve().parents[2] / "bot" / "examples" / "feeds"
+    examples = Path(__file__).resolve().parents[2] / "bot" / "cli" / "examples" / "feeds"
     async with FeedFetcher() as fetcher:
         for file in sorted(examples.glob("*.xml")):
             feed_server.serve_file(f"/{file.name}", file)

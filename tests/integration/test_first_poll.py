@@ -17,7 +17,7 @@ from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher
 from bot.feeds.parse import parse_feed
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.polling import FeedPoller
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
@@ -49,8 +49,8 @@ def titles(store: SqlStore) -> list[str]:
 
 @pytest.fixture
 async def hub(store: SqlStore, feed_server: FeedServer):
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
     clock = [NOW]
     async with FeedFetcher() as fetcher:
         poller = FeedPoller(store, fetcher, parse_feed, console=False, clock=lambda: clock[0],
@@ -107,8 +107,8 @@ async def test_a_feed_polled_again_after_a_long_pause_does_not_flood(
 
 async def test_the_backlog_window_is_the_admins_setting(
         store: SqlStore, feed_server: FeedServer) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
     feed_server.serve("/siemens.xml", rss([item(1, NOW - timedelta(days=40)),
                                            item(2, NOW - timedelta(days=400))]))
     async with FeedFetcher() as fetcher:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from bot.domain.members import Network
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.invites import code_hash, create_invite
 from bot.store.unit_of_work import SqlStore, SqlUnitOfWork
@@ -38,7 +38,7 @@ def _wait_until_blocked_by(store: SqlStore, first: SqlUnitOfWork) -> None:
 
 
 def test_two_simultaneous_starts_with_one_code_link_exactly_one_chat(store: SqlStore) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
     code = create_invite(store, "Klinikum Nord", NOW)
     service = ChatCommands(store, lambda: NOW)
     with ThreadPoolExecutor(1) as pool, store() as first:
@@ -57,7 +57,7 @@ def test_two_simultaneous_starts_with_one_code_link_exactly_one_chat(store: SqlS
 
 
 def test_of_two_redemptions_at_once_the_later_finds_the_code_used(store: SqlStore) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
     code = code_hash(create_invite(store, "Klinikum Nord", NOW))
 
     def redeem_second() -> str:

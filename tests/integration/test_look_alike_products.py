@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.product_csv import parse_product_csv
 from bot.domain.products import ProductSpec
-from bot.services import catalogue
+from bot.services import registrations
 from bot.store.tables import ProductRow
 from bot.store.unit_of_work import SqlStore
 
@@ -25,34 +25,35 @@ def _products(store: SqlStore) -> list[tuple[str, str]]:
 
 
 def test_product_add_refuses_a_look_alike_of_a_registered_product(store: SqlStore) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
     for vendor, product in [("Dr\u200bäger", "Infinity\u2060 Delta"),
                             ("DRÄGER", "infinity\ufeff delta"),
                             ("Dräger\u00ad", "Ｉｎｆｉｎｉｔｙ Delta"),
                             ("Dräger", "Infinity Delta\U000e0041\U000e007f")]:
-        with pytest.raises(catalogue.CatalogueError, match="already has Dräger | Infinity Delta"):
-            catalogue.add_product(store, "Klinikum Nord", ProductSpec(vendor, product), NOW)
+        with pytest.raises(registrations.RegistrationError,
+                           match="already has Dräger | Infinity Delta"):
+            registrations.add_product(store, "Klinikum Nord", ProductSpec(vendor, product), NOW)
     assert _products(store) == [("Dräger", "Infinity Delta")]
 
 
 def test_a_product_added_with_hidden_characters_is_kept_without_them(store: SqlStore) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_product(store, "Klinikum Nord",
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_product(store, "Klinikum Nord",
                           ProductSpec("Dr\u2060äger", "Infinity\u180e Del\u00adta"), NOW)
     assert _products(store) == [("Dräger", "Infinity Delta")]
 
 
 def test_import_skips_look_alikes_of_registered_products_and_of_its_own_rows(
         store: SqlStore) -> None:
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
     lines = parse_product_csv(
         "member,vendor,product\n"
         "Klinikum Nord,Dr\u200bäger,Infinity\u2060 Delta\n"  # the registered one, disguised
         "Klinikum Nord,BD,Alaris 8015\n"
         "Klinikum Nord,bd,ALARIS\u00ad 8015\n")  # the row above, disguised
-    added, skipped, _created = catalogue.import_products(store, lines, NOW, False)
+    added, skipped, _created = registrations.import_products(store, lines, NOW, False)
     assert (added, skipped) == (1, 2)
     assert _products(store) == [("Dräger", "Infinity Delta"), ("BD", "Alaris 8015")]
 
@@ -60,8 +61,8 @@ def test_import_skips_look_alikes_of_registered_products_and_of_its_own_rows(
 def test_a_stored_name_of_invisible_characters_only_never_stops_matching_for_everyone(
         store: SqlStore, caplog: pytest.LogCaptureFixture) -> None:
     # Before names were cleaned, /subscribe took a product named by a Hangul filler (U+3164).
-    catalogue.add_member(store, "Klinikum Nord", [], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
     with store() as uow:
         member = uow.members.get("Klinikum Nord")
         assert member is not None

@@ -17,7 +17,7 @@ from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher
 from bot.feeds.parse import parse_feed
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.polling import FeedPoller
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
@@ -49,8 +49,8 @@ def alerts(store: SqlStore) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def hub(store: SqlStore, feed_server: FeedServer):
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "SCALANCE X-200"), NOW)
     clock = [NOW]
     async with FeedFetcher() as fetcher:
         poller = FeedPoller(store, fetcher, parse_feed, console=False, clock=lambda: clock[0])
@@ -78,9 +78,9 @@ async def test_a_revision_under_another_link_of_the_same_feed_is_the_same_adviso
 async def test_a_revision_naming_another_product_of_the_member_tells_them_once_what_changed(
         hub, store: SqlStore, feed_server: FeedServer) -> None:
     poller, feed, clock = hub
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "RUGGEDCOM ROX"), NOW)
-    catalogue.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
-    catalogue.add_product(store, "Labor Süd", ProductSpec("Siemens", "RUGGEDCOM ROX"), NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Siemens", "RUGGEDCOM ROX"), NOW)
+    registrations.add_member(store, "Labor Süd", [(Network.TELEGRAM, "3003")], NOW)
+    registrations.add_product(store, "Labor Süd", ProductSpec("Siemens", "RUGGEDCOM ROX"), NOW)
     feed_server.serve("/siemens.xml", rss([OLD_REVISION]))
     await poller.poll(feed, force=True)
     widened = NEW_REVISION.replace("are affected", "and RUGGEDCOM ROX devices are affected")

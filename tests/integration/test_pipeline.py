@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from feedserver import RSS_TYPE, FeedServer, Route, rss
 
-from bot.app import Bot, build_bot
+from bot.app.bootstrap import Bot, build_bot
+from bot.app.settings import Settings
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
-from bot.services import catalogue
-from bot.settings import Settings
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 DRAEGER_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
 <link>https://advisories.example.org/icsma-26-1</link><guid>https://advisories.example.org/icsma-26-1</guid>
@@ -61,10 +61,12 @@ async def hub(tmp_path: Path, feed_server: FeedServer, fetch_timeout: float):
     async with AsyncExitStack() as stack:
         bot = await build_bot(settings, stack, feeds=feeds, console_stream=open(  # noqa: SIM115
             tmp_path / "console.txt", "w", encoding="utf-8"))
-        catalogue.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], utc_now())
+        registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, "1001")],
+                                 utc_now())
         draeger = ProductSpec("Drägerwerk", "Infinity Delta", vendor_aliases=("Dräger",))
-        catalogue.add_product(bot.store, "Klinikum Nord", draeger, utc_now())
-        catalogue.add_product(bot.store, "Klinikum Nord", ProductSpec("BD", "Alaris"), utc_now())
+        registrations.add_product(bot.store, "Klinikum Nord", draeger, utc_now())
+        registrations.add_product(bot.store, "Klinikum Nord", ProductSpec("BD", "Alaris"),
+                                  utc_now())
         yield bot
 
 

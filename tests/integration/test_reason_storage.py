@@ -15,7 +15,7 @@ from bot.domain.language import Phrase, in_language, speaking
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.csaf_ingest import CsafItem, ingest_csaf
 from bot.store.tables import MatchRow, OutboxRow
 from bot.store.unit_of_work import SqlStore
@@ -53,8 +53,8 @@ def ingest(store: SqlStore, version: str, status: str) -> None:
 
 
 def setup_member(store: SqlStore) -> None:
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(store, "Vivantes", MONITOR, NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(store, "Vivantes", MONITOR, NOW)
 
 
 def test_a_stored_note_and_reason_read_back_as_phrases(store: SqlStore) -> None:

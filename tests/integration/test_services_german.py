@@ -12,14 +12,14 @@ import pytest
 from coordination_hub import CommandHub
 from icalendar import Calendar
 
-from bot.coordination_jobs import CoordinationJobs
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
 from bot.domain.exploitation import KevListing
 from bot.domain.members import Network, Role
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
-from bot.services import catalogue
+from bot.jobs.coordination import CoordinationJobs
+from bot.services import registrations
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.command_rate import CommandRateLimit
 from bot.services.delivery_problems import recipient_gone
@@ -45,9 +45,9 @@ class Hub(CommandHub):
 
 @pytest.fixture
 def hub(store: SqlStore) -> Hub:
-    catalogue.add_member(store, "Hub Office", [(Network.TELEGRAM, "3003")], NOW)
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, "3003")], NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
     with store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         uow.hub_channels.add(HubChannel(Network.TELEGRAM, HUB_DE, language="de"), NOW)
@@ -254,7 +254,7 @@ def test_a_kev_escalation_is_written_in_each_recipients_language(hub: Hub) -> No
 
 
 def test_coordinators_are_told_of_a_gone_recipient_in_their_language(hub: Hub) -> None:
-    catalogue.add_member(hub.store, "Charité", [(Network.TELEGRAM, "4004")], NOW)
+    registrations.add_member(hub.store, "Charité", [(Network.TELEGRAM, "4004")], NOW)
     with hub.store() as uow:
         uow.members.set_role("Charité", Role.COORDINATOR)
         uow.commit()

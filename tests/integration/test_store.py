@@ -14,10 +14,10 @@ import bot.store.tables  # noqa: F401  (the tables' declaration)
 from bot.domain.advisory import Advisory
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
-from bot.domain.outbox import NewMessage, OutboxState
 from bot.domain.products import ProductSpec
+from bot.domain.queued_messages import NewMessage, OutboxState
 from bot.domain.severity import Severity
-from bot.services import catalogue
+from bot.services import registrations
 from bot.services.ingest import ingest_advisories
 from bot.store.database import create_db_engine, upgrade
 from bot.store.unit_of_work import SqlStore
@@ -31,8 +31,8 @@ def advisory(id_: str, title: str, summary: str = "", source: str = "cisa", **kw
 
 
 def charite(store: SqlStore) -> None:
-    catalogue.add_member(store, "Charité", [(Network.TELEGRAM, "1001")], NOW)
-    catalogue.add_product(store, "Charité", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(store, "Charité", [(Network.TELEGRAM, "1001")], NOW)
+    registrations.add_product(store, "Charité", ProductSpec("Dräger", "Infinity Delta"), NOW)
 
 
 def ingest(store: SqlStore, *advisories: Advisory, console: bool = False):
@@ -84,8 +84,8 @@ def test_member_with_contacts_and_products_round_trips(store: SqlStore) -> None:
 
 def test_a_telegram_id_links_to_one_member_only(store: SqlStore) -> None:
     charite(store)
-    with pytest.raises(catalogue.CatalogueError, match="already linked"):
-        catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "1001")], NOW)
+    with pytest.raises(registrations.RegistrationError, match="already linked"):
+        registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "1001")], NOW)
     with store() as uow:  # the failed add left nothing behind
         assert [m.name for m in uow.members.all()] == ["Charité"]
 
@@ -125,8 +125,8 @@ def test_merged_advisory_still_alerts_a_member_only_the_later_entry_names(
     store: SqlStore,
 ) -> None:
     charite(store)
-    catalogue.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(store, "Vivantes", ProductSpec("B. Braun", "Infusomat Space"), NOW)
+    registrations.add_member(store, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(store, "Vivantes", ProductSpec("B. Braun", "Infusomat Space"), NOW)
     ingest(store, advisory("cisa:1", "Dräger Infinity Delta", cves=("CVE-2026-7",)))
     ingest(store, advisory("vendor:1", "B. Braun Infusomat Space", source="psirt",
                            cves=("CVE-2026-7",)))
@@ -226,7 +226,7 @@ def test_retry_waits_until_its_time_and_failure_is_final(store: SqlStore) -> Non
 def test_removed_member_gets_nothing_already_queued(store: SqlStore) -> None:
     charite(store)
     ingest(store, advisory("a1", "Dräger Infinity Delta"))
-    catalogue.remove_member(store, "Charité")
+    registrations.remove_member(store, "Charité")
     assert queued(store) == []
     with store() as uow:
         assert uow.products.all() == [] and uow.members.contacts() == []
@@ -252,11 +252,11 @@ def test_product_import_is_all_or_nothing_and_idempotent(store: SqlStore) -> Non
     lines = parse_product_csv("member,vendor,product,aliases\n"
                               "Charité,Dräger,Infinity Delta,Delta XL\n"
                               "Charité,BD,Alaris 8015,\n")
-    with pytest.raises(catalogue.CatalogueError, match="unknown member"):
-        catalogue.import_products(store, lines, NOW, create_members=False)
-    assert catalogue.import_products(store, lines, NOW, create_members=True) == (
+    with pytest.raises(registrations.RegistrationError, match="unknown member"):
+        registrations.import_products(store, lines, NOW, create_members=False)
+    assert registrations.import_products(store, lines, NOW, create_members=True) == (
         2, 0, ["Charité"])
-    assert catalogue.import_products(store, lines, NOW, create_members=True) == (0, 2, [])
+    assert registrations.import_products(store, lines, NOW, create_members=True) == (0, 2, [])
     with store() as uow:
         aliases = {p.spec.product: p.spec.aliases for p in uow.products.all()}
     assert aliases == {"Infinity Delta": ("Delta XL",), "Alaris 8015": ()}

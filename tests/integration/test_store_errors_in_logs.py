@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot import log_redaction
+from bot.app import log_redaction
 from bot.store.database import create_db_engine
 
 PRODUCT = "Quortex Infusor 9000"

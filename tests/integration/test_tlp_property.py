@@ -32,7 +32,7 @@ from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
 from bot.feeds.parse import parse_feed
-from bot.services import catalogue, digests, situation
+from bot.services import digests, registrations, situation
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.csaf_ingest import CsafItem, ingest_csaf
 from bot.services.exploitation import escalate, record_catalog
@@ -130,8 +130,8 @@ def build_hub(feed_tlps: list[Tlp], provider_tlp: Tlp, channel_tlps: list[Tlp],
              ProductSpec("Zentra", "Heliox Pump")),
             ("Delta", [(T, "13")], ProductSpec("Zentra", "Heliox Pump", versions="1.0")),
             ("Hub Office", [COORDINATOR], ProductSpec("Zentra", "Vitro Monitor"))):
-        catalogue.add_member(store, name, chats, START)
-        catalogue.add_product(store, name, product, START)
+        registrations.add_member(store, name, chats, START)
+        registrations.add_product(store, name, product, START)
     with store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         uow.members.set_digest_hour("Beta", 8 if beta_digest else None)

@@ -22,7 +22,7 @@ from bot.domain.products import ProductSpec
 from bot.domain.rendering import render_alert_text
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
-from bot.services import catalogue, digests
+from bot.services import digests, registrations
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.csaf_ingest import CsafItem, ingest_csaf
 from bot.services.exploitation import escalate
@@ -51,9 +51,9 @@ PUBLIC = Advisory("https://cisa.example/1", "Dräger Infinity Delta: authenticat
 def hub(store: SqlStore) -> SqlStore:
     """Klinikum Nord (Dräger Infinity Delta) on 1001, the coordinator Hub Office on 9001, an
     admin on 7777, and hub channels cleared for CLEAR, AMBER and RED."""
-    catalogue.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, MEMBER)], NOW)
-    catalogue.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
-    catalogue.add_member(store, "Hub Office", [(Network.TELEGRAM, COORDINATOR)], NOW)
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, MEMBER)], NOW)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, COORDINATOR)], NOW)
     with store() as uow:
         uow.members.set_role("Hub Office", Role.COORDINATOR)
         for address, tlp in ((CLEAR_CHANNEL, Tlp.CLEAR), (AMBER_CHANNEL, Tlp.AMBER),
@@ -169,8 +169,8 @@ def test_an_amber_advisory_reaches_its_member_and_amber_channels_only(hub: SqlSt
 
 def test_a_held_alert_whose_advisory_became_red_is_left_out_of_the_digest(
         hub: SqlStore) -> None:
-    catalogue.add_member(hub, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
-    catalogue.add_product(hub, "Vivantes", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(hub, "Vivantes", [(Network.TELEGRAM, "2002")], NOW)
+    registrations.add_product(hub, "Vivantes", ProductSpec("Dräger", "Infinity Delta"), NOW)
     with hub() as uow:
         uow.members.set_digest_hour("Vivantes", 8)
         uow.commit()
@@ -212,8 +212,8 @@ def test_latest_and_affected_never_show_a_member_a_red_advisory(hub: SqlStore) -
 
 def test_an_answer_in_a_matrix_direct_room_is_cleared_as_the_person_reading_it(
         hub: SqlStore) -> None:
-    catalogue.add_member(hub, "Labor Süd", [(Network.MATRIX, "@anna:hub.example")], NOW)
-    catalogue.add_product(hub, "Labor Süd", ProductSpec("Dräger", "Infinity Delta"), NOW)
+    registrations.add_member(hub, "Labor Süd", [(Network.MATRIX, "@anna:hub.example")], NOW)
+    registrations.add_product(hub, "Labor Süd", ProductSpec("Dräger", "Infinity Delta"), NOW)
     ingest(hub, Advisory(**{**PUBLIC.__dict__, "tlp": Tlp.AMBER}))
     service = ChatCommands(hub, lambda: NOW, policy=POLICY)
     anna = Sender(Network.MATRIX, "@anna:hub.example", "!direct:hub.example")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 
-from bot import catalogs, i18n
+from bot.app import i18n
+from bot.cli import translations as catalogs
 
 
 def _template(*messages: str | tuple[str, str]) -> Catalog:

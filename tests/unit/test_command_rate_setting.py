@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from bot.app.settings import Settings
 from bot.services.command_rate import CommandRateLimit
-from bot.settings import Settings
 
 
 def test_the_default_is_twenty_commands_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:

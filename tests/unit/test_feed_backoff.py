@@ -1,7 +1,7 @@
 import random
 from datetime import timedelta
 
-from bot.feeds.backoff import MAX_DELAY, next_poll_delay
+from bot.domain.poll_backoff import MAX_DELAY, next_poll_delay
 
 QUARTER = timedelta(minutes=15)
 

@@ -14,7 +14,7 @@ FEED = FeedConfig(
     "test-feed", "https://feeds.example.org/advisories.xml", timedelta(minutes=30),
     tlp=Tlp.GREEN, tags=("medical",),
 )  # fmt: skip
-EXAMPLES = Path(__file__).resolve().parents[2] / "bot" / "examples" / "feeds"
+EXAMPLES = Path(__file__).resolve().parents[2] / "bot" / "cli" / "examples" / "feeds"
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from bot.domain.commands import AddMeeting, Announce, CommandError, Subscribe, parse_command
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import check_member_name
-from bot.domain.products import ProductSpec, RegisteredProduct
-from bot.domain.text import (
+from bot.domain.name_folding import (
     clean_name,
     folded_words,
     is_invisible,
     name_key,
     without_invisible,
 )
+from bot.domain.products import ProductSpec, RegisteredProduct
 
 # One of each kind the issue names, and a few it does not (found by category, not by list).
 INVISIBLE = [

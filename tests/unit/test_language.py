@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import i18n
+from bot.app import i18n
 from bot.domain import language
 from bot.domain.language import (
     choose,

@@ -8,7 +8,7 @@ from io import StringIO
 
 import pytest
 
-from bot import log_redaction
+from bot.app import log_redaction
 
 
 @pytest.mark.parametrize("line", [

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.feeds.config import FeedConfig
-from bot.scheduler import build_scheduler
+from bot.jobs.polling import build_scheduler
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The gettext catalogs (`bot/locales/<lang>/LC_MESSAGES/hubbot.po`) and Babel's locale formats.
+"""The gettext catalogs (`bot/app/locales/<lang>/LC_MESSAGES/hubbot.po`) and Babel's locale formats.
 
 The `.po` files are read at start (no compiled `.mo` to keep in step); adding a language is
 adding one `.po` file (README, "Adding a language").

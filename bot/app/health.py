@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.metrics import Metrics
+from bot.app.metrics import Metrics
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

@@ -12,33 +12,33 @@ from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 from urllib.parse import urlsplit
 
-from bot import i18n
-from bot.channels.channel import Channel
+from bot.app import i18n
+from bot.app.health import HealthServer
+from bot.app.metrics import Metrics
+from bot.app.private_files import warn_if_exposed
+from bot.app.settings import Settings
 from bot.channels.console import ConsoleChannel
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
-from bot.coordination_jobs import CoordinationJobs
 from bot.domain.members import Network
-from bot.domain.outbox import OutboxItem
-from bot.exploitation_jobs import ExploitationJobs
+from bot.domain.queued_messages import OutboxItem
 from bot.feeds.config import FeedConfig, load_feeds
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
-from bot.health import HealthServer
-from bot.metrics import Metrics
-from bot.outbox import OutboxDispatcher, utc_now
-from bot.private_files import warn_if_exposed
-from bot.scheduler import build_scheduler
+from bot.jobs.coordination import CoordinationJobs
+from bot.jobs.exploitation import ExploitationJobs
+from bot.jobs.polling import build_scheduler
+from bot.outbox.channel import Channel
+from bot.outbox.dispatcher import OutboxDispatcher, utc_now
 from bot.services.chat_commands import ChatCommands
 from bot.services.command_rate import CommandRateLimit
 from bot.services.housekeeping import forget_old_updates
 from bot.services.polling import FeedPoller, PollOutcome
-from bot.settings import Settings
 from bot.store.database import create_db_engine, safe_url, upgrade
 from bot.store.unit_of_work import SqlStore
 
@@ -274,7 +274,7 @@ async def run_forever(settings: Settings) -> None:
         _warn_of_undeliverable_backlog(bot)
         warn_if_exposed(*settings.private_files())
         if settings.health_port is not None:
-            health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
+            health = HealthServer(bot.store, bot.app.metrics, bot.networks_connected,
                                   settings.health_host, settings.health_port)
             await health.start()
             stack.push_async_callback(health.stop)

@@ -12,7 +12,7 @@ from bot.domain.language import languages, supported
 from bot.domain.members import Network, Role, check_address
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
-from bot.outbox import utc_now
+from bot.outbox.dispatcher import utc_now
 
 invite_app = typer.Typer(help="One-time codes that link a chat to a member.",
                          no_args_is_help=True)
@@ -21,7 +21,7 @@ channel_app = typer.Typer(help="The hub's channels and rooms that carry advisori
 
 
 def _cli():  # type: ignore[no-untyped-def]
-    from bot import cli
+    from bot.cli import main as cli
 
     return cli
 

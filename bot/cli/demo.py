@@ -14,14 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
-from bot.app import build_bot
+from bot.app.bootstrap import build_bot
+from bot.app.settings import Settings
 from bot.domain.product_csv import parse_product_csv
 from bot.feeds.config import FeedConfig
-from bot.outbox import utc_now
-from bot.services.catalogue import import_products
-from bot.settings import Settings
+from bot.outbox.dispatcher import utc_now
+from bot.services.registrations import import_products
 
-_EXAMPLES = resources.files("bot") / "examples"
+_EXAMPLES = resources.files("bot.cli") / "examples"
 
 
 class _StaticFeeds(BaseHTTPRequestHandler):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.domain.members import Network
-from bot.domain.outbox import OutboxItem
+from bot.domain.queued_messages import OutboxItem
 
 
 class DeliveryError(Exception):

@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from bot import i18n, log_redaction
-from bot.cli_chat import audit, channel_app, invite_app, member_role
+from bot.app import i18n, log_redaction
+from bot.app.private_files import restrict_new_files
+from bot.app.settings import Settings
+from bot.cli.chat import audit, channel_app, invite_app, member_role
 from bot.domain.members import Network
 from bot.domain.product_csv import (
     ProductCsvError,
@@ -25,10 +27,8 @@ from bot.domain.product_csv import (
 )
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedsFileError, load_feeds
-from bot.outbox import utc_now
-from bot.private_files import restrict_new_files
-from bot.services import catalogue
-from bot.settings import Settings
+from bot.outbox.dispatcher import utc_now
+from bot.services import registrations
 
 app = typer.Typer(help="hubbot: security advisories matched to members' products, as alerts.",
                   no_args_is_help=True, add_completion=False)
@@ -67,7 +67,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.app import open_store
+    from bot.app.bootstrap import open_store
 
     return open_store(settings)
 
@@ -82,7 +82,7 @@ def _feeds(settings: Settings):  # type: ignore[no-untyped-def]
 @app.command()
 def run() -> None:
     """Poll the feeds on schedule and deliver alerts until Ctrl-C or SIGTERM."""
-    from bot.app import run_forever
+    from bot.app.bootstrap import run_forever
     from bot.channels.telegram_updates import WEBHOOK_SECRET_MISSING
 
     settings = _settings()
@@ -113,7 +113,7 @@ def poll(
 
 
 async def _poll_once(settings: Settings, feeds: list) -> int:  # type: ignore[type-arg]
-    from bot.app import build_bot
+    from bot.app.bootstrap import build_bot
 
     async with AsyncExitStack() as stack:
         bot = await build_bot(settings, stack, feeds=feeds, receive_commands=False)
@@ -129,7 +129,7 @@ async def _poll_once(settings: Settings, feeds: list) -> int:  # type: ignore[ty
 @app.command()
 def demo() -> None:
     """Offline demo: example feeds on a loopback server, sample members, one poll, the alerts."""
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     raise typer.Exit(asyncio.run(run_demo()))
@@ -159,7 +159,7 @@ def match(
     skip_invalid: Annotated[bool, _SKIP_INVALID] = False,
 ) -> None:
     """Match advisories against products offline; print one JSON line per match."""
-    from bot.offline_match import match_files
+    from bot.cli.offline_match import match_files
 
     try:
         lines = _product_lines(products, skip_invalid)
@@ -190,8 +190,8 @@ def member_add(
     contacts += [(Network.MATRIX, m) for m in matrix or []]
     store = _store(_settings())
     try:
-        member = catalogue.add_member(store, name, contacts, utc_now())
-    except catalogue.CatalogueError as exc:
+        member = registrations.add_member(store, name, contacts, utc_now())
+    except registrations.RegistrationError as exc:
         _fail(str(exc))
     typer.echo(f"added member {member.name} with {len(contacts)} contact(s)")
 
@@ -223,8 +223,8 @@ def member_remove(
     if not yes:
         typer.confirm(f"Remove member {name} with all its products and contacts?", abort=True)
     try:
-        catalogue.remove_member(_store(_settings()), name)
-    except catalogue.CatalogueError as exc:
+        registrations.remove_member(_store(_settings()), name)
+    except registrations.RegistrationError as exc:
         _fail(str(exc))
     typer.echo(f"removed member {name}")
 
@@ -250,8 +250,8 @@ def product_add(
     except ValueError as exc:
         _fail(str(exc))
     try:
-        registered = catalogue.add_product(_store(_settings()), member, spec, utc_now())
-    except catalogue.CatalogueError as exc:
+        registered = registrations.add_product(_store(_settings()), member, spec, utc_now())
+    except registrations.RegistrationError as exc:
         _fail(str(exc))
     typer.echo(f"added product #{registered.id}: {member}: {vendor} | {product}")
 
@@ -275,8 +275,8 @@ def product_list(
 def product_remove(product_id: int) -> None:
     """Remove a registered product by its id (see `hubbot product list`)."""
     try:
-        catalogue.remove_product(_store(_settings()), product_id)
-    except catalogue.CatalogueError as exc:
+        registrations.remove_product(_store(_settings()), product_id)
+    except registrations.RegistrationError as exc:
         _fail(str(exc))
     typer.echo(f"removed product #{product_id}")
 
@@ -296,10 +296,10 @@ def product_import(
     except (OSError, UnicodeDecodeError, ProductCsvError) as exc:
         _fail(str(exc))
     try:
-        added, skipped, created = catalogue.import_products(
+        added, skipped, created = registrations.import_products(
             _store(_settings()), lines, utc_now(), create_members
         )
-    except catalogue.CatalogueError as exc:
+    except registrations.RegistrationError as exc:
         _fail(str(exc))
     typer.echo(f"imported {added} products ({skipped} already registered)"
                + (f"; new members: {', '.join(created)}" if created else ""))
@@ -323,7 +323,7 @@ def feeds_check(
     chosen = next((f for f in feeds if f.name == name), None)
     if chosen is None:
         _fail(f"no feed named {name!r} in {settings.feeds_file}")
-    from bot.feed_check import check_feed
+    from bot.cli.feed_check import check_feed
 
     ok = asyncio.run(check_feed(chosen, settings, entries, typer.echo))
     raise typer.Exit(0 if ok else 1)

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain.members import Member, Network, check_address, check_member_name
+from bot.domain.name_folding import name_key
 from bot.domain.product_csv import ProductLine
 from bot.domain.products import ProductSpec, RegisteredProduct
-from bot.domain.text import name_key
 from bot.services.ports import UnitOfWorkFactory
 
 
-class CatalogueError(ValueError):
+class RegistrationError(ValueError):
     """A request the admin can correct; the message says how."""
 
 
@@ -27,14 +27,14 @@ def add_member(
         name = check_member_name(name)
         checked = [(net, check_address(net, addr)) for net, addr in contacts]
     except ValueError as exc:
-        raise CatalogueError(str(exc)) from None
+        raise RegistrationError(str(exc)) from None
     with uow_factory() as uow:
         try:
             member = uow.members.add(name, now)
             for network, address in checked:
                 uow.members.add_contact(name, network, address, now)
         except ValueError as exc:
-            raise CatalogueError(str(exc)) from None
+            raise RegistrationError(str(exc)) from None
         uow.commit()
     return member
 
@@ -42,7 +42,7 @@ def add_member(
 def remove_member(uow_factory: UnitOfWorkFactory, name: str) -> None:
     with uow_factory() as uow:
         if not uow.members.remove(name):
-            raise CatalogueError(f"no member {name!r}; see `hubbot member list`")
+            raise RegistrationError(f"no member {name!r}; see `hubbot member list`")
         uow.commit()
 
 
@@ -51,15 +51,15 @@ def add_product(
 ) -> RegisteredProduct:
     with uow_factory() as uow:
         if uow.members.get(member) is None:
-            raise CatalogueError(f"no member {member!r}; add it with `hubbot member add`")
+            raise RegistrationError(f"no member {member!r}; add it with `hubbot member add`")
         same = uow.products.find(member, spec.vendor, spec.product)
         if same is not None:  # also written another way: other case, invisible characters
-            raise CatalogueError(f"{member} already has {same.spec.vendor} | "
+            raise RegistrationError(f"{member} already has {same.spec.vendor} | "
                                  f"{same.spec.product} (product #{same.id})")
         try:
             product = uow.products.add(member, spec, now)
         except ValueError as exc:
-            raise CatalogueError(str(exc)) from None
+            raise RegistrationError(str(exc)) from None
         uow.commit()
     return product
 
@@ -67,7 +67,7 @@ def add_product(
 def remove_product(uow_factory: UnitOfWorkFactory, product_id: int) -> None:
     with uow_factory() as uow:
         if not uow.products.remove(product_id):
-            raise CatalogueError(f"no product with id {product_id}; see `hubbot product list`")
+            raise RegistrationError(f"no product with id {product_id}; see `hubbot product list`")
         uow.commit()
 
 
@@ -85,7 +85,7 @@ def import_products(
         known = {m.name for m in uow.members.all()}
         missing = sorted({line.member for line in lines} - known)
         if missing and not create_members:
-            raise CatalogueError(
+            raise RegistrationError(
                 f"unknown member(s): {', '.join(missing[:10])}; add them first or pass "
                 "--create-members"
             )

@@ -1,7 +1,7 @@
-"""Keep the translation catalogs in step with the code: `python -m bot.catalogs check|update`.
+"""Keep the translation catalogs in step with the code (`python -m bot.cli.translations`).
 
 `update` extracts every `_()`, `N_()` and `ngettext()` message of `bot/` into
-`bot/locales/hubbot.pot` and merges it into each language's `.po` (new messages empty, changed
+`bot/app/locales/hubbot.pot` and merges it into each language's `.po` (new messages empty, changed
 ones fuzzy). `check` fails (exit 1) when a message is missing from a catalog, untranslated,
 fuzzy, left over, or its translation does not keep the message's {placeholders}.
 """
@@ -17,9 +17,9 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import DOMAIN, LOCALES_DIR, catalog_files, placeholders
+from bot.app.i18n import DOMAIN, LOCALES_DIR, catalog_files, placeholders
 
-PACKAGE = Path(__file__).parent
+PACKAGE = Path(__file__).parents[1]
 TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 _FLAGS = ("python-brace-format",)
@@ -121,7 +121,7 @@ def check() -> int:
     languages = ", ".join(catalog_files()) or "none"
     if found:
         print(f"{len(found)} catalog problems ({len(template)} messages; languages: {languages})."
-              " Run `python -m bot.catalogs update`, translate, and clear the fuzzy flags.")
+              " Run `python -m bot.cli.translations update`, translate, and clear the fuzzy flags.")
         return 1
     print(f"catalogs complete: {len(template)} messages, languages: {languages}")
     return 0
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         return check()
     if argv[1:] == ["update"]:
         return update()
-    print("usage: python -m bot.catalogs check|update", file=sys.stderr)
+    print("usage: python -m bot.cli.translations check|update", file=sys.stderr)
     return 2
 
 

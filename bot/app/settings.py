@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     @field_validator("default_language")
     @classmethod
     def _language(cls, value: str) -> str:
-        from bot.i18n import catalog_files
+        from bot.app.i18n import catalog_files
 
         value = value.strip().lower()
         known = {"en", *catalog_files()}

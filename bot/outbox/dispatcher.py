@@ -8,8 +8,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.channels.channel import Channel, DeliveryError, program_error
-from bot.domain.outbox import (
+from bot.domain.queued_messages import (
     MAX_AGE,
     UNEXPECTED_ATTEMPTS,
     OutboxItem,
@@ -17,6 +16,7 @@ from bot.domain.outbox import (
     gives_up_unexpected,
     retry_delay,
 )
+from bot.outbox.channel import Channel, DeliveryError, program_error
 from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWorkFactory
 
