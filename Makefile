@@ -28,6 +28,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot/domain
+	$(BIN)/lint-imports
 	$(BIN)/python -m bot.cli.translations check
 
 catalogs: $(VENV)/.installed-test

@@ -23,6 +23,7 @@ from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.queued_messages import OutboxItem
 from bot.feeds.config import FeedConfig, load_feeds
@@ -34,7 +35,7 @@ from bot.jobs.coordination import CoordinationJobs
 from bot.jobs.exploitation import ExploitationJobs
 from bot.jobs.polling import build_scheduler
 from bot.outbox.channel import Channel
-from bot.outbox.dispatcher import OutboxDispatcher, utc_now
+from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services.chat_commands import ChatCommands
 from bot.services.command_rate import CommandRateLimit
 from bot.services.housekeeping import forget_old_updates

@@ -37,12 +37,12 @@ from nio import (
 
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixLoginError, MatrixSession
+from bot.domain.clock import utc_now
 from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.language import N_, _, speaking
 from bot.domain.members import Network
-from bot.outbox.dispatcher import utc_now
-from bot.services.chat_commands import ChatCommands, Sender
 from bot.services.ports import UnitOfWorkFactory
+from bot.services.ports.chat import IncomingCommands, Sender
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class MatrixGateway:
         self,
         session: MatrixSession,
         channel: MatrixChannel,
-        commands: ChatCommands,
+        commands: IncomingCommands,
         uow_factory: UnitOfWorkFactory,
         on_answer: Callable[[], None] = lambda: None,
     ) -> None:

@@ -26,7 +26,7 @@ from bot.channels.telegram_webhook import TelegramWebhook
 from bot.domain.commands import COMMANDS
 from bot.domain.language import N_, _, languages, speaking
 from bot.domain.members import Network
-from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.ports.chat import IncomingCommands, Sender
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class TelegramGateway:
     def __init__(
         self,
         application: Application,  # type: ignore[type-arg]
-        commands: ChatCommands,
+        commands: IncomingCommands,
         config: TelegramConfig,
         on_answer: Callable[[], None] = lambda: None,
     ) -> None:

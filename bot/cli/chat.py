@@ -7,23 +7,18 @@ from typing import Annotated
 
 import typer
 
+from bot.cli.common import fail, load_settings, open_cli_store
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.language import languages, supported
 from bot.domain.members import Network, Role, check_address
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
-from bot.outbox.dispatcher import utc_now
 
 invite_app = typer.Typer(help="One-time codes that link a chat to a member.",
                          no_args_is_help=True)
 channel_app = typer.Typer(help="The hub's channels and rooms that carry advisories.",
                           no_args_is_help=True)
-
-
-def _cli():  # type: ignore[no-untyped-def]
-    from bot.cli import main as cli
-
-    return cli
 
 
 @invite_app.command("create")
@@ -34,12 +29,11 @@ def invite_create(
     """Print a one-time code; the member's user sends /start CODE to the bot to link a chat."""
     from bot.services.invites import create_invite
 
-    cli = _cli()
-    store = cli._store(cli._settings())
+    store = open_cli_store(load_settings())
     try:
         code = create_invite(store, member, utc_now(), timedelta(days=days))
     except ValueError as exc:
-        cli._fail(f"{exc}; see `hubbot member list`")
+        fail(f"{exc}; see `hubbot member list`")
     typer.echo(f"Invite code for {member}, valid {days} days, usable once:\n\n  /start {code}\n")
 
 
@@ -56,13 +50,12 @@ def channel_add(
     ] = None,
 ) -> None:
     """Add a hub channel: a Telegram chat id (groups' are negative), or a Matrix room."""
-    cli = _cli()
-    settings = cli._settings()
+    settings = load_settings()
     if language is not None and supported(language) != language.strip().lower():
-        cli._fail(f"--language must be one of {', '.join(languages())}")
+        fail(f"--language must be one of {', '.join(languages())}")
     severity = Severity.from_word(min_severity) if min_severity else None
     if min_severity and severity is None:
-        cli._fail("--min-severity must be low, medium, high or critical")
+        fail("--min-severity must be low, medium, high or critical")
     try:
         tlp = Tlp.parse(max_tlp)
         if network is Network.TELEGRAM:
@@ -72,14 +65,14 @@ def channel_add(
         elif network is Network.CONSOLE:
             raise ValueError("the console is not a hub channel")
     except ValueError as exc:
-        cli._fail(str(exc))
-    store = cli._store(settings)
+        fail(str(exc))
+    store = open_cli_store(settings)
     code = language.strip().lower() if language else None
     with store() as uow:
         try:
             uow.hub_channels.add(HubChannel(network, address, severity, tlp, code), utc_now())
         except ValueError as exc:
-            cli._fail(str(exc))
+            fail(str(exc))
         uow.commit()
     typer.echo(f"added {network.value} hub channel {address} (up to {tlp.label}"
                + (f", {severity.label} and above" if severity else "")
@@ -89,8 +82,7 @@ def channel_add(
 @channel_app.command("list")
 def channel_list() -> None:
     """List the hub channels."""
-    cli = _cli()
-    store = cli._store(cli._settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         channels = uow.hub_channels.all()
     if not channels:
@@ -104,22 +96,20 @@ def channel_list() -> None:
 @channel_app.command("remove")
 def channel_remove(network: Network, address: str) -> None:
     """Stop posting to a hub channel."""
-    cli = _cli()
-    store = cli._store(cli._settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         if not uow.hub_channels.remove(network, address):
-            cli._fail(f"no {network.value} hub channel {address}; see `hubbot channel list`")
+            fail(f"no {network.value} hub channel {address}; see `hubbot channel list`")
         uow.commit()
     typer.echo(f"removed {network.value} hub channel {address}")
 
 
 def member_role(name: str, role: Role) -> None:
     """Make a member a coordinator (announcements, meetings, situations) or a member again."""
-    cli = _cli()
-    store = cli._store(cli._settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         if not uow.members.set_role(name, role):
-            cli._fail(f"no member {name!r}; see `hubbot member list`")
+            fail(f"no member {name!r}; see `hubbot member list`")
         uow.audit.add("cli", "grant", f"{name}: {role.value}", utc_now())
         uow.commit()
     typer.echo(f"{name} is now a {role.value}")
@@ -129,8 +119,7 @@ def audit(
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="how many entries")] = 50,
 ) -> None:
     """What coordinators and admins did, newest first: when, who, what."""
-    cli = _cli()
-    store = cli._store(cli._settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         entries = uow.audit.latest(limit)
     if not entries:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bot.app.bootstrap import build_bot
 from bot.app.settings import Settings
+from bot.domain.clock import utc_now
+from bot.domain.feed_config import FeedConfig
 from bot.domain.product_csv import parse_product_csv
-from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services.registrations import import_products
 
 _EXAMPLES = resources.files("bot.cli") / "examples"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from bot.app.settings import Settings
 from bot.domain.csaf import CsafError, parse_csaf
-from bot.feeds.config import FeedConfig
+from bot.domain.feed_config import FeedConfig
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits

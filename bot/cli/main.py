@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from bot.app import i18n, log_redaction
 from bot.app.private_files import restrict_new_files
 from bot.app.settings import Settings
 from bot.cli.chat import audit, channel_app, invite_app, member_role
+from bot.cli.common import fail, load_settings, open_cli_store
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.product_csv import (
     ProductCsvError,
@@ -27,7 +26,6 @@ from bot.domain.product_csv import (
 )
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedsFileError, load_feeds
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 app = typer.Typer(help="hubbot: security advisories matched to members' products, as alerts.",
@@ -46,37 +44,11 @@ member_app.command("role")(member_role)
 app.command("audit")(audit)
 
 
-def _settings() -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HUBBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        _fail(f"bad configuration: {problems}")
-    log_redaction.configure(settings.log_level, settings.secrets(), wire=settings.log_wire,
-                            stream=sys.stderr)
-    i18n.install(settings.default_language, settings.timezone)
-    return settings
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.app.bootstrap import open_store
-
-    return open_store(settings)
-
-
 def _feeds(settings: Settings):  # type: ignore[no-untyped-def]
     try:
         return load_feeds(settings.feeds_file)
     except FeedsFileError as exc:
-        _fail(f"{exc}\nhubbot does not start on an invalid feeds file.")
+        fail(f"{exc}\nhubbot does not start on an invalid feeds file.")
 
 
 @app.command()
@@ -85,9 +57,9 @@ def run() -> None:
     from bot.app.bootstrap import run_forever
     from bot.channels.telegram_updates import WEBHOOK_SECRET_MISSING
 
-    settings = _settings()
+    settings = load_settings()
     if settings.telegram_webhook_url and settings.telegram_webhook_secret is None:
-        _fail(WEBHOOK_SECRET_MISSING)
+        fail(WEBHOOK_SECRET_MISSING)
     _feeds(settings)
     asyncio.run(run_forever(settings))
 
@@ -99,13 +71,13 @@ def poll(
 ) -> None:
     """Poll the feeds once now and deliver what matched."""
     if not once:
-        _fail("use `hubbot poll --once`, or `hubbot run` to poll on schedule", 2)
-    settings = _settings()
+        fail("use `hubbot poll --once`, or `hubbot run` to poll on schedule", 2)
+    settings = load_settings()
     feeds = _feeds(settings)
     if feed:
         unknown = set(feed) - {f.name for f in feeds}
         if unknown:
-            _fail(f"no feed named {', '.join(sorted(unknown))} in {settings.feeds_file}")
+            fail(f"no feed named {', '.join(sorted(unknown))} in {settings.feeds_file}")
         feeds = [f for f in feeds if f.name in feed]
     failed = asyncio.run(_poll_once(settings, feeds))
     polled = [f for f in feeds if f.enabled and f.advisories]
@@ -166,7 +138,7 @@ def match(
         for line in match_files(lines, advisories):
             typer.echo(json.dumps(line, ensure_ascii=False))
     except (ProductCsvError, ValueError, OSError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @db_app.command("upgrade")
@@ -174,8 +146,8 @@ def db_upgrade() -> None:
     """Apply pending schema migrations (hubbot run does this itself)."""
     from bot.store.database import safe_url
 
-    settings = _settings()
-    _store(settings)
+    settings = load_settings()
+    open_cli_store(settings)
     typer.echo(f"database {safe_url(settings.db_url)} is up to date")
 
 
@@ -188,18 +160,18 @@ def member_add(
     """Add a member organisation, optionally with its chat contacts."""
     contacts = [(Network.TELEGRAM, t) for t in telegram or []]
     contacts += [(Network.MATRIX, m) for m in matrix or []]
-    store = _store(_settings())
+    store = open_cli_store(load_settings())
     try:
         member = registrations.add_member(store, name, contacts, utc_now())
     except registrations.RegistrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"added member {member.name} with {len(contacts)} contact(s)")
 
 
 @member_app.command("list")
 def member_list() -> None:
     """List members with their contacts and number of products."""
-    store = _store(_settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         members = uow.members.all()
         contacts = uow.members.contacts()
@@ -223,9 +195,9 @@ def member_remove(
     if not yes:
         typer.confirm(f"Remove member {name} with all its products and contacts?", abort=True)
     try:
-        registrations.remove_member(_store(_settings()), name)
+        registrations.remove_member(open_cli_store(load_settings()), name)
     except registrations.RegistrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"removed member {name}")
 
 
@@ -248,11 +220,12 @@ def product_add(
         spec = ProductSpec(vendor, product, tuple(alias or ()), tuple(vendor_alias or ()),
                            distinctive, versions)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
-        registered = registrations.add_product(_store(_settings()), member, spec, utc_now())
+        store = open_cli_store(load_settings())
+        registered = registrations.add_product(store, member, spec, utc_now())
     except registrations.RegistrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"added product #{registered.id}: {member}: {vendor} | {product}")
 
 
@@ -261,7 +234,7 @@ def product_list(
     member: Annotated[str | None, typer.Option(help="only this member's products")] = None,
 ) -> None:
     """List registered products (confidential: each maps a member's attack surface)."""
-    store = _store(_settings())
+    store = open_cli_store(load_settings())
     with store() as uow:
         products = uow.products.all(member)
     for p in products:
@@ -275,9 +248,9 @@ def product_list(
 def product_remove(product_id: int) -> None:
     """Remove a registered product by its id (see `hubbot product list`)."""
     try:
-        registrations.remove_product(_store(_settings()), product_id)
+        registrations.remove_product(open_cli_store(load_settings()), product_id)
     except registrations.RegistrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"removed product #{product_id}")
 
 
@@ -294,13 +267,13 @@ def product_import(
     try:
         lines = _product_lines(csv_file, skip_invalid)
     except (OSError, UnicodeDecodeError, ProductCsvError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         added, skipped, created = registrations.import_products(
-            _store(_settings()), lines, utc_now(), create_members
+            open_cli_store(load_settings()), lines, utc_now(), create_members
         )
     except registrations.RegistrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"imported {added} products ({skipped} already registered)"
                + (f"; new members: {', '.join(created)}" if created else ""))
 
@@ -311,7 +284,7 @@ def feeds_check(
     entries: Annotated[int, typer.Option(help="how many parsed entries to show")] = 10,
 ) -> None:
     """Validate feeds.yaml; with NAME, fetch that feed now and show what was parsed."""
-    settings = _settings()
+    settings = load_settings()
     feeds = _feeds(settings)
     if name is None:
         for f in feeds:
@@ -322,7 +295,7 @@ def feeds_check(
         return
     chosen = next((f for f in feeds if f.name == name), None)
     if chosen is None:
-        _fail(f"no feed named {name!r} in {settings.feeds_file}")
+        fail(f"no feed named {name!r} in {settings.feeds_file}")
     from bot.cli.feed_check import check_feed
 
     ok = asyncio.run(check_feed(chosen, settings, entries, typer.echo))

@@ -7,16 +7,13 @@ many products at once. Pure, like the rest of the domain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.domain.csaf_fields import CsafError, expect_list, expect_object, expect_text
 from bot.domain.name_folding import folded_words, spelling_variants
 from bot.domain.products import ProductSpec, product_names, vendor_names
-
-if TYPE_CHECKING:
-    from bot.domain.csaf import CsafDocument
 
 # Real product trees are a handful of levels deep; far deeper is hostile, not a product.
 _MAX_BRANCH_DEPTH = 30
@@ -32,7 +29,14 @@ class CsafProduct:
     full_name: str
 
 
-def products_named(document: CsafDocument, spec: ProductSpec) -> list[str]:
+class ProductTree(Protocol):
+    """A document's products by id (a CSAF document is one)."""
+
+    @property
+    def products(self) -> Mapping[str, CsafProduct]: ...
+
+
+def products_named(document: ProductTree, spec: ProductSpec) -> list[str]:
     """The document's product ids that are the member's product: the same vendor (any of its
     names; the product's full name when the tree gives no vendor) and a product whose name
     contains one of the member's product names as whole words, spelt as the matcher allows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,42 +18,17 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain.feed_config import FEED_TYPES, FeedConfig
 from bot.domain.tlp import Tlp
 
 MIN_INTERVAL = timedelta(seconds=1)
 # A feed polled less often than monthly is a typo, and a bigger number overflows timedelta.
 MAX_INTERVAL = timedelta(days=30)
-FEED_TYPES = ("rss", "csaf", "kev", "epss")
 _FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled", "type")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$", re.ASCII)
 # Digits beyond this are no interval anyone means (and int() refuses over 4,300 of them).
 _MAX_DIGITS = 12
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    """One advisory feed: where it is, how often to poll it, how to label what it brings."""
-
-    name: str
-    url: str
-    interval: timedelta
-    tlp: Tlp = Tlp.CLEAR
-    tags: tuple[str, ...] = ()
-    enabled: bool = True
-    # rss: an RSS/Atom feed; csaf: a CSAF provider's provider-metadata.json or a ROLIE feed;
-    # kev: CISA's Known Exploited Vulnerabilities catalog; epss: FIRST's EPSS API
-    type: str = "rss"
-
-    @property
-    def advisories(self) -> bool:
-        """A source of advisories (polled as a feed), not of exploitation data."""
-        return self.type in ("rss", "csaf")
-
-    @property
-    def host(self) -> str:
-        """The feed's host, safe to log (a URL's path or query may carry a token)."""
-        return urlsplit(self.url).hostname or "?"
 
 
 class FeedsFileError(ValueError):

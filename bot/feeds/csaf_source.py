@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -24,33 +24,16 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT7
 
+from bot.domain.feed_config import FeedConfig, where
 from bot.domain.tlp import Tlp
-from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, NotModified
+from bot.services.ports.feeds import CsafFetched, CsafPoll
 
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENTS_PER_POLL = 200
 _HASHES = {"sha512": hashlib.sha512, "sha256": hashlib.sha256}
 _HEX = {"sha512": re.compile(r"[0-9a-fA-F]{128}"), "sha256": re.compile(r"[0-9a-fA-F]{64}")}
-
-
-@dataclass(frozen=True)
-class CsafFetched:
-    url: str
-    updated: str
-    body: bytes
-    document: dict[str, Any]
-
-
-@dataclass
-class CsafPoll:
-    documents: list[CsafFetched] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    seen: dict[str, str] = field(default_factory=dict)  # url → updated, to remember
-    error: str | None = None  # the provider itself could not be read
-    transient: bool = False  # the error is worth retrying soon (network, timeout, 5xx)
-    listed: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,12 +44,6 @@ class _Entry:
     # True: the provider listed these hash files (ROLIE), so one must be read and match;
     # False: guessed beside a directory's document, absent when the provider publishes none.
     hashes_declared: bool = False
-
-
-def where(url: str) -> str:
-    """Host and file name: what a log line may show of a URL."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or '?'}/…/{parts.path.rsplit('/', 1)[-1]}"
 
 
 class CsafSource:

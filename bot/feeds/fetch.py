@@ -8,8 +8,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -17,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from bot.domain.feed_config import FeedConfig
 from bot.feeds.addresses import (
     AddressRefused,
     GuardedBackend,
@@ -27,8 +27,8 @@ from bot.feeds.addresses import (
     resolve,
     system_resolver,
 )
-from bot.feeds.config import FeedConfig
 from bot.feeds.content_encoding import BoundedDecoder, UnsupportedEncoding
+from bot.services.ports.feeds import Fetched, FetchFailed, FetchResult, NotModified
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +49,6 @@ class FetchLimits:
     total: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-
-
-@dataclass(frozen=True)
-class NotModified:
-    """The server answered 304: the feed has not changed since the validators were issued."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A complete, decoded feed body and what is needed to fetch it conditionally next time."""
-
-    body: bytes
-    headers: Mapping[str, str] = field(repr=False)
-    etag: str | None
-    last_modified: str | None
-    final_url: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class FetchFailed:
-    """No body this time; `transient`: worth retrying, not before `retry_after` seconds."""
-
-    reason: str
-    transient: bool
-    retry_after: float | None = None
-
-
-FetchResult = NotModified | Fetched | FetchFailed
 
 
 class FeedFetcher:

@@ -10,7 +10,6 @@ import io
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.parsers import expat
@@ -18,12 +17,13 @@ from xml.parsers import expat
 import feedparser
 
 from bot.domain.advisory import Advisory, extract_cves, find_tracking_id, stable_advisory_id
+from bot.domain.feed_config import FeedConfig
 from bot.domain.severity import Severity
 from bot.domain.tlp import highest
-from bot.feeds.config import FeedConfig
 from bot.feeds.dates import published_utc
 from bot.feeds.html_text import collapse_whitespace, html_to_text, looks_like_html
 from bot.feeds.ratings import highest_cvss, severity_from_words, tlp_in
+from bot.services.ports.feeds import FeedRejected, ParsedFeed
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,6 @@ _STATUS_WORDS = frozenset({"neu", "update", "ungepatcht", "new", "updated"})
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 # bozo exceptions that say nothing bad about the entries (servers often send text/html).
 _HARMLESS_BOZO = (feedparser.NonXMLContentType,)
-
-
-class FeedRejected(ValueError):
-    """The body is hostile XML (entity declarations); it was not parsed."""
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    """The advisories read from one feed body, and what was wrong with it (empty when nothing)."""
-
-    advisories: list[Advisory]
-    problems: list[str] = field(default_factory=list)
 
 
 def parse_feed(

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.feeds.config import FeedConfig
+from bot.domain.feed_config import FeedConfig
 
 
 class PollResult(Protocol):

@@ -6,8 +6,9 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from bot.domain.clock import Clock, utc_now
 from bot.domain.queued_messages import (
     MAX_AGE,
     UNEXPECTED_ATTEMPTS,
@@ -21,13 +22,6 @@ from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
 
 class OutboxDispatcher:
     """Drains one network's outbox rows through its channel; every attempt is recorded."""

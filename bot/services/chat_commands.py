@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from bot.domain.commands import (
@@ -45,7 +45,7 @@ from bot.domain.language import (
     speaking,
     supported,
 )
-from bot.domain.members import Contact, Network, Role, reader_language
+from bot.domain.members import Contact, Role, reader_language
 from bot.domain.queued_messages import NewMessage
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
@@ -55,6 +55,7 @@ from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
 from bot.services.invites import code_hash
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
+from bot.services.ports.chat import Sender
 from bot.services.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -66,16 +67,6 @@ NOT_LINKED = N_(
 )
 NOT_A_COMMAND = N_("I only understand commands. Send /help for the list.")
 NOTHING_TO_CONFIRM = N_("Nothing is waiting for your yes or no. Send /help for the commands.")
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who wrote, and where the answer goes (a private chat or direct room)."""
-
-    network: Network
-    address: str  # the user's id on the network: what a contact is linked by
-    chat: str  # where to answer
-    language: str | None = None  # the language their chat app says they use (Telegram)
 
 
 class ChatCommands:

@@ -5,25 +5,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from bot.domain.advisory import Advisory
 from bot.domain.csaf import CsafError, parse_csaf
+from bot.domain.feed_config import FeedConfig, where
 from bot.domain.feed_state import AlertWindow, FeedState, alert_window
 from bot.domain.language import _, moment_text
 from bot.domain.poll_backoff import next_poll_delay
-from bot.feeds.config import FeedConfig
-from bot.feeds.csaf_source import CsafPoll, CsafSource, where
-from bot.feeds.fetch import Fetched, FetchFailed, FetchResult, NotModified
-from bot.feeds.parse import FeedRejected
 from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
 from bot.services.hub_messages import queue_to
 from bot.services.ingest import IngestReport, MatcherCache, ingest_advisories
 from bot.services.outgoing import Address
-from bot.services.ports import UnitOfWork, UnitOfWorkFactory
+from bot.services.ports import (
+    CsafPoll,
+    CsafProvider,
+    FeedParser,
+    FeedRejected,
+    Fetched,
+    Fetcher,
+    FetchFailed,
+    NotModified,
+    ParsedFeed,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +42,6 @@ FAILURE_STREAK_ALARM = 3
 # A failure streak this long is told to the admins (once), and so is its end.
 FAILURE_REPORT_AFTER = timedelta(hours=1)
 FEED_HEALTH_PRIORITY = 1
-
-
-class Fetcher(Protocol):
-    async def fetch(
-        self, feed: FeedConfig, etag: str | None = None, last_modified: str | None = None
-    ) -> FetchResult: ...
-
-
-class ParsedEntries(Protocol):
-    advisories: list[Advisory]
-    problems: list[str]
-
-
-Parser = Callable[[FeedConfig, bytes, Mapping[str, str]], ParsedEntries]
 
 
 @dataclass
@@ -73,12 +66,12 @@ class FeedPoller:
         self,
         uow_factory: UnitOfWorkFactory,
         fetcher: Fetcher,
-        parse: Parser,
+        parse: FeedParser,
         *,
         console: bool,
         clock: Callable[[], datetime],
         on_queued: Callable[[], None] | None = None,
-        csaf: CsafSource | None = None,
+        csaf: CsafProvider | None = None,
         enrich: Callable[[list[str]], Awaitable[None]] | None = None,
         backlog: timedelta = DEFAULT_BACKLOG,
         admins: Collection[Address] = frozenset(),
@@ -136,7 +129,7 @@ class FeedPoller:
 
     def _parse_entries(
         self, feed: FeedConfig, state: FeedState, fetched: Fetched
-    ) -> ParsedEntries | PollOutcome:
+    ) -> ParsedFeed | PollOutcome:
         try:
             parsed = self._parse(feed, fetched.body, fetched.headers)
         except FeedRejected as exc:
@@ -153,7 +146,7 @@ class FeedPoller:
         return parsed
 
     def _ingest(self, feed: FeedConfig, state: FeedState, fetched: Fetched,
-                parsed: ParsedEntries, previous_attempt: datetime | None) -> PollOutcome:
+                parsed: ParsedFeed, previous_attempt: datetime | None) -> PollOutcome:
         outcome = PollOutcome(feed.name, "fetched", problems=list(parsed.problems))
         with self._write_lock, self._uow() as uow:
             now = self._clock()

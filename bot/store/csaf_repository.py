@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, select
 
+from bot.services.ports.store import CsafRecord
 from bot.store.tables import CsafDocumentRow, CsafSeenRow
-
-
-@dataclass(frozen=True)
-class CsafRecord:
-    advisory_id: str
-    version: str
-    raw_sha256: str
 
 
 class SqlCsaf:

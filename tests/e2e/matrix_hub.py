@@ -16,10 +16,10 @@ from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
 from bot.channels.matrix_sync import MatrixGateway
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services.invites import create_invite
 
 

@@ -15,8 +15,8 @@ from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
+from bot.domain.clock import utc_now
 from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services.invites import create_invite
 
 

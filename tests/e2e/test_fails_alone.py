@@ -23,10 +23,10 @@ from synapse import MatrixUser, Message, Synapse
 from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ALICE = 100001  # Klinikum Nord's member on Telegram

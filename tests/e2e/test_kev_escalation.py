@@ -18,10 +18,10 @@ from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ALICE = 100001

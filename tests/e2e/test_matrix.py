@@ -14,8 +14,8 @@ from matrix_hub import Hub
 from synapse import Synapse
 
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 

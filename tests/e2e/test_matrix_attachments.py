@@ -19,11 +19,11 @@ from synapse import Synapse
 from test_matrix_e2ee import EncryptedUser, person
 
 from bot.channels.matrix import MAX_ATTACHMENT_BYTES, MatrixChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.queued_messages import NewMessage, OutboxItem
 from bot.domain.tlp import Tlp
 from bot.outbox.channel import DeliveryError
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 from bot.services.invites import create_invite
 

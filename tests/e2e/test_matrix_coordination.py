@@ -22,9 +22,9 @@ from matrix_hub import Hub
 from nio import MemoryDownloadResponse
 from synapse import MatrixUser, Message, Synapse
 
+from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.tlp import Tlp
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 BERLIN = ZoneInfo("Europe/Berlin")

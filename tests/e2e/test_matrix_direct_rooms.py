@@ -17,9 +17,9 @@ from nio import RoomCreateResponse, RoomPreset
 from synapse import MatrixUser, Synapse
 
 from bot.channels.matrix_sync import NO_LONGER_PRIVATE
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",

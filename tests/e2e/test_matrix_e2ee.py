@@ -30,10 +30,10 @@ from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_cross_signing import KEYS_FILE, canonical_json
 from bot.channels.matrix_sync import UNREADABLE
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.queued_messages import OutboxItem
 from bot.outbox.channel import DeliveryError
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 from bot.services.invites import create_invite
 

@@ -13,9 +13,9 @@ from feedserver import FeedServer, rss
 from matrix_hub import Hub
 from synapse import MatrixUser, Message, Synapse
 
+from bot.domain.clock import utc_now
 from bot.domain.members import Role
 from bot.domain.tlp import Tlp
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",

@@ -20,8 +20,8 @@ from matrix_hub import Hub
 from synapse import Synapse
 
 from bot.app.health import HealthServer
+from bot.domain.clock import utc_now
 from bot.domain.tlp import Tlp
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 

@@ -14,9 +14,9 @@ from feedserver import FeedServer, rss
 from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import RateLimits, TelegramServer
 
+from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 

@@ -17,9 +17,9 @@ from telegram_server import TelegramServer
 
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, HubChannel, alert_payload
+from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.queued_messages import NewMessage
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ALICE = 100001

@@ -25,10 +25,11 @@ from telegram_server import TelegramServer
 
 from bot.app.bootstrap import open_store
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.jobs.coordination import CoordinationJobs
-from bot.outbox.dispatcher import OutboxDispatcher, utc_now
+from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
 

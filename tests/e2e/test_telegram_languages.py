@@ -16,8 +16,8 @@ from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ANNA = 100011  # Klinikum Nord's security officer; her Telegram speaks German

@@ -15,8 +15,8 @@ from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import TelegramServer
 
 from bot.app.settings import Settings
+from bot.domain.clock import utc_now
 from bot.domain.members import Role
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ADMIN = 100077

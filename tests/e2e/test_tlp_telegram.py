@@ -21,11 +21,11 @@ from telegram_hub import TelegramHub, telegram_hub
 from telegram_server import SentMessage, TelegramServer
 
 from bot.domain.alerts import HubChannel
+from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 ALICE, CISO, ADMIN = 100001, 100002, 100003  # a member, the hub office's coordinator, an admin

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from feedserver import FeedServer, rss
 
+from bot.domain.clock import utc_now
 from bot.domain.feed_state import FeedState
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed
 from bot.feeds.parse import parse_feed
-from bot.outbox.dispatcher import utc_now
 from bot.services.polling import FeedPoller
 from bot.store.database import create_db_engine, upgrade
 from bot.store.unit_of_work import SqlStore

@@ -14,10 +14,10 @@ from feedserver import RSS_TYPE, FeedServer, Route, rss
 
 from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
+from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
-from bot.outbox.dispatcher import utc_now
 from bot.services import registrations
 
 DRAEGER_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>

@@ -8,7 +8,7 @@ from datetime import date
 
 from shared_data import require_shared_data
 
-from bot.feeds.exploitation_sources import parse_epss_answer, parse_kev
+from bot.domain.exploitation import parse_epss_answer, parse_kev
 
 
 def test_cisas_real_catalog_is_read_whole() -> None:

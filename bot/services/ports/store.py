@@ -1,8 +1,9 @@
-"""The ports services use: a unit of work and its repositories, implemented by `bot.store`."""
+"""The store port: a unit of work and its repositories, implemented by `bot.store`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -17,7 +18,15 @@ from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import NewMessage, OutboxItem
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
-from bot.store.csaf_repository import CsafRecord
+
+
+@dataclass(frozen=True)
+class CsafRecord:
+    """The CSAF document stored for a tracking id: which advisory it made, at which version."""
+
+    advisory_id: str
+    version: str
+    raw_sha256: str
 
 
 class FeedStates(Protocol):
