@@ -23,7 +23,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.telegram import OutboxRateLimiter
 from bot.channels.telegram_webhook import TelegramWebhook
-from bot.domain.commands import COMMANDS
+from bot.domain.commands import menu
 from bot.domain.language import N_, _, languages, speaking
 from bot.domain.members import Network
 from bot.services.ports.chat import IncomingCommands, Sender
@@ -140,9 +140,8 @@ class TelegramGateway:
         """The command menu in each language; people whose app uses another see the hub's."""
         for code in (None, *languages()):
             with speaking(code):
-                menu = [BotCommand(spec.name, _(spec.summary)) for spec in COMMANDS
-                        if spec.audience == "member"]
-            await app.bot.set_my_commands(menu, language_code=code)
+                commands = [BotCommand(name, summary) for name, summary in menu()]
+            await app.bot.set_my_commands(commands, language_code=code)
 
     async def stop_receiving(self) -> None:
         """Take no new commands (shutdown begins); sending still works until `stop`."""

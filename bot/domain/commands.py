@@ -1,11 +1,16 @@
-"""The chat command grammar, the same on every network: declared once, usage generated.
+"""The chat command grammar, the same on every network: each command declared once.
 
-The coordination commands' arguments are parsed in `coordination_commands`; their names are
-re-exported here so the grammar is imported from one place.
+`COMMANDS` is the one declaration of every command: its name, arguments, summary, who may use
+it, its parser and the commands it parses to. Parsing, usage lines, /help and the chat menus
+are made from it; the services bind a handler to each parsed command
+(`bot.services.command_handlers`). The coordination commands' arguments are parsed in
+`coordination_commands`; their names are re-exported here so the grammar is imported from one
+place.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +19,6 @@ from datetime import timedelta
 from bot.domain.alerts import parse_alert_rule
 from bot.domain.command_text import is_number, without_control
 from bot.domain.coordination_commands import (
-    COORDINATION_PARSERS,
     AddMeeting,
     Affected,
     Announce,
@@ -25,10 +29,26 @@ from bot.domain.coordination_commands import (
     Rsvp,
     SetTimezone,
     Situation,
+    parse_affected,
+    parse_announce,
+    parse_digest,
+    parse_grant,
+    parse_meeting,
+    parse_rsvp,
+    parse_situation,
+    parse_timezone,
 )
 from bot.domain.language import N_, _, languages, supported
 from bot.domain.name_folding import clean_name
 from bot.domain.severity import Severity
+
+__all__ = [
+    "COMMANDS", "MAX_ARGUMENT_CHARS", "MAX_COMMAND_CHARS", "SPECS", "AddMeeting", "Affected",
+    "Announce", "Audience", "CancelMeeting", "Command", "CommandError", "CommandSpec", "Digest",
+    "Grant", "Help", "Latest", "ListMeetings", "ListProducts", "Mute", "Rsvp", "SetLanguage",
+    "SetSeverity", "SetTimezone", "Situation", "Start", "Status", "Subscribe", "Unsubscribe",
+    "command_name", "help_text", "menu", "parse_command", "spec_of",
+]
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
 MAX_ARGUMENT_CHARS = 300
@@ -37,63 +57,13 @@ _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,3})h)?(?:(\d{1,4})m)?$")
 MAX_MUTE = timedelta(days=30)
 
 
-@dataclass(frozen=True)
-class CommandSpec:
-    """A command as declared: `arguments` and `summary` are English catalog messages (`N_`),
-    written in the reader's language by `usage` and `help_text`."""
+class Audience(enum.StrEnum):
+    """Who may use a command; the higher ones may use the lower ones' too."""
 
-    name: str
-    arguments: str
-    summary: str
-    members_only: bool = True
-    # Who sees it in /help and may use it: "member", "coordinator" (and admins) or "admin".
-    audience: str = "member"
-
-    @property
-    def usage(self) -> str:
-        """'/subscribe <vendor> | <product> …' in the active language."""
-        arguments = _(self.arguments) if self.arguments else ""  # _("") is the catalog header
-        return f"/{self.name} {arguments}".rstrip()
-
-
-# The argument texts name what to give in <…>; the words the grammar takes (yes, no, off, add,
-# cancel, low … critical, kev, epss, detail, --dm, coordinator, member) stay as they are.
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("start", N_("[invite-code]"), N_("link this chat to your organisation"), False),
-    CommandSpec("help", "", N_("what this bot does and its commands"), False),
-    CommandSpec("subscribe", N_("<vendor> | <product> [| <version or vers: range>]"),
-                N_("alert me about a product (of that version)")),
-    CommandSpec("unsubscribe", N_("<vendor> | <product>"), N_("stop alerts about a product")),
-    CommandSpec("products", "", N_("the products your organisation registered")),
-    CommandSpec("severity", N_("<low|medium|high|critical|kev|epss>=0.1>"),
-                N_("the lowest severity you are alerted of, or only exploited ones")),
-    CommandSpec("mute", N_("<duration like 2h, 1d, or off>"),
-                N_("deliver alerts silently for a while")),
-    CommandSpec("status", "", N_("feeds' health, last poll, alerts waiting")),
-    CommandSpec("latest", N_("[n]"), N_("the last n alerts for your organisation (default 5)")),
-    CommandSpec("affected", N_("<alert-id> <yes|no|patched>"),
-                N_("tell the coordinators whether an alert affects you")),
-    CommandSpec("digest", N_("<on [hour]|off>"),
-                N_("alerts below critical in one daily message, or at once")),
-    CommandSpec("meetings", "", N_("the hub's upcoming meetings")),
-    CommandSpec("timezone", N_("[zone like Europe/Berlin, or off]"),
-                N_("the time zone your times are shown in")),
-    CommandSpec("language", N_("[de|en, or off]"), N_("the language the bot writes to you in")),
-    CommandSpec("rsvp", N_("<meeting-id> <yes|no|maybe>"),
-                N_("say whether you attend a meeting")),
-    CommandSpec("announce", N_("[--dm] <text>"),
-                N_("post to the hub channels (--dm: to every member too), after a preview"),
-                audience="coordinator"),
-    CommandSpec("meeting", N_("add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
-                              "cancel <meeting-id>"), N_("schedule or cancel a hub meeting"),
-                audience="coordinator"),
-    CommandSpec("situation", N_("<alert-id> [detail]"),
-                N_("how many members an alert matched, are affected, patched"),
-                audience="coordinator"),
-    CommandSpec("grant", N_("<member> <coordinator|member>"),
-                N_("give or take a member's coordinator role"), audience="admin"),
-)
-SPECS = {spec.name: spec for spec in COMMANDS}
+    ANYONE = "anyone"  # also a chat not linked to a member (so it can get linked)
+    MEMBER = "member"
+    COORDINATOR = "coordinator"  # and admins
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -167,15 +137,13 @@ class CommandError:
     command: str | None = field(default=None, compare=False)
 
 
+def spec_of(command: Command) -> CommandSpec:
+    """The declaration `command` was parsed by."""
+    return _SPEC_OF_TYPE[type(command)]
+
+
 def command_name(command: Command) -> str:
-    return {
-        Start: "start", Help: "help", Subscribe: "subscribe", Unsubscribe: "unsubscribe",
-        ListProducts: "products", SetSeverity: "severity", Mute: "mute", Status: "status",
-        Latest: "latest", Affected: "affected", Digest: "digest", ListMeetings: "meetings",
-        Rsvp: "rsvp", Announce: "announce", AddMeeting: "meeting", CancelMeeting: "meeting",
-        Situation: "situation", Grant: "grant", SetTimezone: "timezone",
-        SetLanguage: "language",
-    }[type(command)]
+    return spec_of(command).name
 
 
 def parse_command(text: str) -> Command | CommandError | None:
@@ -198,24 +166,37 @@ def parse_command(text: str) -> Command | CommandError | None:
         return CommandError(
             _("Unknown command /{name}. Send /help for the list of commands.").format(name=name))
     try:
-        return _PARSERS[name](rest)
+        return spec.parse(rest)
     except ValueError as exc:
         # TRANSLATORS: {usage} is the command and its arguments, e.g. "/latest [n]".
         usage = _("Usage: {usage}").format(usage=spec.usage)
         return CommandError(f"{exc}\n{usage}", name)
 
 
-def help_text(audience: str = "member") -> str:
+def help_text(audience: str = Audience.MEMBER) -> str:
     """The commands this person may use: members', plus coordinators' (and admins')."""
     lines = [_("hubbot sends your organisation alerts about security advisories that name the "
                "products it registered."), ""]
-    lines += [_help_line(spec) for spec in COMMANDS if spec.audience == "member"]
-    headings = {"coordinator": _("For coordinators:"), "admin": _("For admins:")}
-    extra = {"member": (), "coordinator": ("coordinator",), "admin": ("coordinator", "admin")}
+    lines += [_help_line(spec) for spec in _declared_for(Audience.MEMBER)]
+    headings = {Audience.COORDINATOR: _("For coordinators:"), Audience.ADMIN: _("For admins:")}
+    extra: dict[str, tuple[Audience, ...]] = {
+        Audience.COORDINATOR: (Audience.COORDINATOR,),
+        Audience.ADMIN: (Audience.COORDINATOR, Audience.ADMIN)}
     for group in extra.get(audience, ()):
         lines += ["", headings[group]]
-        lines += [_help_line(spec) for spec in COMMANDS if spec.audience == group]
+        lines += [_help_line(spec) for spec in _declared_for(group)]
     return "\n".join(lines)
+
+
+def menu() -> list[tuple[str, str]]:
+    """The members' commands for a chat app's menu: (name, summary in the active language)."""
+    return [(spec.name, _(spec.summary)) for spec in _declared_for(Audience.MEMBER)]
+
+
+def _declared_for(group: Audience) -> list[CommandSpec]:
+    """The commands listed under `group` in /help (anyone's are listed with members')."""
+    audiences = {group, Audience.ANYONE} if group is Audience.MEMBER else {group}
+    return [spec for spec in COMMANDS if spec.audience in audiences]
 
 
 def _help_line(spec: CommandSpec) -> str:
@@ -317,16 +298,76 @@ def _language(rest: str) -> Command:
     return SetLanguage(word)
 
 
-_PARSERS: dict[str, Callable[[str], Command]] = {
-    "start": _start,
-    "help": _no_arguments(Help()),
-    "subscribe": _subscribe,
-    "unsubscribe": _unsubscribe,
-    "products": _no_arguments(ListProducts()),
-    "severity": _severity,
-    "mute": _mute,
-    "status": _no_arguments(Status()),
-    "latest": _latest,
-    "language": _language,
-    **COORDINATION_PARSERS,
-}
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command as declared: `arguments` and `summary` are English catalog messages (`N_`),
+    written in the reader's language by `usage` and `help_text`; `parse` reads the text after
+    the name into one of the `parses_to` commands, or raises ValueError with the reason."""
+
+    name: str
+    arguments: str
+    summary: str
+    parse: Callable[[str], Command]
+    parses_to: tuple[type[Command], ...]
+    audience: Audience = Audience.MEMBER
+
+    @property
+    def usage(self) -> str:
+        """'/subscribe <vendor> | <product> …' in the active language."""
+        arguments = _(self.arguments) if self.arguments else ""  # _("") is the catalog header
+        return f"/{self.name} {arguments}".rstrip()
+
+
+# In the order /help and the menus list them. The argument texts name what to give in <…>; the
+# words the grammar takes (yes, no, off, add, cancel, low … critical, kev, epss, detail, --dm,
+# coordinator, member) stay as they are.
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", N_("[invite-code]"), N_("link this chat to your organisation"),
+                _start, (Start,), Audience.ANYONE),
+    CommandSpec("help", "", N_("what this bot does and its commands"),
+                _no_arguments(Help()), (Help,)),
+    CommandSpec("subscribe", N_("<vendor> | <product> [| <version or vers: range>]"),
+                N_("alert me about a product (of that version)"), _subscribe, (Subscribe,)),
+    CommandSpec("unsubscribe", N_("<vendor> | <product>"), N_("stop alerts about a product"),
+                _unsubscribe, (Unsubscribe,)),
+    CommandSpec("products", "", N_("the products your organisation registered"),
+                _no_arguments(ListProducts()), (ListProducts,)),
+    CommandSpec("severity", N_("<low|medium|high|critical|kev|epss>=0.1>"),
+                N_("the lowest severity you are alerted of, or only exploited ones"),
+                _severity, (SetSeverity,)),
+    CommandSpec("mute", N_("<duration like 2h, 1d, or off>"),
+                N_("deliver alerts silently for a while"), _mute, (Mute,)),
+    CommandSpec("status", "", N_("feeds' health, last poll, alerts waiting"),
+                _no_arguments(Status()), (Status,)),
+    CommandSpec("latest", N_("[n]"), N_("the last n alerts for your organisation (default 5)"),
+                _latest, (Latest,)),
+    CommandSpec("affected", N_("<alert-id> <yes|no|patched>"),
+                N_("tell the coordinators whether an alert affects you"),
+                parse_affected, (Affected,)),
+    CommandSpec("digest", N_("<on [hour]|off>"),
+                N_("alerts below critical in one daily message, or at once"),
+                parse_digest, (Digest,)),
+    CommandSpec("meetings", "", N_("the hub's upcoming meetings"),
+                _no_arguments(ListMeetings()), (ListMeetings,)),
+    CommandSpec("timezone", N_("[zone like Europe/Berlin, or off]"),
+                N_("the time zone your times are shown in"), parse_timezone, (SetTimezone,)),
+    CommandSpec("language", N_("[de|en, or off]"), N_("the language the bot writes to you in"),
+                _language, (SetLanguage,)),
+    CommandSpec("rsvp", N_("<meeting-id> <yes|no|maybe>"),
+                N_("say whether you attend a meeting"), parse_rsvp, (Rsvp,)),
+    CommandSpec("announce", N_("[--dm] <text>"),
+                N_("post to the hub channels (--dm: to every member too), after a preview"),
+                parse_announce, (Announce,), Audience.COORDINATOR),
+    CommandSpec("meeting", N_("add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
+                              "cancel <meeting-id>"), N_("schedule or cancel a hub meeting"),
+                parse_meeting, (AddMeeting, CancelMeeting), Audience.COORDINATOR),
+    CommandSpec("situation", N_("<alert-id> [detail]"),
+                N_("how many members an alert matched, are affected, patched"),
+                parse_situation, (Situation,), Audience.COORDINATOR),
+    CommandSpec("grant", N_("<member> <coordinator|member>"),
+                N_("give or take a member's coordinator role"), parse_grant, (Grant,),
+                Audience.ADMIN),
+)
+SPECS = {spec.name: spec for spec in COMMANDS}
+_SPEC_OF_TYPE: dict[type[Command], CommandSpec] = {
+    kind: spec for spec in COMMANDS for kind in spec.parses_to}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -131,13 +130,7 @@ def _number(word: str, error: str) -> int:
     return int(word)
 
 
-def _list_meetings(rest: str) -> CoordinationCommand:
-    if rest:
-        raise ValueError(_("This command takes no arguments."))
-    return ListMeetings()
-
-
-def _affected(rest: str) -> CoordinationCommand:
+def parse_affected(rest: str) -> CoordinationCommand:
     words = rest.split()
     if len(words) != 2:
         # TRANSLATORS: yes, no and patched are the words the command takes.
@@ -149,7 +142,7 @@ def _affected(rest: str) -> CoordinationCommand:
     return Affected(_number(words[0], _ALERT_ID_NUMBER), status)
 
 
-def _digest(rest: str) -> CoordinationCommand:
+def parse_digest(rest: str) -> CoordinationCommand:
     words = rest.lower().split()
     if words == ["off"]:
         return Digest(None)
@@ -164,7 +157,7 @@ def _digest(rest: str) -> CoordinationCommand:
     raise ValueError(_("Say on (optionally with the hour, like on 8) or off."))
 
 
-def _rsvp(rest: str) -> CoordinationCommand:
+def parse_rsvp(rest: str) -> CoordinationCommand:
     words = rest.split()
     if len(words) != 2:
         # TRANSLATORS: yes, no and maybe are the words the command takes.
@@ -176,7 +169,7 @@ def _rsvp(rest: str) -> CoordinationCommand:
     return Rsvp(_number(words[0], _MEETING_NUMBER), answer)
 
 
-def _announce(rest: str) -> CoordinationCommand:
+def parse_announce(rest: str) -> CoordinationCommand:
     dm = False
     if rest.split(maxsplit=1)[:1] == ["--dm"]:
         dm, rest = True, rest[4:].strip()
@@ -191,7 +184,7 @@ _LINK = re.compile(r"^https?://[^\s<>\"]{1,500}$")
 MAX_TITLE_CHARS = 200
 
 
-def _meeting(rest: str) -> CoordinationCommand:
+def parse_meeting(rest: str) -> CoordinationCommand:
     action, _space, rest = rest.partition(" ")
     action, rest = action.lower(), rest.strip()
     if action == "cancel":
@@ -237,7 +230,7 @@ def _meeting(rest: str) -> CoordinationCommand:
     return AddMeeting(day, clock_time, zone, title, link or None)
 
 
-def _timezone(rest: str) -> CoordinationCommand:
+def parse_timezone(rest: str) -> CoordinationCommand:
     word = rest.strip()
     if not word:
         return SetTimezone(None, show=True)
@@ -255,7 +248,7 @@ def _timezone(rest: str) -> CoordinationCommand:
     return SetTimezone(zone)
 
 
-def _situation(rest: str) -> CoordinationCommand:
+def parse_situation(rest: str) -> CoordinationCommand:
     words = rest.split()
     if not 1 <= len(words) <= 2 or (len(words) == 2 and words[1].lower() != "detail"):
         # TRANSLATORS: detail is the word the command takes.
@@ -264,23 +257,10 @@ def _situation(rest: str) -> CoordinationCommand:
     return Situation(_number(words[0], _ALERT_ID_NUMBER), len(words) == 2)
 
 
-def _grant(rest: str) -> CoordinationCommand:
+def parse_grant(rest: str) -> CoordinationCommand:
     member, _space, role = rest.strip().rpartition(" ")
     role = role.lower()
     if not member.strip() or role not in {"coordinator", "member"}:
         # TRANSLATORS: coordinator and member are the role words the command takes.
         raise ValueError(_("Give the member's name and coordinator or member."))
     return Grant(member.strip(), role)
-
-
-COORDINATION_PARSERS: dict[str, Callable[[str], CoordinationCommand]] = {
-    "affected": _affected,
-    "digest": _digest,
-    "meetings": _list_meetings,
-    "rsvp": _rsvp,
-    "announce": _announce,
-    "meeting": _meeting,
-    "situation": _situation,
-    "grant": _grant,
-    "timezone": _timezone,
-}

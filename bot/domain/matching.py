@@ -59,54 +59,63 @@ class AdvisoryMatcher:
 
     def __init__(self, products: Iterable[RegisteredProduct]) -> None:
         self._names: list[_Name] = []
-        name_ids: dict[tuple[str, ...], int] = {}
         # Members registering the same product share one product key, so a popular product
         # costs one automaton entry, not one per member.
         self._product_members: list[list[RegisteredProduct]] = []
         self._product_vendor: list[int] = []
         self._product_distinctive: list[bool] = []
-        product_key_of: dict[tuple[object, ...], int] = {}
-        vendor_key_of: dict[frozenset[tuple[str, ...]], int] = {}
-
-        def name_id(words: tuple[str, ...]) -> int:
-            if words not in name_ids:
-                name_ids[words] = len(self._names)
-                self._names.append(_Name(words, [], []))
-            return name_ids[words]
-
+        keys = _Keys()
         for registered in products:
-            spec = registered.spec
-            vnames = frozenset(vendor_names(spec.vendor, spec.vendor_aliases))
-            pnames = frozenset(product_names(spec))
-            if vnames not in vendor_key_of:
-                vendor_key_of[vnames] = len(vendor_key_of)
-                for words in vnames:
-                    self._names[name_id(words)].vendor_keys.append(vendor_key_of[vnames])
-            identity = (vnames, pnames, spec.distinctive)
-            if identity in product_key_of:
-                self._product_members[product_key_of[identity]].append(registered)
-                continue
-            key = len(self._product_members)
-            product_key_of[identity] = key
-            self._product_members.append([registered])
-            self._product_vendor.append(vendor_key_of[vnames])
-            self._product_distinctive.append(spec.distinctive)
-            for pname in pnames:
-                beside = needs_vendor_beside(pname)
-                for words in spelling_variants(pname):
-                    name = self._names[name_id(words)]
-                    if not name.product_keys or name.product_keys[-1] != key:
-                        name.product_keys.append(key)
-                    if beside:
-                        name.beside_vendor.add(key)
+            self._add(registered, keys)
+        self._automaton = self._build_automaton()
 
-        self._automaton: ahocorasick.Automaton | None = None
-        if self._names:
-            automaton = ahocorasick.Automaton()
-            for i, name in enumerate(self._names):
-                automaton.add_word(" " + " ".join(name.words) + " ", i)
-            automaton.make_automaton()
-            self._automaton = automaton
+    def _add(self, registered: RegisteredProduct, keys: _Keys) -> None:
+        spec = registered.spec
+        vnames = frozenset(vendor_names(spec.vendor, spec.vendor_aliases))
+        pnames = frozenset(product_names(spec))
+        vendor_key = self._vendor_key(vnames, keys)
+        identity = (vnames, pnames, spec.distinctive)
+        if identity in keys.product:
+            self._product_members[keys.product[identity]].append(registered)
+            return
+        key = len(self._product_members)
+        keys.product[identity] = key
+        self._product_members.append([registered])
+        self._product_vendor.append(vendor_key)
+        self._product_distinctive.append(spec.distinctive)
+        for pname in pnames:
+            self._add_product_name(pname, key, keys)
+
+    def _vendor_key(self, vnames: frozenset[tuple[str, ...]], keys: _Keys) -> int:
+        if vnames not in keys.vendor:
+            keys.vendor[vnames] = len(keys.vendor)
+            for words in vnames:
+                self._names[self._name_id(words, keys)].vendor_keys.append(keys.vendor[vnames])
+        return keys.vendor[vnames]
+
+    def _add_product_name(self, pname: tuple[str, ...], key: int, keys: _Keys) -> None:
+        beside = needs_vendor_beside(pname)
+        for words in spelling_variants(pname):
+            name = self._names[self._name_id(words, keys)]
+            if not name.product_keys or name.product_keys[-1] != key:
+                name.product_keys.append(key)
+            if beside:
+                name.beside_vendor.add(key)
+
+    def _name_id(self, words: tuple[str, ...], keys: _Keys) -> int:
+        if words not in keys.name:
+            keys.name[words] = len(self._names)
+            self._names.append(_Name(words, [], []))
+        return keys.name[words]
+
+    def _build_automaton(self) -> ahocorasick.Automaton | None:
+        if not self._names:
+            return None
+        automaton = ahocorasick.Automaton()
+        for i, name in enumerate(self._names):
+            automaton.add_word(" " + " ".join(name.words) + " ", i)
+        automaton.make_automaton()
+        return automaton
 
     @property
     def product_count(self) -> int:
@@ -121,44 +130,39 @@ class AdvisoryMatcher:
             Token(t.folded, t.start + len(title) + 1, t.end + len(title) + 1)
             for t in tokens(summary)
         ]
-        occurrences = self._occurrences(toks)
-        vendors_seen: dict[int, list[_Occurrence]] = {}
+        vendors = _VendorSearch(text, toks)
         product_hits: list[_Occurrence] = []
-        for occ in occurrences:
+        for occ in self._occurrences(toks):
             name = self._names[occ.name_id]
-            for vkey in name.vendor_keys:
-                vendors_seen.setdefault(vkey, []).append(occ)
+            vendors.saw(name.vendor_keys, occ)
             if name.product_keys:
                 product_hits.append(occ)
-        lines: list[int] = []  # where each line begins, found when first needed
-        places: dict[int, _VendorPlaces] = {}
 
         found: dict[int, tuple[_Occurrence, _Occurrence | None]] = {}
         for occ in _outermost(product_hits):
-            name = self._names[occ.name_id]
-            for key in name.product_keys:
-                if key in found:
-                    continue
-                vendor_occs = vendors_seen.get(self._product_vendor[key], [])
-                if key in name.beside_vendor:
-                    vendor_key = self._product_vendor[key]
-                    if not lines:
-                        lines = _line_starts(text)
-                    if vendor_key not in places:
-                        places[vendor_key] = _VendorPlaces(vendor_occs, toks, lines)
-                    vendor_occ = places[vendor_key].beside(occ, toks, lines, text)
-                    if vendor_occ is not None:
-                        found[key] = (occ, vendor_occ)
-                    continue
-                if not vendor_occs and not self._product_distinctive[key]:
-                    continue
-                found[key] = (occ, vendor_occs[0] if vendor_occs else None)
+            for key in self._names[occ.name_id].product_keys:
+                if key not in found:
+                    decided = self._decide(key, occ, vendors)
+                    if decided is not None:
+                        found[key] = decided
 
         matches: list[Match] = []
         for key, (occ, vendor_occ) in found.items():
             why = _reason(text, toks, len(title), occ, vendor_occ)
             matches.extend(Match(p, why) for p in self._product_members[key])
         return matches
+
+    def _decide(self, key: int, occ: _Occurrence, vendors: _VendorSearch
+                ) -> tuple[_Occurrence, _Occurrence | None] | None:
+        """The product's name and its vendor's when product `key` matches at `occ`, else None."""
+        vendor_key = self._product_vendor[key]
+        if key in self._names[occ.name_id].beside_vendor:
+            vendor_occ = vendors.beside(vendor_key, occ)
+            return None if vendor_occ is None else (occ, vendor_occ)
+        vendor_occs = vendors.seen.get(vendor_key, [])
+        if not vendor_occs and not self._product_distinctive[key]:
+            return None
+        return occ, vendor_occs[0] if vendor_occs else None
 
     def _occurrences(self, toks: list[Token]) -> list[_Occurrence]:
         assert self._automaton is not None
@@ -174,6 +178,39 @@ class AdvisoryMatcher:
             last = bisect_right(starts, end - 1) - 1
             result.append(_Occurrence(name_id, last - length + 1, last))
         return result
+
+
+@dataclass
+class _Keys:
+    """The lookups needed only while the matcher is built: name, product and vendor keys."""
+
+    name: dict[tuple[str, ...], int] = field(default_factory=dict)
+    product: dict[tuple[object, ...], int] = field(default_factory=dict)
+    vendor: dict[frozenset[tuple[str, ...]], int] = field(default_factory=dict)
+
+
+class _VendorSearch:
+    """The vendors' names found in one advisory; where each stands is worked out only when a
+    product needs its vendor beside it."""
+
+    def __init__(self, text: str, toks: list[Token]) -> None:
+        self.seen: dict[int, list[_Occurrence]] = {}
+        self._text = text
+        self._toks = toks
+        self._lines: list[int] = []  # where each line begins, found when first needed
+        self._places: dict[int, _VendorPlaces] = {}
+
+    def saw(self, vendor_keys: list[int], occ: _Occurrence) -> None:
+        for vkey in vendor_keys:
+            self.seen.setdefault(vkey, []).append(occ)
+
+    def beside(self, vendor_key: int, product: _Occurrence) -> _Occurrence | None:
+        if not self._lines:
+            self._lines = _line_starts(self._text)
+        if vendor_key not in self._places:
+            self._places[vendor_key] = _VendorPlaces(self.seen.get(vendor_key, []), self._toks,
+                                                     self._lines)
+        return self._places[vendor_key].beside(product, self._toks, self._lines, self._text)
 
 
 _TITLE_LINE = 1  # bisect_right over the line starts of a position in the title

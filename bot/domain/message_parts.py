@@ -107,59 +107,96 @@ def _piece(tokens: list[_Token], start: int, stack: list[_Opened], dropped: set[
            limit: int, measure: Measure) -> tuple[str, int, list[_Opened]] | None:
     """The piece beginning at token `start` with `stack` open: its text, where the next one
     begins and the tags open there. None when a tag had to be left out (added to `dropped`)."""
-    stack = list(stack)
-    parts = [tokens[o.token].text for o in stack if o.token not in dropped]
-    size = sum(tokens[o.token].size for o in stack if o.token not in dropped)
-    closing = _closing_size(tokens, stack, dropped, measure)
-    has_text = False
-    cut: tuple[int, int, list[_Opened]] | None = None  # just after the last space
-    index = start
-    while index < len(tokens):
-        token = tokens[index]
-        if token.kind == _CLOSE:
-            if stack and stack[-1].name == token.name:
-                opened = stack.pop()
-                if opened.token not in dropped:
-                    parts.append(token.text)
-                    size += token.size
-                    closing = _closing_size(tokens, stack, dropped, measure)
-            index += 1
-            continue
-        if token.kind == _OPEN and index in dropped:
-            stack.append(_Opened(index, token.name))  # its end tag is left out too
-            index += 1
-            continue
-        if token.kind == _OPEN:
-            grown = _closing_size(tokens, [*stack, _Opened(index, token.name)], dropped, measure)
-            if size + token.size + grown <= limit:
-                parts.append(token.text)
-                size += token.size
-                closing = grown
-                if token.name not in _VOID_TAGS:
-                    stack.append(_Opened(index, token.name))
-                index += 1
-                continue
-            if index > start:
-                break
-            _leave_out_largest(tokens, [*stack, _Opened(index, token.name)], dropped)
+    piece = _Piece(tokens, start, stack, dropped, limit, measure)
+    while piece.index < len(tokens):
+        step = piece.take(tokens[piece.index])
+        if step == _RETRY:
             return None
-        if size + token.size + closing > limit:
-            if index > start:
-                break
-            if _leave_out_largest(tokens, stack, dropped):
-                return None
+        if step == _FULL:
+            break
+    return piece.result()
+
+
+_TAKEN, _FULL, _RETRY = range(3)  # a token was taken; the piece is full; a tag was left out
+
+
+class _Piece:
+    """One piece being built, token by token, with the tags open in it."""
+
+    def __init__(self, tokens: list[_Token], start: int, stack: list[_Opened],
+                 dropped: set[int], limit: int, measure: Measure) -> None:
+        self._tokens, self._start, self._dropped = tokens, start, dropped
+        self._limit, self._measure = limit, measure
+        self.index = start
+        self._stack = list(stack)
+        self._parts = [tokens[o.token].text for o in stack if o.token not in dropped]
+        self._size = sum(tokens[o.token].size for o in stack if o.token not in dropped)
+        self._closing = _closing_size(tokens, stack, dropped, measure)
+        self._has_text = False
+        self._cut: tuple[int, int, list[_Opened]] | None = None  # just after the last space
+
+    def take(self, token: _Token) -> int:
+        if token.kind == _CLOSE:
+            self._close(token)
+            return _TAKEN
+        if token.kind == _OPEN:
+            return self._open(token)
+        return self._text(token)
+
+    def result(self) -> tuple[str, int, list[_Opened]]:
+        index, parts, stack = self.index, self._parts, self._stack
+        if index < len(self._tokens) and self._cut is not None:
+            index, kept_parts, stack = self._cut
+            parts = parts[:kept_parts]
+        closers = "".join(f"</{o.name}>" for o in reversed(stack) if o.token not in self._dropped)
+        return "".join(parts) + closers, index, stack
+
+    def _append(self, token: _Token) -> None:
+        self._parts.append(token.text)
+        self._size += token.size
+
+    def _close(self, token: _Token) -> None:
+        if self._stack and self._stack[-1].name == token.name:
+            opened = self._stack.pop()
+            if opened.token not in self._dropped:
+                self._append(token)
+                self._closing = _closing_size(self._tokens, self._stack, self._dropped,
+                                              self._measure)
+        self.index += 1
+
+    def _open(self, token: _Token) -> int:
+        opened = _Opened(self.index, token.name)
+        if self.index in self._dropped:
+            self._stack.append(opened)  # its end tag is left out too
+            self.index += 1
+            return _TAKEN
+        grown = _closing_size(self._tokens, [*self._stack, opened], self._dropped,
+                              self._measure)
+        if self._size + token.size + grown <= self._limit:
+            self._append(token)
+            self._closing = grown
+            if token.name not in _VOID_TAGS:
+                self._stack.append(opened)
+            self.index += 1
+            return _TAKEN
+        if self.index > self._start:
+            return _FULL
+        _leave_out_largest(self._tokens, [*self._stack, opened], self._dropped)
+        return _RETRY
+
+    def _text(self, token: _Token) -> int:
+        if self._size + token.size + self._closing > self._limit:
+            if self.index > self._start:
+                return _FULL
+            if _leave_out_largest(self._tokens, self._stack, self._dropped):
+                return _RETRY
             # A single character bigger than the limit (only below MIN_LIMIT): sent anyway.
-        parts.append(token.text)
-        size += token.size
-        if token.kind == _SPACE and has_text:
-            cut = (index + 1, len(parts), list(stack))
-        has_text = has_text or token.kind == _TEXT
-        index += 1
-    if index < len(tokens) and cut is not None:
-        index, kept_parts, stack = cut
-        parts = parts[:kept_parts]
-    closers = "".join(f"</{o.name}>" for o in reversed(stack) if o.token not in dropped)
-    return "".join(parts) + closers, index, stack
+        self._append(token)
+        if token.kind == _SPACE and self._has_text:
+            self._cut = (self.index + 1, len(self._parts), list(self._stack))
+        self._has_text = self._has_text or token.kind == _TEXT
+        self.index += 1
+        return _TAKEN
 
 
 def _leave_out_largest(tokens: list[_Token], opened: list[_Opened], dropped: set[int]) -> bool:

@@ -121,14 +121,7 @@ def _pieces(items: list[Item], listed: str) -> tuple[Piece, ...]:
                 pieces.append(Piece(pending, None))
             pending = bound_piece(item.op, item.bound).low if item.bound else None
         elif item.op in ("<", "<="):
-            assert item.bound is not None
-            high = bound_piece(item.op, item.bound).high
-            if pending is not None and high is not None and \
-                    numbering(pending.key) != numbering(high.key):
-                # ">= 1.5 | <= a3b04b7…": ends numbered apart are two open stretches.
-                pieces.append(Piece(pending, None))
-                pending = None
-            pieces.append(Piece(pending, high))
+            pieces += _closed_by(pending, item)
             pending = None
         elif item.op == "!=":
             raise unreadable(listed)
@@ -137,6 +130,23 @@ def _pieces(items: list[Item], listed: str) -> tuple[Piece, ...]:
             pieces.append(Piece(item.bound, item.bound))
     if pending is not None:
         pieces.append(Piece(pending, None))
+    _refuse_empty(pieces, listed)
+    return tuple(pieces)
+
+
+def _closed_by(pending: Bound | None, item: Item) -> list[Piece]:
+    """The pieces an upper bound `item` makes with the lower bound before it (if any)."""
+    assert item.bound is not None
+    high = bound_piece(item.op, item.bound).high
+    if pending is not None and high is not None and \
+            numbering(pending.key) != numbering(high.key):
+        # ">= 1.5 | <= a3b04b7…": ends numbered apart are two open stretches.
+        return [Piece(pending, None), Piece(None, high)]
+    return [Piece(pending, high)]
+
+
+def _refuse_empty(pieces: list[Piece], listed: str) -> None:
+    """Undecidable when a stretch ends below where it begins (">= 2.0 < 1.0")."""
     for found in pieces:
         if found.low is not None and found.high is not None and not found.single and \
                 numbering(found.low.key) == numbering(found.high.key):
@@ -147,7 +157,6 @@ def _pieces(items: list[Item], listed: str) -> tuple[Piece, ...]:
             if empty:
                 raise Undecidable(Phrase(N_("the range {listed} is empty as written"),
                                          listed=repr(listed)))
-    return tuple(pieces)
 
 
 def piece_text(piece: Piece) -> str:

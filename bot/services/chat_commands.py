@@ -4,59 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from bot.domain.commands import (
     SPECS,
     AddMeeting,
-    Affected,
-    Announce,
+    Audience,
     CancelMeeting,
     Command,
     CommandError,
-    Digest,
-    Grant,
-    Help,
-    Latest,
-    ListMeetings,
-    ListProducts,
-    Mute,
-    Rsvp,
-    SetLanguage,
-    SetSeverity,
-    SetTimezone,
-    Situation,
-    Start,
-    Status,
-    Subscribe,
-    Unsubscribe,
+    CommandSpec,
     command_name,
-    help_text,
     parse_command,
+    spec_of,
 )
 from bot.domain.coordination_commands import parse_confirmation
-from bot.domain.language import (
-    N_,
-    _,
-    clock_text,
-    language_name,
-    languages,
-    speaking,
-    supported,
-)
-from bot.domain.members import Contact, Role, reader_language
+from bot.domain.language import N_, _, speaking, supported
+from bot.domain.members import Contact, reader_language
 from bot.domain.queued_messages import NewMessage
 from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
-from bot.domain.tlp_gate import Clearance
-from bot.services import announcements, digests, meetings, member_commands, outgoing, situation
+from bot.services import announcements, outgoing
+from bot.services.command_handlers import HANDLERS, Turn
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
-from bot.services.invites import code_hash
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
 from bot.services.ports.chat import Sender
 from bot.services.replies import Reply
+
+__all__ = ["ChatCommands", "Sender"]
 
 log = logging.getLogger(__name__)
 
@@ -192,179 +168,42 @@ class ChatCommands:
                 reader=sender.address if sender.chat != sender.address else None,
             )], now, admins=self._policy.admins)
 
-    def _clearance(self, uow: UnitOfWork, sender: Sender) -> Clearance:
-        """What the sender's own chat may read (the TLP gate's view of them)."""
-        address = (sender.network, sender.address)
-        return outgoing.clearances(uow, [address], self._policy.admins)[address]
-
     def _answer(
         self, uow: UnitOfWork, sender: Sender, parsed: Command | CommandError | None,
         contact: Contact | None, authority: Authority, now: datetime,
     ) -> Reply:
-        if not authority and not _about_start(parsed):
+        if not authority and not _open_to_anyone(parsed):
             # Someone not linked learns only how to get linked, nothing of members' commands.
             return Reply(_(NOT_LINKED))
         if parsed is None:
             return Reply(_(NOT_A_COMMAND))
         if isinstance(parsed, CommandError):
             return Reply(parsed.message)
-        if isinstance(parsed, Start):
-            return Reply(self._start(uow, sender, parsed, contact, now))
-        if isinstance(parsed, Help):
-            return Reply(help_text(authority.audience))
-        audience = SPECS[command_name(parsed)].audience
-        if audience != "member":
-            return self._coordinate(uow, sender, parsed, authority, now)
-        if isinstance(parsed, ListMeetings) and authority >= Authority.COORDINATOR:
-            return meetings.list_meetings(uow, now, coordinator=True)  # admins need no member
-        if contact is None:
+        refused = _refusal(spec_of(parsed), authority)
+        if refused is not None:
+            return refused
+        binding = HANDLERS.binding(parsed)
+        if binding.needs_contact and contact is None:
             return Reply(_(NOT_LINKED))
-        if isinstance(parsed, SetTimezone):
-            return self._timezone(uow, sender, contact, parsed, now)
-        if isinstance(parsed, SetLanguage):
-            return self._language(uow, sender, contact, parsed)
-        if isinstance(parsed, Affected | Digest | Rsvp | ListMeetings):
-            return self._take_part(uow, sender, parsed, contact, authority, now)
-        if isinstance(parsed, Latest):
-            return member_commands.latest(uow, contact.member, parsed.count,
-                                          contact.timezone or self._policy.zone,
-                                          self._clearance(uow, sender))
-        return Reply(self._manage(uow, sender, parsed, contact, now))
-
-    def _timezone(self, uow: UnitOfWork, sender: Sender, contact: Contact,
-                  command: SetTimezone, now: datetime) -> Reply:
-        if not command.show:
-            uow.members.update_contact(sender.network, sender.address, timezone=command.zone)
-        stored = contact.timezone if command.show else command.zone
-        zone = stored or self._policy.zone
-        if command.show and stored:
-            text = _("Times for you are shown in {zone} (now {time}).")
-        elif command.show:
-            text = _("Times for you are shown in the hub's time zone, {zone} (now {time}).")
-        elif stored:
-            text = _("Times for you are now shown in {zone} (now {time}).")
-        else:
-            text = _("Times for you are now shown in the hub's time zone, {zone} (now {time}).")
-        return Reply(text.format(zone=zone, time=clock_text(now, zone)) + " " + _(
-            "/timezone Europe/Berlin changes it, /timezone off goes back to the hub's."))
-
-    def _language(self, uow: UnitOfWork, sender: Sender, contact: Contact,
-                  command: SetLanguage) -> Reply:
-        if not command.show:
-            uow.members.update_contact(sender.network, sender.address, language=command.language)
-            contact = replace(contact, language=command.language)
-        chosen = reader_language(contact, supported(sender.language))
-        with speaking(chosen):
-            name = language_name(chosen)
-            if command.show:
-                text = _("I write to you in {language}.").format(language=name)
-            elif command.language is None:
-                text = _("I write to you in {language}, your chat app's language or else the "
-                         "hub's.").format(language=name)
-            else:
-                text = _("From now on I write to you in {language}.").format(language=name)
-            others = ", ".join(f"/language {code}" for code in languages())
-            return Reply(text + " " + _("Choose: {choices}, or /language off.").format(
-                choices=others))
-
-    def _take_part(
-        self, uow: UnitOfWork, sender: Sender, parsed: Command, contact: Contact,
-        authority: Authority, now: datetime,
-    ) -> Reply:
-        member = contact.member
-        zone = contact.timezone
-        if isinstance(parsed, Affected):
-            return situation.affected(uow, member, actor(sender.network, sender.address),
-                                      parsed, now, self._clearance(uow, sender))
-        if isinstance(parsed, Digest):
-            return digests.set_digest(uow, member, parsed, self._policy, now)
-        if isinstance(parsed, Rsvp):
-            return meetings.rsvp(uow, sender.network, sender.address, member, parsed, now,
-                                 zone)
-        return meetings.list_meetings(uow, now, authority >= Authority.COORDINATOR, zone)
-
-    def _coordinate(
-        self, uow: UnitOfWork, sender: Sender, parsed: Command, authority: Authority,
-        now: datetime,
-    ) -> Reply:
-        name = command_name(parsed)
-        if SPECS[name].audience == "admin" and authority < Authority.ADMIN:
-            return Reply(_("Only the hub's admins may use /{command}.").format(command=name))
-        if authority < Authority.COORDINATOR:
-            return Reply(_("Only the hub's coordinators may use /{command}. If you need to reach "
-                           "the hub, ask a coordinator.").format(command=name))
-        who = actor(sender.network, sender.address)
-        if isinstance(parsed, Announce):
-            return announcements.preview(uow, sender.network, sender.address, parsed,
-                                         self._policy, now)
-        if isinstance(parsed, AddMeeting):
-            return meetings.add_meeting(uow, parsed, self._policy, who, now)
-        if isinstance(parsed, CancelMeeting):
-            return meetings.cancel_meeting(uow, parsed, self._policy, who, now)
-        if isinstance(parsed, Situation):
-            return situation.situation(uow, parsed, who, now)
-        assert isinstance(parsed, Grant)
-        return _grant(uow, parsed, who, now)
-
-    def _manage(
-        self, uow: UnitOfWork, sender: Sender, parsed: Command, contact: Contact, now: datetime
-    ) -> str:
-        member = contact.member
-        zone = contact.timezone or self._policy.zone
-        if isinstance(parsed, Subscribe):
-            return member_commands.subscribe(uow, member, parsed, now)
-        if isinstance(parsed, Unsubscribe):
-            return member_commands.unsubscribe(uow, member, parsed)
-        if isinstance(parsed, ListProducts):
-            return member_commands.products(uow, member)
-        if isinstance(parsed, SetSeverity):
-            return member_commands.set_severity(uow, member, parsed)
-        if isinstance(parsed, Mute):
-            return member_commands.mute(uow, contact, parsed, now, zone)
-        assert isinstance(parsed, Status)
-        return member_commands.status(uow, contact, sender.chat, now, zone)
-
-    def _start(
-        self, uow: UnitOfWork, sender: Sender, command: Start, contact: Contact | None,
-        now: datetime,
-    ) -> str:
-        if contact is not None:
-            return _("This chat is linked to {member}. Send /help for what I can do.").format(
-                member=contact.member)
-        if command.code is None:
-            return _("Welcome to the hub's advisory bot. Ask your hub coordinator for an invite "
-                     "code, then send /start CODE.")
-        try:
-            member = uow.invites.redeem(code_hash(command.code), now,
-                                        f"{sender.network.value}:{sender.address}")
-        except ValueError as exc:
-            return _(_INVITE_REFUSED[str(exc)])
-        uow.members.add_contact(member, sender.network, sender.address, now)
-        return _("This chat is now linked to {member}. You will receive an alert whenever an "
-                 "advisory names one of its products. /products lists them, /subscribe adds "
-                 "one.").format(member=member)
+        return binding.handler(parsed, Turn(uow, sender, contact, authority, now, self._policy))
 
 
-def _about_start(parsed: Command | CommandError | None) -> bool:
-    """/start, or a /start with a malformed code: what someone not linked is answered."""
+def _open_to_anyone(parsed: Command | CommandError | None) -> bool:
+    """A command (or a usage error of one) declared for anyone: /start, even with a malformed
+    code, is what someone not linked is answered."""
     if isinstance(parsed, CommandError):
-        return parsed.command == "start"
-    return isinstance(parsed, Start)
+        spec = SPECS.get(parsed.command) if parsed.command else None
+    else:
+        spec = spec_of(parsed) if parsed is not None else None
+    return spec is not None and spec.audience is Audience.ANYONE
 
 
-_INVITE_REFUSED = {
-    "unknown": N_("That invite code is not valid. Ask your hub coordinator for a new one."),
-    "used": N_("That invite code was already used. Ask your hub coordinator for a new one."),
-    "expired": N_("That invite code has expired. Ask your hub coordinator for a new one."),
-}
-
-
-def _grant(uow: UnitOfWork, command: Grant, who: str, now: datetime) -> Reply:
-    role = Role(command.role)
-    if not uow.members.set_role(command.member, role):
-        return Reply(_("There is no member {member}. Names are as the admin registered them "
-                       "(`hubbot member list`).").format(member=repr(command.member)))
-    uow.audit.add(who, "grant", f"{command.member}: {role.value}", now)
-    if role is Role.COORDINATOR:
-        return Reply(_("{member} is now a coordinator.").format(member=command.member))
-    return Reply(_("{member} is now a member.").format(member=command.member))
+def _refusal(spec: CommandSpec, authority: Authority) -> Reply | None:
+    """Why a linked sender may not use a coordinators' or admins' command; None if they may."""
+    if spec.audience is Audience.ADMIN and authority < Authority.ADMIN:
+        return Reply(_("Only the hub's admins may use /{command}.").format(command=spec.name))
+    if spec.audience in (Audience.COORDINATOR, Audience.ADMIN) \
+            and authority < Authority.COORDINATOR:
+        return Reply(_("Only the hub's coordinators may use /{command}. If you need to reach "
+                       "the hub, ask a coordinator.").format(command=spec.name))
+    return None
