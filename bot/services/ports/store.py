@@ -193,23 +193,43 @@ class CsafRecords(Protocol):
 
 
 class UnitOfWork(Protocol):
-    feeds: FeedStates
-    advisories: Advisories
-    members: Members
-    products: Products
-    matches: Matches
-    outbox: Outbox
-    hub_channels: HubChannels
-    invites: Invites
-    inbound: InboundUpdates
-    matrix_rooms: MatrixDirectRooms
-    audit: AuditLog
-    confirmations: Confirmations
-    meetings: Meetings
-    affected: AffectedAnswers
-    held_alerts: HeldAlerts
-    exploitation: Exploitation
-    csaf: CsafRecords
+    """One transaction over every repository; read-only here so an adapter may hold its own
+    repository classes."""
+
+    @property
+    def feeds(self) -> FeedStates: ...
+    @property
+    def advisories(self) -> Advisories: ...
+    @property
+    def members(self) -> Members: ...
+    @property
+    def products(self) -> Products: ...
+    @property
+    def matches(self) -> Matches: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def hub_channels(self) -> HubChannels: ...
+    @property
+    def invites(self) -> Invites: ...
+    @property
+    def inbound(self) -> InboundUpdates: ...
+    @property
+    def matrix_rooms(self) -> MatrixDirectRooms: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def confirmations(self) -> Confirmations: ...
+    @property
+    def meetings(self) -> Meetings: ...
+    @property
+    def affected(self) -> AffectedAnswers: ...
+    @property
+    def held_alerts(self) -> HeldAlerts: ...
+    @property
+    def exploitation(self) -> Exploitation: ...
+    @property
+    def csaf(self) -> CsafRecords: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
