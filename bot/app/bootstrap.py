@@ -24,9 +24,10 @@ from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.domain.clock import utc_now
+from bot.domain.feed_config import FeedConfig
 from bot.domain.members import Network
 from bot.domain.queued_messages import OutboxItem
-from bot.feeds.config import FeedConfig, load_feeds
+from bot.feeds.config import load_feeds
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, FetchLimits
@@ -275,7 +276,7 @@ async def run_forever(settings: Settings) -> None:
         _warn_of_undeliverable_backlog(bot)
         warn_if_exposed(*settings.private_files())
         if settings.health_port is not None:
-            health = HealthServer(bot.store, bot.app.metrics, bot.networks_connected,
+            health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
                                   settings.health_host, settings.health_port)
             await health.start()
             stack.push_async_callback(health.stop)

@@ -9,24 +9,14 @@ from datetime import datetime
 
 from bot.domain.commands import (
     SPECS,
-    AddMeeting,
-    Affected,
-    Announce,
-    CancelMeeting,
     Command,
     CommandError,
-    Digest,
-    Grant,
     Help,
     Latest,
-    ListMeetings,
     ListProducts,
     Mute,
-    Rsvp,
     SetLanguage,
     SetSeverity,
-    SetTimezone,
-    Situation,
     Start,
     Status,
     Subscribe,
@@ -35,7 +25,19 @@ from bot.domain.commands import (
     help_text,
     parse_command,
 )
-from bot.domain.coordination_commands import parse_confirmation
+from bot.domain.coordination_commands import (
+    AddMeeting,
+    Affected,
+    Announce,
+    CancelMeeting,
+    Digest,
+    Grant,
+    ListMeetings,
+    Rsvp,
+    SetTimezone,
+    Situation,
+    parse_confirmation,
+)
 from bot.domain.language import (
     N_,
     _,
@@ -78,7 +80,7 @@ class ChatCommands:
         clock: Callable[[], datetime],
         rate_limit: CommandRateLimit | None = None,
         policy: HubPolicy | None = None,
-        on_meetings_changed: Callable[[], None] = lambda: None,
+        on_meetings_changed: Callable[[], object] = lambda: None,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
