@@ -57,8 +57,8 @@ class HealthServer:
         for name, up in networks.items():
             self._metrics.connected.labels(name).set(1 if up else 0)
         outbox: dict[str, dict[str, int]] = {}
-        for (network, state), count in backlog.items():
-            outbox.setdefault(network, {})[state] = count
+        for queue, count in backlog.items():
+            outbox.setdefault(queue.network.value, {})[queue.state.value] = count
         failing = [f for f in feeds if f.consecutive_failures]
         healthy = all(networks.values()) and (not feeds or len(failing) < len(feeds))
         return {
