@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bot tests bench
-	$(BIN)/mypy bot/domain
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m bot.cli.translations check
 

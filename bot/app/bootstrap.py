@@ -24,9 +24,10 @@ from bot.channels.matrix_sync import MatrixGateway
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build_application
 from bot.domain.clock import utc_now
+from bot.domain.feed_config import FeedConfig
 from bot.domain.members import Network
-from bot.domain.queued_messages import OutboxItem
-from bot.feeds.config import FeedConfig, load_feeds
+from bot.domain.queued_messages import OutboxItem, OutboxState
+from bot.feeds.config import load_feeds
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
 from bot.feeds.fetch import FeedFetcher, FetchLimits
@@ -304,7 +305,7 @@ def _warn_of_undeliverable_backlog(bot: Bot) -> None:
     served = {c.network.value for c in bot.channels}
     with bot.store() as uow:
         backlog = uow.outbox.backlog()
-    for (network, state), count in sorted(backlog.items()):
-        if state == "pending" and network not in served:
+    for queue, count in sorted(backlog.items()):
+        if queue.state is OutboxState.PENDING and queue.network.value not in served:
             log.warning("%d messages wait for %s, which is not configured; they are kept and "
-                        "sent once it is", count, network)
+                        "sent once it is", count, queue.network.value)

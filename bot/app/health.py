@@ -39,9 +39,8 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server  # noqa: SLF001 (the bound port when 0 was asked)
-        if server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self._runner.addresses:  # the bound port when 0 was asked
+            self.port = self._runner.addresses[0][1]
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self._host, self.port)
 
     async def stop(self) -> None:
@@ -58,8 +57,8 @@ class HealthServer:
         for name, up in networks.items():
             self._metrics.connected.labels(name).set(1 if up else 0)
         outbox: dict[str, dict[str, int]] = {}
-        for (network, state), count in backlog.items():
-            outbox.setdefault(network, {})[state] = count
+        for queue, count in backlog.items():
+            outbox.setdefault(queue.network.value, {})[queue.state.value] = count
         failing = [f for f in feeds if f.consecutive_failures]
         healthy = all(networks.values()) and (not feeds or len(failing) < len(feeds))
         return {

@@ -107,12 +107,12 @@ def placeholders(message: str | tuple[str, ...] | list[str]) -> set[str]:
     return names
 
 
-def _keeps_placeholders(message: str | tuple[str, ...],
+def _keeps_placeholders(message: str | tuple[str, ...] | list[str],
                         translation: str | tuple[str, ...] | list[str]) -> bool:
     """A translation may leave out a plural form's {n}, never add or misspell one."""
     expected = placeholders(message)
     texts = translation if isinstance(translation, tuple | list) else (translation,)
-    if isinstance(message, tuple):
+    if isinstance(message, tuple | list):
         return all(placeholders(text) <= expected for text in texts if text)
     return all(placeholders(text) == expected for text in texts if text)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.services.polling import PollOutcome
+from bot.services.ports import OutboxQueue
 
 
 class Metrics:
@@ -56,7 +57,7 @@ class Metrics:
         if result == "sent" and published is not None:
             self.delay.labels(network).observe(max(0.0, (now - published).total_seconds()))
 
-    def record_backlog(self, backlog: dict[tuple[str, str], int]) -> None:
+    def record_backlog(self, backlog: dict[OutboxQueue, int]) -> None:
         self.backlog.clear()
-        for (network, state), count in backlog.items():
-            self.backlog.labels(network, state).set(count)
+        for queue, count in backlog.items():
+            self.backlog.labels(queue.network.value, queue.state.value).set(count)

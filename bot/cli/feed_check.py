@@ -9,8 +9,9 @@ from bot.domain.csaf import CsafError, parse_csaf
 from bot.domain.feed_config import FeedConfig
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
-from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits
+from bot.feeds.fetch import FeedFetcher, FetchLimits
 from bot.feeds.parse import parse_feed
+from bot.services.ports.feeds import Fetched, FetchFailed
 
 
 async def check_feed(

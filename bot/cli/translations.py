@@ -100,8 +100,8 @@ def _strings(text: str | tuple[str, ...] | list[str] | None) -> list[str]:
     return list(text) if isinstance(text, tuple | list) else [text]
 
 
-def _short(message_id: str | tuple[str, ...]) -> str:
-    text = message_id[0] if isinstance(message_id, tuple) else message_id
+def _short(message_id: str | tuple[str, ...] | list[str]) -> str:
+    text = message_id[0] if isinstance(message_id, tuple | list) else message_id
     text = re.sub(r"\s+", " ", text)
     return repr(text if len(text) <= 70 else text[:67] + "...")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import yaml
@@ -28,7 +28,7 @@ _FIELDS = ("name", "url", "interval", "tlp", "tags", "enabled", "type")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$", re.ASCII)
 # Digits beyond this are no interval anyone means (and int() refuses over 4,300 of them).
-_MAX_DIGITS = 12
+_MAX_DIGITS: Final = 12
 
 
 class FeedsFileError(ValueError):

@@ -26,8 +26,8 @@ from referencing.jsonschema import DRAFT4, DRAFT7
 
 from bot.domain.feed_config import FeedConfig, where
 from bot.domain.tlp import Tlp
-from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, NotModified
-from bot.services.ports.feeds import CsafFetched, CsafPoll
+from bot.feeds.fetch import FeedFetcher
+from bot.services.ports.feeds import CsafFetched, CsafPoll, Fetched, FetchFailed, NotModified
 
 log = logging.getLogger(__name__)
 

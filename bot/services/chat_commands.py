@@ -54,7 +54,7 @@ class ChatCommands:
         clock: Callable[[], datetime],
         rate_limit: CommandRateLimit | None = None,
         policy: HubPolicy | None = None,
-        on_meetings_changed: Callable[[], None] = lambda: None,
+        on_meetings_changed: Callable[[], object] = lambda: None,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock

@@ -24,7 +24,7 @@ from bot.domain.tlp import Tlp
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.ingest import IngestReport, queue_alerts
 from bot.services.outgoing import Address
-from bot.services.ports import UnitOfWork
+from bot.services.ports import StoredDecision, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +91,17 @@ def _detail(decision: VersionDecision) -> dict[str, object]:
             "fix_urls": list(decision.fix_urls)}
 
 
-def change_between(old: tuple[str, dict[str, object]] | None,
-                   new: VersionDecision) -> Phrase | None:
+def change_between(old: StoredDecision | None, new: VersionDecision) -> Phrase | None:
     """What changed for a member between two revisions, if it concerns them; else None. A
     phrase, shown after "Updated:" in each reader's language."""
     if new.decision not in ALERTING:
         return None
     if old is None:
         return Phrase(N_("the advisory now names your product"))
-    old_decision, old_detail = old
-    if old_decision not in {d.value for d in ALERTING}:
+    if old.decision not in {d.value for d in ALERTING}:
         return Phrase(_CHANGED_TO[new.decision], reason=new.reason)
     if (new.fix_urls or new.fixed_versions) and not (
-            old_detail.get("fix_urls") or old_detail.get("fixed_versions")):
+            old.detail.get("fix_urls") or old.detail.get("fixed_versions")):
         if not new.fixed_versions:
             return Phrase(N_("a fix is now available (see the link)"))
         return Phrase(N_("a fix is now available ({versions})"),

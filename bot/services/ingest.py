@@ -29,7 +29,7 @@ from bot.domain.tlp_gate import MEMBER_OWN_MATCHES
 from bot.services import outgoing
 from bot.services.hub_messages import coordinators_and_admins, recipient_languages
 from bot.services.outgoing import Address
-from bot.services.ports import UnitOfWork
+from bot.services.ports import ProductsRevision, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class MatcherCache:
     """Rebuilds the matcher only when the registered products changed."""
 
     def __init__(self) -> None:
-        self._revision: tuple[int, int] | None = None
+        self._revision: ProductsRevision | None = None
         self._matcher = AdvisoryMatcher([])
 
     def get(self, uow: UnitOfWork) -> AdvisoryMatcher:

@@ -136,11 +136,12 @@ def latest(uow: UnitOfWork, member: str, count: int, zone: str, clearance: Clear
     if not found:
         return Reply(_("No advisory has named {member}'s products yet.").format(member=member))
     lines = [_("Latest alerts for {member}:").format(member=member)]
-    for advisory, _why, note in found:
+    for match in found:
+        advisory = match.advisory
         # TRANSLATORS: in /latest, in place of the date of an advisory that has none.
         when = day_text(advisory.published, zone) if advisory.published else _("undated")
         severity = severity_heading(advisory.severity) if advisory.severity else "?"
         lines.append(f"• {when} [{severity}] {advisory.title}\n  {advisory.link}")
-        if note:
-            lines.append(f"  {in_language(note)}")
-    return Reply("\n".join(lines), tlp=highest(advisory.tlp for advisory, _why, _note in found))
+        if match.note:
+            lines.append(f"  {in_language(match.note)}")
+    return Reply("\n".join(lines), tlp=highest(match.advisory.tlp for match in found))

@@ -75,8 +75,8 @@ def weekly_summary_text(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> st
     since = now - timedelta(days=7)
     lines = [_("Weekly summary of the hub, {start} – {end}").format(
         start=day_text(since, policy.zone), end=day_text(now, policy.zone))]
-    reports = [found[0] for ref, _at in uow.affected.refs_since(since)
-               if (found := report_for(uow, ref)) is not None]
+    reports = [found[0] for known in uow.affected.refs_since(since)
+               if (found := report_for(uow, known.ref)) is not None]
     alerts = sum(r.matched for r in reports)
     lines.append(ngettext("Advisories that concerned members: {advisories}, with {n} member "
                           "alert in all.",
@@ -108,7 +108,7 @@ def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
     """Queue the summary to coordinators and admins; once per week (`week_of`: its slot)."""
     year, week, _day = week_of.isocalendar()
     # It quotes the titles of the week's alerts: its TLP is the highest of theirs.
-    tlp = _tlp_of(uow, [ref for ref, _at in uow.affected.refs_since(now - timedelta(days=7))])
+    tlp = _tlp_of(uow, [known.ref for known in uow.affected.refs_since(now - timedelta(days=7))])
     return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
                     payload=partial(_summary_payload, uow, policy, now),
                     priority=SUMMARY_PRIORITY, now=now, admins=policy.admins, tlp=tlp)

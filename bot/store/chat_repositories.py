@@ -34,7 +34,7 @@ class SqlHubChannels:
         self._s.flush()
 
     def all(self, network: Network | None = None) -> list[HubChannel]:
-        stmt = select(HubChannelRow).order_by(HubChannelRow.id)
+        stmt = select(HubChannelRow).order_by(col(HubChannelRow.id))
         if network is not None:
             stmt = stmt.where(HubChannelRow.network == network.value)
         return [

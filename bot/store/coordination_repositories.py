@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from bot.domain.coordination import AuditEntry, HeldAlert, PendingConfirmation
 from bot.domain.meetings import Meeting
 from bot.domain.members import Network
+from bot.services.ports.store import AdvisoryRef, ChatAddress
 from bot.store.tables import (
     AdvisoryRefRow,
     AffectedAnswerRow,
@@ -82,7 +83,7 @@ class SqlConfirmations:
                                    _aware(row.expires_at))
 
     def drop(self, network: Network, address: str) -> None:
-        self._s.exec(delete(PendingConfirmationRow).where(  # type: ignore[call-overload]
+        self._s.exec(delete(PendingConfirmationRow).where(
             col(PendingConfirmationRow.network) == network.value,
             col(PendingConfirmationRow.address) == address,
         ))
@@ -108,7 +109,7 @@ class SqlMeetings:
     def upcoming(self, now: datetime, limit: int | None = 100) -> list[Meeting]:
         stmt = select(MeetingRow).where(col(MeetingRow.starts_at) > now,
                                         col(MeetingRow.cancelled).is_(False))
-        stmt = stmt.order_by(MeetingRow.starts_at)
+        stmt = stmt.order_by(col(MeetingRow.starts_at))
         rows = self._s.exec(stmt.limit(limit) if limit is not None else stmt).all()
         return [_meeting(r) for r in rows]
 
@@ -153,13 +154,13 @@ class SqlMeetings:
 
     def rsvp_addresses(
         self, meeting_id: int, answers: tuple[str, ...]
-    ) -> list[tuple[Network, str]]:
+    ) -> list[ChatAddress]:
         rows = self._s.exec(
             select(RsvpRow.network, RsvpRow.address).where(
                 RsvpRow.meeting_id == meeting_id, col(RsvpRow.answer).in_(list(answers)))
-            .order_by(RsvpRow.id)
+            .order_by(col(RsvpRow.id))
         ).all()
-        return [(Network(n), a) for n, a in rows]
+        return [ChatAddress(Network(n), a) for n, a in rows]
 
 
 def _meeting(row: MeetingRow) -> Meeting:
@@ -217,17 +218,17 @@ class SqlAffected:
         ).all()
         return {name: status for name, status in rows}
 
-    def refs_since(self, since: datetime) -> list[tuple[int, str]]:
-        """(ref, advisory id) of advisories first alerted on since then, oldest first."""
+    def refs_since(self, since: datetime) -> list[AdvisoryRef]:
+        """The refs of advisories first alerted on since then, oldest first."""
         from bot.store.tables import AdvisoryRow
 
         rows = self._s.exec(
             select(AdvisoryRefRow.ref, AdvisoryRefRow.advisory_id)
             .join(AdvisoryRow, col(AdvisoryRow.id) == col(AdvisoryRefRow.advisory_id))
             .where(col(AdvisoryRow.first_seen_at) >= since)
-            .order_by(AdvisoryRefRow.ref)
+            .order_by(col(AdvisoryRefRow.ref))
         ).all()
-        return [(ref, advisory_id) for ref, advisory_id in rows]
+        return [AdvisoryRef(ref, advisory_id) for ref, advisory_id in rows if ref is not None]
 
 
 class SqlHeldAlerts:
@@ -260,13 +261,13 @@ class SqlHeldAlerts:
             col(HeldAlertRow.released_at).is_(None))
         if before is not None:
             stmt = stmt.where(col(HeldAlertRow.held_at) < before)
-        rows = self._s.exec(stmt.order_by(HeldAlertRow.id)).all()
+        rows = self._s.exec(stmt.order_by(col(HeldAlertRow.id))).all()
         return [HeldAlert(r.id or 0, member, Network(r.network), r.address, r.advisory_id,
                           json.loads(r.payload), _aware(r.held_at)) for r in rows]
 
     def release(self, ids: list[int], now: datetime) -> None:
         for start in range(0, len(ids), 500):
-            self._s.exec(update(HeldAlertRow)  # type: ignore[call-overload]
+            self._s.exec(update(HeldAlertRow)
                          .where(col(HeldAlertRow.id).in_(ids[start:start + 500]))
                          .values(released_at=now))
         self._s.flush()

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.domain.advisory import Advisory
 from bot.domain.language import Phrase, dump_text, load_text
 from bot.domain.products import RegisteredProduct
 from bot.domain.tlp import Tlp
+from bot.services.ports.store import MatchedAdvisory, StoredDecision
 from bot.store.repositories import SqlAdvisories
 from bot.store.tables import AdvisoryRow, MatchRow, MemberRow, ProductRow
 
@@ -55,13 +55,13 @@ class SqlMatches:
         self._s.add(row)
         self._s.flush()
 
-    def decisions(self, advisory_id: str) -> dict[int, tuple[str, dict[str, Any]]]:
+    def decisions(self, advisory_id: str) -> dict[int, StoredDecision]:
         """Per matched product, the version decision a CSAF document made (if any)."""
         rows = self._s.exec(select(MatchRow.product_id, MatchRow.decision,
                                    MatchRow.decision_detail)
                             .where(MatchRow.advisory_id == advisory_id,
                                    col(MatchRow.decision).is_not(None))).all()
-        return {pid: (str(d), _detail(detail)) for pid, d, detail in rows}
+        return {pid: StoredDecision(str(d), _detail(detail)) for pid, d, detail in rows}
 
     def product_ids(self, advisory_id: str) -> set[int]:
         """The registered products this advisory matched so far."""
@@ -79,7 +79,7 @@ class SqlMatches:
 
     def latest_for_member(
         self, member: str, count: int, max_tlp: Tlp = Tlp.RED
-    ) -> list[tuple[Advisory, str, str | None]]:
+    ) -> list[MatchedAdvisory]:
         """The member's most recent matched advisories up to `max_tlp`, newest first, with one
         reason each and, where a CSAF document decided by version, that decision's note."""
         rows = self._s.exec(
@@ -90,7 +90,7 @@ class SqlMatches:
             .order_by(col(MatchRow.created_at).desc(), col(MatchRow.id).desc())
             .limit(count * 5)
         ).all()
-        seen: dict[str, tuple[Advisory, str, str | None]] = {}
+        seen: dict[str, MatchedAdvisory] = {}
         advisories = SqlAdvisories(self._s)
         for row, why, decision, detail in rows:
             if row.id not in seen and len(seen) < count:
@@ -99,7 +99,7 @@ class SqlMatches:
                 note: str | None = None
                 if decision:
                     note = _detail(detail).get("note") or decision
-                seen[row.id] = (advisory, load_text(why) or "", note)
+                seen[row.id] = MatchedAdvisory(advisory, load_text(why) or "", note)
         return list(seen.values())
 
 

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.members import Network
 from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
+from bot.services.ports.store import OutboxQueue
 from bot.store.tables import MemberRow, OutboxRow
 
 # How far back "this address was just served" is remembered when sharing turns.
@@ -126,17 +128,18 @@ class SqlOutbox:
             order_by=(col(OutboxRow.priority).desc(), col(OutboxRow.id)),
         )
         unsent = (
-            select(
-                OutboxRow.id, OutboxRow.address, OutboxRow.priority, OutboxRow.state,
-                OutboxRow.next_attempt_at, OutboxRow.created_at, position.label("position"),
+            sa_select(  # sqlmodel's select is typed for up to four columns
+                col(OutboxRow.id), col(OutboxRow.address), col(OutboxRow.priority),
+                col(OutboxRow.state), col(OutboxRow.next_attempt_at), col(OutboxRow.created_at),
+                position.label("position"),
             )
             .where(
-                OutboxRow.network == network.value,
+                col(OutboxRow.network) == network.value,
                 col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
             )
             .subquery()
         )
-        heads = self._s.exec(
+        heads: Sequence[Any] = self._s.exec(
             select(unsent.c.id, unsent.c.address, unsent.c.priority, unsent.c.created_at).where(
                 unsent.c.position == 1,
                 unsent.c.state == OutboxState.PENDING.value,
@@ -215,17 +218,18 @@ class SqlOutbox:
         result = self._s.exec(
             update(OutboxRow)
             .where(
-                OutboxRow.network == network.value,
-                OutboxRow.address == address,
+                col(OutboxRow.network) == network.value,
+                col(OutboxRow.address) == address,
                 col(OutboxRow.state).in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
             )
             .values(state=OutboxState.FAILED.value, last_error=reason[:1000])
         )
         return int(result.rowcount or 0)
 
-    def backlog(self) -> dict[tuple[str, str], int]:
+    def backlog(self) -> dict[OutboxQueue, int]:
         """Number of messages per (network, state)."""
         stmt = select(OutboxRow.network, OutboxRow.state, func.count()).group_by(
             OutboxRow.network, OutboxRow.state
         )
-        return {(n, s): int(c) for n, s, c in self._s.exec(stmt).all()}
+        return {OutboxQueue(Network(n), OutboxState(s)): int(c)
+                for n, s, c in self._s.exec(stmt).all()}

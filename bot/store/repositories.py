@@ -17,6 +17,7 @@ from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import OutboxState
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
+from bot.services.ports.store import ProductsRevision
 from bot.store.tables import (
     AdvisoryRow,
     AdvisorySourceRow,
@@ -164,7 +165,7 @@ class SqlAdvisories:
         stmt = (
             select(AdvisorySourceRow.feed)
             .where(AdvisorySourceRow.advisory_id == advisory_id)
-            .order_by(AdvisorySourceRow.seen_at, AdvisorySourceRow.feed)
+            .order_by(col(AdvisorySourceRow.seen_at), col(AdvisorySourceRow.feed))
         )
         return list(dict.fromkeys([*first.all(), *self._s.exec(stmt).all()]))
 
@@ -303,7 +304,7 @@ class SqlMembers:
             stmt = stmt.where(col(MemberRow.name).in_(list(members)))
         return [
             _contact(name, c)
-            for c, name in self._s.exec(stmt.order_by(ContactRow.id))
+            for c, name in self._s.exec(stmt.order_by(col(ContactRow.id)))
         ]
 
     def coordinators_contacts(self) -> list[Contact]:
@@ -360,7 +361,7 @@ class SqlProducts:
         if member is not None:
             stmt = stmt.where(MemberRow.name == member)
         products = []
-        for p, name in self._s.exec(stmt.order_by(ProductRow.id)):
+        for p, name in self._s.exec(stmt.order_by(col(ProductRow.id))):
             try:
                 spec = ProductSpec(p.vendor, p.product, _split(p.aliases),
                                    _split(p.vendor_aliases), p.distinctive, p.versions)
@@ -399,10 +400,10 @@ class SqlProducts:
         self._s.flush()
         return True
 
-    def revision(self) -> tuple[int, int]:
-        """Changes whenever a product is added or removed: (count, highest id)."""
+    def revision(self) -> ProductsRevision:
+        """Changes whenever a product is added or removed."""
         count, top = self._s.exec(select(func.count(), func.max(ProductRow.id))).one()
-        return int(count), int(top or 0)
+        return ProductsRevision(count=int(count), highest_id=int(top or 0))
 
 
 def _contact(member: str, c: ContactRow) -> Contact:

@@ -144,9 +144,9 @@ async def test_discovery_decides_each_members_version(setup, store: SqlStore,
     assert labor["decision"] == "unknown_version" and "affected: < B.06.18" in labor["note"]
     assert not feed_server.requests_for("/amber.json")  # TLP:AMBER is not this feed's to share
     with store() as uow:
-        [(advisory, _why, note)] = uow.matches.latest_for_member("Klinikum Nord", 5)
-    assert "ICSMA-17-255-01" in advisory.title and note is not None
-    assert note.startswith("Not affected: version B.06.18 is not among the versions listed")
+        [match] = uow.matches.latest_for_member("Klinikum Nord", 5)
+    assert "ICSMA-17-255-01" in match.advisory.title and match.note is not None
+    assert match.note.startswith("Not affected: version B.06.18 is not among the versions listed")
 
     # The second poll fetches no document again.
     before = len(feed_server.requests_for("/docs/icsma-17-255-01.json"))
@@ -282,8 +282,9 @@ async def test_a_providers_archive_is_recorded_on_its_first_poll_not_alerted(
         assert (await poller.poll(feed, force=True)).new == 1
     assert alerts(store) == []
     with store() as uow:
-        [(advisory, _why, note)] = uow.matches.latest_for_member("Vivantes", 5)
-    assert "ICSMA-17-255-01" in advisory.title and note and note.startswith("Your version is")
+        [match] = uow.matches.latest_for_member("Vivantes", 5)
+    assert "ICSMA-17-255-01" in match.advisory.title
+    assert match.note and match.note.startswith("Your version is")
 
 
 async def test_an_archive_read_over_several_polls_never_alerts_but_later_news_does(

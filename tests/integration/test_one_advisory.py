@@ -71,8 +71,8 @@ async def test_a_revision_under_another_link_of_the_same_feed_is_the_same_adviso
     assert alert["address"] == "1001"
     with store() as uow:
         assert uow.advisories.count() == 1
-        [(advisory, _why, _note)] = uow.matches.latest_for_member("Klinikum Nord", 5)
-    assert advisory.tracking_id == "SSA-123456"
+        [match] = uow.matches.latest_for_member("Klinikum Nord", 5)
+    assert match.advisory.tracking_id == "SSA-123456"
 
 
 async def test_a_revision_naming_another_product_of_the_member_tells_them_once_what_changed(

@@ -61,9 +61,10 @@ def test_a_stored_note_and_reason_read_back_as_phrases(store: SqlStore) -> None:
     setup_member(store)
     ingest(store, "1", "known_affected")
     with store() as uow:
-        [(_advisory, why, note)] = uow.matches.latest_for_member("Vivantes", 5)
-        [(_decision, detail)] = uow.matches.decisions(
+        [match] = uow.matches.latest_for_member("Vivantes", 5)
+        [decision] = uow.matches.decisions(
             uow.advisories.with_tracking_id("ICSMA-TEST-01") or "").values()
+    why, note, detail = match.why, match.note, decision.detail
     assert isinstance(why, Phrase) and isinstance(note, Phrase)
     assert why == 'product "IntelliVue MX40" in the title, vendor "Philips" in the title'
     assert note == ("Your version is affected: version B.06.12 is listed as known affected "
@@ -102,7 +103,8 @@ def test_a_reason_stored_before_phrases_still_reads(store: SqlStore) -> None:
         s.add(row)
         s.commit()
     with store() as uow:
-        [(_advisory, why, note)] = uow.matches.latest_for_member("Vivantes", 5)
+        [match] = uow.matches.latest_for_member("Vivantes", 5)
+    why, note = match.why, match.note
     assert why == 'product "MX40" in the title, vendor "Philips" in the title'
     assert note == "Your version is affected: old text"
     assert not isinstance(why, Phrase) and not isinstance(note, Phrase)

@@ -15,6 +15,7 @@ from bot.domain.matching import AdvisoryMatcher
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.csaf_ingest import change_between, note_for
+from bot.services.ports import StoredDecision
 
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")
 
@@ -130,7 +131,7 @@ def test_a_long_note_is_cut_as_before_in_every_language() -> None:
 def test_a_revision_change_reads_in_german() -> None:
     new = version_decision("B.06.12", {"known_affected": ["P1"]},
                            {"P1": ("product_version_range", "< B.06.18")})
-    change = change_between(("fixed", {}), new)
+    change = change_between(StoredDecision("fixed", {}), new)
     assert change == ("your version is now affected (version B.06.12 is listed as known "
                       "affected (< B.06.18 read as maven))")
     with speaking("de"):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
@@ -15,7 +15,7 @@ from bot.domain.feed_state import FeedState
 from bot.domain.meetings import Meeting
 from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.products import ProductSpec, RegisteredProduct
-from bot.domain.queued_messages import NewMessage, OutboxItem
+from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 
@@ -27,6 +27,63 @@ class CsafRecord:
     advisory_id: str
     version: str
     raw_sha256: str
+
+
+@dataclass(frozen=True)
+class ProductsRevision:
+    """Changes whenever a product is added or removed."""
+
+    count: int
+    highest_id: int
+
+
+@dataclass(frozen=True)
+class MatchedAdvisory:
+    """An advisory that named a member's product: one reason and, where a CSAF document decided
+    by version, that decision's note."""
+
+    advisory: Advisory
+    why: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """The version decision a CSAF document made for a matched product, as stored."""
+
+    decision: str
+    detail: dict[str, Any]
+
+
+class OutboxQueue(NamedTuple):
+    """The messages of one network in one state; a tuple, so `("telegram", "sent")` finds it."""
+
+    network: Network
+    state: OutboxState
+
+
+class ChatAddress(NamedTuple):
+    """Where a message goes; a tuple, so it mixes with the services' `(network, address)`."""
+
+    network: Network
+    address: str
+
+
+@dataclass(frozen=True)
+class AdvisoryRef:
+    """The short number members answer /affected with, and the advisory it stands for."""
+
+    ref: int
+    advisory_id: str
+
+
+@dataclass(frozen=True)
+class AlertedAddress:
+    """An address an alert of an advisory was queued or held for."""
+
+    network: Network
+    address: str
+    member_id: int | None  # None: a hub channel
 
 
 class FeedStates(Protocol):
@@ -74,7 +131,7 @@ class Products(Protocol):
     def find(self, member: str, vendor: str, product: str) -> RegisteredProduct | None: ...
     def remove(self, product_id: int) -> bool: ...
     def set_versions(self, product_id: int, versions: str | None) -> bool: ...
-    def revision(self) -> tuple[int, int]: ...
+    def revision(self) -> ProductsRevision: ...
 
 
 class Matches(Protocol):
@@ -83,10 +140,10 @@ class Matches(Protocol):
     ) -> None: ...
     def latest_for_member(
         self, member: str, count: int, max_tlp: Tlp = Tlp.RED
-    ) -> list[tuple[Advisory, str, str | None]]: ...
+    ) -> list[MatchedAdvisory]: ...
     def set_decision(self, advisory_id: str, product_id: int, decision: str,
                      detail: dict[str, object]) -> None: ...
-    def decisions(self, advisory_id: str) -> dict[int, tuple[str, dict[str, Any]]]: ...
+    def decisions(self, advisory_id: str) -> dict[int, StoredDecision]: ...
     def members_for(self, advisory_id: str) -> list[str]: ...
     def product_ids(self, advisory_id: str) -> set[int]: ...
 
@@ -101,7 +158,7 @@ class Outbox(Protocol):
     def release_claims(self, network: Network | None = None) -> int: ...
     def pending_for(self, network: Network, address: str) -> int: ...
     def fail_pending_for(self, network: Network, address: str, reason: str) -> int: ...
-    def backlog(self) -> dict[tuple[str, str], int]: ...
+    def backlog(self) -> dict[OutboxQueue, int]: ...
 
 
 class HubChannels(Protocol):
@@ -151,7 +208,7 @@ class Meetings(Protocol):
     def rsvp_counts(self, meeting_id: int) -> dict[str, int]: ...
     def rsvp_addresses(
         self, meeting_id: int, answers: tuple[str, ...]
-    ) -> list[tuple[Network, str]]: ...
+    ) -> list[ChatAddress]: ...
 
 
 class AffectedAnswers(Protocol):
@@ -160,7 +217,7 @@ class AffectedAnswers(Protocol):
     def answer(self, advisory_id: str, member: str, status: str, by: str,
                now: datetime) -> None: ...
     def answers(self, advisory_id: str) -> dict[str, str]: ...
-    def refs_since(self, since: datetime) -> list[tuple[int, str]]: ...
+    def refs_since(self, since: datetime) -> list[AdvisoryRef]: ...
 
 
 class HeldAlerts(Protocol):
@@ -181,7 +238,7 @@ class Exploitation(Protocol):
                  now: datetime) -> None: ...
     def epss_max(self, cves: Iterable[str]) -> float | None: ...
     def advisories_with_cve(self, cve: str) -> list[str]: ...
-    def alerted(self, advisory_id: str) -> list[tuple[Network, str, int | None]]: ...
+    def alerted(self, advisory_id: str) -> list[AlertedAddress]: ...
 
 
 class CsafRecords(Protocol):
@@ -193,23 +250,43 @@ class CsafRecords(Protocol):
 
 
 class UnitOfWork(Protocol):
-    feeds: FeedStates
-    advisories: Advisories
-    members: Members
-    products: Products
-    matches: Matches
-    outbox: Outbox
-    hub_channels: HubChannels
-    invites: Invites
-    inbound: InboundUpdates
-    matrix_rooms: MatrixDirectRooms
-    audit: AuditLog
-    confirmations: Confirmations
-    meetings: Meetings
-    affected: AffectedAnswers
-    held_alerts: HeldAlerts
-    exploitation: Exploitation
-    csaf: CsafRecords
+    """One transaction over every repository; read-only here so an adapter may hold its own
+    repository classes."""
+
+    @property
+    def feeds(self) -> FeedStates: ...
+    @property
+    def advisories(self) -> Advisories: ...
+    @property
+    def members(self) -> Members: ...
+    @property
+    def products(self) -> Products: ...
+    @property
+    def matches(self) -> Matches: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def hub_channels(self) -> HubChannels: ...
+    @property
+    def invites(self) -> Invites: ...
+    @property
+    def inbound(self) -> InboundUpdates: ...
+    @property
+    def matrix_rooms(self) -> MatrixDirectRooms: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def confirmations(self) -> Confirmations: ...
+    @property
+    def meetings(self) -> Meetings: ...
+    @property
+    def affected(self) -> AffectedAnswers: ...
+    @property
+    def held_alerts(self) -> HeldAlerts: ...
+    @property
+    def exploitation(self) -> Exploitation: ...
+    @property
+    def csaf(self) -> CsafRecords: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
