@@ -4,11 +4,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
 
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, NotModified
 from bot.feeds.parse import FeedRejected, parse_feed
+from tests.support.feedserver import FeedServer
 
 
 async def test_real_feeds_fetched_over_http_parse_like_from_disk(

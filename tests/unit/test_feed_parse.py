@@ -3,12 +3,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import rss
 
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
 from bot.feeds.parse import MAX_SUMMARY, MAX_TITLE, FeedRejected, parse_feed
+from tests.support.feedserver import rss
 
 FEED = FeedConfig(
     "test-feed", "https://feeds.example.org/advisories.xml", timedelta(minutes=30),
