@@ -39,7 +39,7 @@ class HealthServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
-        server = site._server  # noqa: SLF001 (the bound port when 0 was asked)
+        server = site._server
         if server is not None and server.sockets:  # type: ignore[union-attr]
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("health and metrics on http://%s:%d/healthz and /metrics", self._host, self.port)
