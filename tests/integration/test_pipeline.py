@@ -59,8 +59,9 @@ async def hub(tmp_path: Path, feed_server: FeedServer, fetch_timeout: float):
                         matrix_homeserver=None,
                         backlog_days=3650)  # every entry of a first poll alerts here
     async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=feeds, console_stream=open(  # noqa: SIM115
-            tmp_path / "console.txt", "w", encoding="utf-8"))
+        console = await asyncio.to_thread(open, tmp_path / "console.txt", "w", encoding="utf-8")
+        stack.callback(console.close)
+        bot = await build_bot(settings, stack, feeds=feeds, console_stream=console)
         registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, "1001")],
                                  utc_now())
         draeger = ProductSpec("Drägerwerk", "Infinity Delta", vendor_aliases=("Dräger",))
