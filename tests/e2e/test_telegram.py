@@ -313,7 +313,7 @@ async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
 ) -> None:
     from bot.app.health import HealthServer
 
-    health = HealthServer(hub.bot.store, hub.bot.app.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
