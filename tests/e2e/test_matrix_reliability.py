@@ -142,7 +142,7 @@ async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_
 ) -> None:
     hub, proxy = hub_behind_proxy
     assert hub.bot is not None
-    health = HealthServer(hub.bot.store, hub.bot.app.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     alice = await hub.person()
     dm = await hub.member_subscribed(alice)
