@@ -274,7 +274,7 @@ async def run_forever(settings: Settings) -> None:
         _warn_of_undeliverable_backlog(bot)
         warn_if_exposed(*settings.private_files())
         if settings.health_port is not None:
-            health = HealthServer(bot.store, bot.app.metrics, bot.networks_connected,
+            health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
                                   settings.health_host, settings.health_port)
             await health.start()
             stack.push_async_callback(health.stop)
