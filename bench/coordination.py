@@ -47,31 +47,31 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler  # noqa: E402
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.domain.advisory import Advisory  # noqa: E402
-from bot.domain.alerts import HubChannel  # noqa: E402
-from bot.domain.matching import AdvisoryMatcher  # noqa: E402
-from bot.domain.members import Network  # noqa: E402
-from bot.domain.product_csv import ProductLine  # noqa: E402
-from bot.domain.products import ProductSpec  # noqa: E402
-from bot.domain.queued_messages import NewMessage  # noqa: E402
-from bot.domain.roles import parse_admins  # noqa: E402
-from bot.domain.severity import Severity  # noqa: E402
-from bot.jobs.coordination import CoordinationJobs  # noqa: E402
-from bot.services import registrations  # noqa: E402
-from bot.services.chat_commands import ChatCommands, Sender  # noqa: E402
-from bot.services.command_rate import CommandRateLimit  # noqa: E402
-from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts  # noqa: E402
-from bot.services.ingest import ingest_advisories  # noqa: E402
-from bot.store.database import (  # noqa: E402
+from bot.domain.advisory import Advisory
+from bot.domain.alerts import HubChannel
+from bot.domain.matching import AdvisoryMatcher
+from bot.domain.members import Network
+from bot.domain.product_csv import ProductLine
+from bot.domain.products import ProductSpec
+from bot.domain.queued_messages import NewMessage
+from bot.domain.roles import parse_admins
+from bot.domain.severity import Severity
+from bot.jobs.coordination import CoordinationJobs
+from bot.services import registrations
+from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.command_rate import CommandRateLimit
+from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts
+from bot.services.ingest import ingest_advisories
+from bot.store.database import (
     create_db_engine,
     normalise_url,
     safe_url,
     temporary_schema,
     upgrade,
 )
-from bot.store.unit_of_work import SqlStore  # noqa: E402
+from bot.store.unit_of_work import SqlStore
 
 START = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Berlin
 DIGEST_HOUR = datetime(2026, 10, 21, 6, 0, tzinfo=UTC)  # 08:00 CEST the next day

@@ -23,11 +23,11 @@ It exits 1 unless every recipient was queued and delivered, nothing is unfinishe
 and the duplicates stay within the bound, or if the broadcast was never queued within
 `--queue-timeout` seconds.
 
-- Telegram: the test server's delivery log (tests/telegram_server.py --log). Required: lost = 0;
-  duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
+- Telegram: the test server's delivery log (tests/support/telegram_server.py --log). Required:
+  lost = 0; duplicated at most the messages in flight at each kill (the dispatcher sends up to 30 at
   once, so at most 30 per kill).
-- Matrix: a real Synapse on loopback (.ci/synapse-setup + tests/synapse.py); every room's
-  timeline is read through Synapse's admin API (`/_synapse/admin/v1/rooms/<id>/messages`) and
+- Matrix: a real Synapse on loopback (.ci/synapse-setup + tests/support/homeserver.py); every
+  room's timeline is read through Synapse's admin API (`/_synapse/admin/v1/rooms/<id>/messages`) and
   the bot's alerts are counted per invited member. Required: lost = 0 and duplicated = 0 (each
   send carries the outbox row's transaction id, which Synapse de-duplicates). The bot opens a
   direct room per member on its first alert; `--matrix-messages` (default: --messages) can be
@@ -56,8 +56,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-sys.path.insert(0, str(ROOT / "tests"))
 
 from loopback_feed import serve_feed  # noqa: E402 (beside this script)
 
@@ -175,7 +173,7 @@ class MatrixSide:
     def __init__(self, work: Path, users: int) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from synapse import start_synapse
+        from tests.support.homeserver import start_synapse
 
         t0 = time.monotonic()
         self.server = start_synapse(work / "synapse")
@@ -268,7 +266,7 @@ async def main() -> None:
         (home / "data").mkdir()
         matrix: MatrixSide | None = None
         if mx_messages:
-            from synapse import SynapseUnavailable
+            from tests.support.homeserver import SynapseUnavailable
 
             try:
                 matrix = await asyncio.to_thread(MatrixSide, home, mx_messages)
@@ -282,7 +280,7 @@ async def main() -> None:
                       f"{matrix.setup_seconds:.0f} s", file=sys.stderr)
         log = home / "deliveries.jsonl"
         server = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "tests" / "telegram_server.py"), "--port", "0",
+            sys.executable, str(ROOT / "tests" / "support" / "telegram_server.py"), "--port", "0",
             "--token", TOKEN, "--users", str(max(tg_messages, 1)), "--log", str(log),
             stdout=asyncio.subprocess.PIPE)
         assert server.stdout is not None

@@ -31,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.domain.csaf import CsafDocument, ProductStatus, parse_csaf, products_named  # noqa: E402
-from bot.domain.matching import AdvisoryMatcher  # noqa: E402
-from bot.domain.products import ProductSpec, RegisteredProduct  # noqa: E402
-from bot.domain.version_order import Undecidable  # noqa: E402
-from bot.domain.version_rules import scheme_of  # noqa: E402
-from bot.domain.version_text import read_listed  # noqa: E402
-from bot.domain.versions import Decision, decide  # noqa: E402
-from bot.feeds.csaf_source import schema_error  # noqa: E402
+from bot.domain.csaf import CsafDocument, ProductStatus, parse_csaf, products_named
+from bot.domain.matching import AdvisoryMatcher
+from bot.domain.products import ProductSpec, RegisteredProduct
+from bot.domain.version_order import Undecidable
+from bot.domain.version_rules import scheme_of
+from bot.domain.version_text import read_listed
+from bot.domain.versions import Decision, decide
+from bot.feeds.csaf_source import schema_error
 
 _BOUND = re.compile(r"^(<=|>=|<)\s*([0-9A-Za-z][0-9A-Za-z._-]*)$")
 ALERTING = {Decision.AFFECTED, Decision.UNDER_INVESTIGATION, Decision.UNKNOWN_VERSION}

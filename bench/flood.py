@@ -1,5 +1,5 @@
 """Command-flood benchmark: 10,000 commands in a burst from 1,000 users through the real Telegram
-gateway (`hubbot run` against tests/telegram_server.py, both processes).
+gateway (`hubbot run` against tests/support/telegram_server.py, both processes).
 
     python bench/flood.py [--commands 10000] [--users 1000] [--noisy 100] [--telegram-limits]
 
@@ -109,7 +109,7 @@ async def one_run(rate: str, args: argparse.Namespace) -> dict[str, float]:
         quiet = FIRST_USER + args.users
         limits = [] if args.telegram_limits else ["--no-limits"]
         server = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "tests" / "telegram_server.py"), "--port", "0",
+            sys.executable, str(ROOT / "tests" / "support" / "telegram_server.py"), "--port", "0",
             "--token", TOKEN, "--users", str(args.users + 1), "--log", str(log), *limits,
             stdout=asyncio.subprocess.PIPE)
         assert server.stdout is not None
@@ -233,8 +233,9 @@ async def main() -> None:
     limited = await one_run(args.rate, args)
     baseline = None if args.no_baseline else await one_run("off", args)
     limits = "Telegram's flood limits" if args.telegram_limits else "no server flood limits"
-    print(f"Command flood through the Telegram gateway (hubbot run + tests/telegram_server.py, "
-          f"{limits}); {args.noisy} noisy users send half the burst")
+    print("Command flood through the Telegram gateway (hubbot run + "
+          f"tests/support/telegram_server.py, {limits}); {args.noisy} noisy users send half "
+          "the burst")
     print(report(f"rate limit {args.rate} per user", limited))
     if baseline:
         print(report("baseline, HUBBOT_COMMAND_RATE=off", baseline))

@@ -26,26 +26,26 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import i18n  # noqa: E402
-from bot.domain import language  # noqa: E402
-from bot.domain.advisory import Advisory  # noqa: E402
-from bot.domain.alerts import Alert, HubChannel, MatchedProduct, alert_payload  # noqa: E402
-from bot.domain.language import N_, Phrase, speaking  # noqa: E402
-from bot.domain.members import Network  # noqa: E402
-from bot.domain.queued_messages import NewMessage  # noqa: E402
-from bot.domain.rendering import chat_message_lines  # noqa: E402
-from bot.domain.severity import Severity  # noqa: E402
-from bot.services import registrations  # noqa: E402
-from bot.services.announcements import _announcement  # noqa: E402
-from bot.services.hub_messages import (  # noqa: E402
+from bot.app import i18n
+from bot.domain import language
+from bot.domain.advisory import Advisory
+from bot.domain.alerts import Alert, HubChannel, MatchedProduct, alert_payload
+from bot.domain.language import N_, Phrase, speaking
+from bot.domain.members import Network
+from bot.domain.queued_messages import NewMessage
+from bot.domain.rendering import chat_message_lines
+from bot.domain.severity import Severity
+from bot.services import registrations
+from bot.services.announcements import _announcement
+from bot.services.hub_messages import (
     HubPolicy,
     hub_channels,
     member_contacts,
     queue_to,
     recipient_languages,
 )
-from bot.store.database import create_db_engine, upgrade  # noqa: E402
-from bot.store.unit_of_work import SqlStore  # noqa: E402
+from bot.store.database import create_db_engine, upgrade
+from bot.store.unit_of_work import SqlStore
 
 NOW = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 TEXT = ("Tabletop exercise on Friday 10:00: every member's security contact please joins the "

@@ -10,7 +10,7 @@ def serve_feed(body: bytes) -> ThreadingHTTPServer:
     """Serve `body` as RSS at every path; `.server_port` says where, `.shutdown()` stops it."""
 
     class Feed(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
             self.send_header("Content-Length", str(len(body)))

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cli.offline_match import advisory_text  # noqa: E402
-from bot.domain.matching import AdvisoryMatcher  # noqa: E402
-from bot.domain.products import (  # noqa: E402
+from bot.cli.offline_match import advisory_text
+from bot.domain.matching import AdvisoryMatcher
+from bot.domain.products import (
     ProductSpec,
     RegisteredProduct,
     product_names,

@@ -1,6 +1,6 @@
 """Matrix fan-out benchmark: one alert to N members' direct rooms through hubbot's outbox, on the
-test Synapse (tests/synapse.py: 127.0.0.1, its own cached venv), with the bot's message rate
-limited by the admin API (default 50 messages/s, burst 50) so that 429s can happen.
+test Synapse (tests/support/homeserver.py: 127.0.0.1, its own cached venv), with the bot's message
+rate limited by the admin API (default 50 messages/s, burst 50) so that 429s can happen.
 
     python bench/matrix_fanout.py [--users 500] [--rate 50]
 
@@ -24,10 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from nio import AsyncClient, AsyncClientConfig, RoomSendError, RoomSendResponse  # noqa: E402
-from synapse import Synapse, start_synapse  # noqa: E402
 
 from bot.channels.matrix import MatrixChannel, message_content  # noqa: E402
 from bot.channels.matrix_client import MatrixConfig, MatrixSession  # noqa: E402
@@ -42,6 +40,7 @@ from bot.outbox.dispatcher import OutboxDispatcher, utc_now  # noqa: E402
 from bot.services.ingest import ingest_advisories  # noqa: E402
 from bot.store.database import create_db_engine, upgrade  # noqa: E402
 from bot.store.unit_of_work import SqlStore  # noqa: E402
+from tests.support.homeserver import Synapse, start_synapse  # noqa: E402
 
 
 class CountingChannel(MatrixChannel):

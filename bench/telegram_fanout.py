@@ -48,8 +48,8 @@ CEILING = 30.0
 
 async def start_server(users: int, log: Path) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "tests" / "telegram_server.py"), "--port", "0", "--token",
-        TOKEN, "--users", str(users), "--log", str(log), stdout=asyncio.subprocess.PIPE)
+        sys.executable, str(ROOT / "tests" / "support" / "telegram_server.py"), "--port", "0",
+        "--token", TOKEN, "--users", str(users), "--log", str(log), stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
     url = re.search(r"http://127\.0\.0\.1:\d+", line)
@@ -130,7 +130,7 @@ async def naive_fanout(base: str, users: int) -> dict:
                     return
                 except RetryAfter as exc:
                     retries += 1
-                    await asyncio.sleep(float(exc._retry_after.total_seconds()))  # noqa: SLF001
+                    await asyncio.sleep(float(exc._retry_after.total_seconds()))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(send(FIRST_USER + i) for i in range(users)))

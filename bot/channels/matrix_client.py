@@ -17,9 +17,9 @@ import json
 import logging
 import os
 import secrets
-import time
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from nio import (
     LocalProtocolError,
     LoginResponse,
     MatrixRoom,
+    Response,
     RoomGetStateEventError,
     RoomSendError,
     RoomSendResponse,
+    SyncResponse,
     WhoamiResponse,
 )
 
@@ -75,11 +77,22 @@ class HubClient(AsyncClient):  # type: ignore[misc]
         return await super().room_send(room_id, message_type, content, tx_id=tx_id,
                                        ignore_unverified_devices=ignore_unverified_devices)
 
+    @cached_property
+    def _synced(self) -> asyncio.Condition:
+        """Notified after each sync, the only thing that brings nio new rooms."""
+        return asyncio.Condition()
+
+    async def receive_response(self, response: Response) -> None:
+        await super().receive_response(response)
+        if isinstance(response, SyncResponse):
+            async with self._synced:
+                self._synced.notify_all()
+
     async def room_encrypted(self, room_id: str) -> bool:
         if room_id not in self.rooms and self.olm is not None:
-            deadline = time.monotonic() + self.room_wait
-            while room_id not in self.rooms and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self.room_wait), self._synced:
+                    await self._synced.wait_for(lambda: room_id in self.rooms)
         room = self.rooms.get(room_id)
         if room is not None:
             return bool(room.encrypted)
@@ -213,7 +226,7 @@ class MatrixSession:
                 str(self.client.access_token), self.config.store_path, self.config.password,
                 self.config.request_timeout,
             ).ensure()
-        except Exception as exc:  # noqa: BLE001 (encryption works without; say so)
+        except Exception as exc:
             log.error("Matrix: cross-signing could not be set up (%s); Element users may not "
                       "see the bot's encrypted messages", exc)
 

@@ -132,7 +132,7 @@ class MatrixGateway:
                 log.error("%s", exc)
                 ok = False
                 backoff = MAX_BACKOFF
-            except Exception as exc:  # noqa: BLE001 (a lost connection must not end the loop)
+            except Exception as exc:
                 log.warning("Matrix: sync failed (%s); retrying in %.0f s",
                             type(exc).__name__, backoff)
                 ok = False
@@ -389,5 +389,5 @@ class MatrixGateway:
             await self.session.client.room_send(
                 room_id, "m.room.message", {"msgtype": "m.notice", "body": text},
                 ignore_unverified_devices=True)
-        except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
+        except Exception:
             log.warning("Matrix: could not tell the user about the failure")

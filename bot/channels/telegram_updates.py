@@ -207,7 +207,7 @@ class TelegramGateway:
             # Straight to the chat, not via the outbox: the store may be what failed.
             try:
                 await context.bot.send_message(chat, sorry)
-            except Exception:  # noqa: BLE001 (best effort; the failure is already logged)
+            except Exception:
                 log.warning("Telegram: could not tell the user about the failure")
 
 

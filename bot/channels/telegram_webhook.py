@@ -49,7 +49,7 @@ class TelegramWebhook:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._listen, self.port)
         await site.start()
-        sockets = getattr(site._server, "sockets", None)  # noqa: SLF001 (port 0's real port)
+        sockets = getattr(site._server, "sockets", None)
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
@@ -72,7 +72,7 @@ class TelegramWebhook:
             update = Update.de_json(data, self._application.bot)
         except web.HTTPRequestEntityTooLarge:
             raise
-        except Exception:  # noqa: BLE001 (Telegram's own request; say nothing of its content)
+        except Exception:
             log.warning("Telegram webhook: a request with the right secret held no readable "
                         "update; ignored")
             return web.Response(status=400, text="not an update")

@@ -29,7 +29,7 @@ class _StaticFeeds(BaseHTTPRequestHandler):
 
     files: dict[str, bytes] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)
@@ -47,7 +47,7 @@ class _StaticFeeds(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
 

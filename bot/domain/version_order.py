@@ -36,7 +36,7 @@ def ordered(key: str) -> MavenVersion:
     """The version in univers's Maven ordering; Undecidable when it cannot be ordered."""
     try:
         return _maven(key)
-    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
+    except Exception:
         raise Undecidable(Phrase(N_("{version} cannot be ordered as a version"),
                                  version=repr(key))) from None
 

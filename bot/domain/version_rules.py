@@ -99,13 +99,13 @@ def _univers_contains(listed: str, scheme: str, constraints: str, version: str) 
     try:
         rng = VersionRange.from_string(  # type: ignore[no-untyped-call]
             f"vers:{scheme}/{constraints.replace(' ', '')}")
-    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
+    except Exception:
         raise _unreadable(listed) from None
     try:
         inside = _version(rng, version) in rng
     except InvalidVersion:
         raise _not_a_version(version, scheme) from None
-    except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
+    except Exception:
         raise _not_comparable(listed) from None
     return _read_as(listed.strip(), scheme) if inside else None
 
@@ -143,7 +143,7 @@ def _member_range_covers(member: str, product: CsafProduct) -> Phrase | None:
             inside = _version(rng, alternative) in rng
         except InvalidVersion:
             raise _not_a_version(alternative, scheme) from None
-        except Exception:  # noqa: BLE001 (univers checks a range's constraints only when used)
+        except Exception:
             raise _not_comparable(member) from None
         if inside:
             # TRANSLATORS: {member} is the member's range, {scheme} a version ordering.
@@ -173,7 +173,7 @@ def _parse_member_range(text: str) -> tuple[str, object]:
     try:
         return scheme, VersionRange.from_string(  # type: ignore[no-untyped-call]
             f"vers:{scheme}/{constraints.replace(' ', '')}")
-    except Exception:  # noqa: BLE001 (univers raises many types for one meaning)
+    except Exception:
         raise _unreadable(text) from None
 
 

@@ -211,7 +211,7 @@ _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 def _load_yaml(text: str, origin: str) -> object:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

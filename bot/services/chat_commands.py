@@ -110,7 +110,7 @@ class ChatCommands:
         try:
             with self._uow() as uow:
                 contact = uow.members.contact(sender.network, sender.address)
-        except Exception:  # noqa: BLE001 (the store may be what failed; the text still goes)
+        except Exception:
             log.warning("%s: the reader's language could not be read; using their app's",
                         sender.network.value)
             contact = None

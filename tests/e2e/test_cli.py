@@ -11,9 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from e2e_helpers import ALERT_ITEM, HANG_GUARD
-from feedserver import FeedServer, rss
-from shared_data import require_shared_data
+from tests.support.feedserver import FeedServer, rss
+from tests.support.shared_data import require_shared_data
+from tests.support.stories import ALERT_ITEM, HANG_GUARD
 
 FEEDS_YAML = """feeds:
   - name: loopback-cisa

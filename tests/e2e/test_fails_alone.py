@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
-from synapse import MatrixUser, Message, Synapse
-from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
@@ -28,6 +22,11 @@ from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.homeserver import MatrixUser, Message
+from tests.support.matrix_hub import Hub
+from tests.support.stories import item
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 ALICE = 100001  # Klinikum Nord's member on Telegram
 ADMIN = 100002  # the hub's admin, on Telegram
@@ -85,31 +84,24 @@ class TwoNetworks:
 
 
 @pytest.fixture
-async def both(tmp_path: Path, synapse: Synapse, feed_server: FeedServer,
-               telegram_server: TelegramServer) -> AsyncIterator[TwoNetworks]:
+async def both(matrix_hub: Hub, telegram_server: TelegramServer) -> TwoNetworks:
     for user in (ALICE, ADMIN, STRANGER):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
-    feed_server.serve("/cisa.xml", rss([]))
-    hub = Hub(synapse, feed_server, tmp_path, synapse.register(synapse.unique_name("hubbot")),
-              extra_settings={"telegram_token": TELEGRAM_TEST_TOKEN,
-                              "telegram_base_url": telegram_server.bot_base_url,
-                              "telegram_timeout": 2.0, "admins": str(ADMIN)})
-    try:
-        bot = await hub.start()
-        registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
-                             utc_now())
-        alice, coordinator = await hub.person(), await hub.person()
-        alice_dm = await hub.member_subscribed(alice)  # Klinikum Nord, Dräger Infinity Delta
-        hub_room = await hub.hub_room(coordinator, "Hub alerts", Tlp.CLEAR)
-        with bot.store() as uow:
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
-            uow.commit()
-        yield TwoNetworks(hub, telegram_server, alice, alice_dm, coordinator, hub_room)
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+    hub = matrix_hub
+    hub.extra_settings = {"telegram_token": TELEGRAM_TEST_TOKEN,
+                          "telegram_base_url": telegram_server.bot_base_url,
+                          "telegram_timeout": 2.0, "admins": str(ADMIN)}
+    bot = await hub.start()
+    registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+                         utc_now())
+    alice, coordinator = await hub.person(), await hub.person()
+    alice_dm = await hub.member_subscribed(alice)  # Klinikum Nord, Dräger Infinity Delta
+    hub_room = await hub.hub_room(coordinator, "Hub alerts", Tlp.CLEAR)
+    with bot.store() as uow:
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+        uow.commit()
+    return TwoNetworks(hub, telegram_server, alice, alice_dm, coordinator, hub_room)
 
 
 async def test_an_over_long_link_then_a_critical_alert_reaches_every_chat_and_channel(

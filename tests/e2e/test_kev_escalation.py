@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from e2e_helpers import kev_catalog as catalog
-from feedserver import FeedServer, rss
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
@@ -23,6 +17,10 @@ from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
 from bot.services import registrations
+from tests.support.feedserver import FeedServer, rss
+from tests.support.stories import kev_catalog as catalog
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import TelegramServer
 
 ALICE = 100001
 HUB_GROUP = -1001234567890
@@ -34,8 +32,8 @@ ENTRY = (f"<item><title>Dräger Infinity Delta: authentication bypass</title>"
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
+async def hub(telegram_server: TelegramServer, feed_server: FeedServer,
+              telegram_hub: StartTelegramHub) -> TelegramHub:
     telegram_server.add_private_chat(ALICE, first_name="Alice")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
     feed_server.serve("/cisa.xml", rss([ENTRY]))
@@ -46,15 +44,15 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
     feeds = [FeedConfig("cisa", feed_server.url("/cisa.xml"), timedelta(hours=1)),
              FeedConfig("kev", feed_server.url("/kev.json"), timedelta(days=1), type="kev"),
              FeedConfig("epss", feed_server.url("/epss"), timedelta(days=1), type="epss")]
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=feeds) as hub:
-        registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
-                             utc_now())
-        registrations.add_product(hub.bot.store, "Klinikum Nord",
-                              ProductSpec("Dräger", "Infinity Delta"), utc_now())
-        with hub.bot.store() as uow:
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
-            uow.commit()
-        yield hub
+    hub = await telegram_hub(feed_list=feeds)
+    registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+                         utc_now())
+    registrations.add_product(hub.bot.store, "Klinikum Nord",
+                          ProductSpec("Dräger", "Infinity Delta"), utc_now())
+    with hub.bot.store() as uow:
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+        uow.commit()
+    return hub
 
 
 async def test_a_cve_newly_known_exploited_escalates_the_alerts_already_sent(

@@ -8,9 +8,9 @@ import asyncio
 import re
 import signal
 
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from tests.support.feedserver import FeedServer, rss
+from tests.support.stories import item
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 ALICE = 100001
 VENDOR, PRODUCT = "Zyxomed", "Quortex Infusor 9000"

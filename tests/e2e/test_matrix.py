@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
-from synapse import Synapse
 
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
+from tests.support.feedserver import rss
+from tests.support.matrix_hub import Hub
+from tests.support.stories import item
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
@@ -28,18 +26,10 @@ HOSTILE = item(3, "Dräger Infinity Delta &lt;script&gt;alert(1)&lt;/script&gt; 
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feed_server, tmp_path, account)
-    bot = await hub.start()
+async def hub(matrix_hub: Hub) -> Hub:
+    bot = await matrix_hub.start()
     registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+    return matrix_hub
 
 
 async def test_member_links_in_a_direct_chat_subscribes_and_receives_the_alert(hub: Hub) -> None:

@@ -11,12 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
 from nio import MemoryDownloadResponse, RoomEncryptedFile, RoomMessagesResponse
 from nio.crypto.attachments import decrypt_attachment
-from synapse import Synapse
-from test_matrix_e2ee import EncryptedUser, person
 
 from bot.channels.matrix import MAX_ATTACHMENT_BYTES, MatrixChannel
 from bot.domain.clock import utc_now
@@ -26,6 +22,8 @@ from bot.domain.tlp import Tlp
 from bot.outbox.channel import DeliveryError
 from bot.services import registrations
 from bot.services.invites import create_invite
+from tests.e2e.test_matrix_e2ee import EncryptedUser, person
+from tests.support.matrix_hub import Hub
 
 ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hubbot//meetings//EN\r\nBEGIN:VEVENT\r\n"
        "UID:meeting-3@hubbot\r\nDTSTART:20260505T120000Z\r\nSUMMARY:Hub call – Infusionspumpen"
@@ -47,19 +45,10 @@ ANSWERS = "Answer: !rsvp 3 yes · !rsvp 3 no · !rsvp 3 maybe"
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feed_server, tmp_path / "hub", account)
-    hub.home.mkdir()
-    bot = await hub.start()
+async def hub(matrix_hub: Hub) -> Hub:
+    bot = await matrix_hub.start()
     registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+    return matrix_hub
 
 
 @pytest.fixture

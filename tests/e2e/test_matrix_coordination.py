@@ -11,21 +11,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
 from icalendar import Calendar
-from matrix_hub import Hub
 from nio import MemoryDownloadResponse
-from synapse import MatrixUser, Message, Synapse
 
 from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.tlp import Tlp
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.homeserver import MatrixUser, Message
+from tests.support.matrix_hub import Hub
+from tests.support.stories import item
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DRAEGER = item(1, "Dräger Infinity Delta: authentication bypass",
@@ -60,16 +59,8 @@ class Coordination:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feed_server, tmp_path, account)
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+def hub(matrix_hub: Hub) -> Hub:
+    return matrix_hub
 
 
 @pytest.fixture

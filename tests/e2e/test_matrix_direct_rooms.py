@@ -7,38 +7,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
 from nio import RoomCreateResponse, RoomPreset
-from synapse import MatrixUser, Synapse
 
 from bot.channels.matrix_sync import NO_LONGER_PRIVATE
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.homeserver import MatrixUser
+from tests.support.matrix_hub import Hub
+from tests.support.stories import item
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feed_server, tmp_path, account)
-    bot = await hub.start()
+async def hub(matrix_hub: Hub) -> Hub:
+    bot = await matrix_hub.start()
     registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+    return matrix_hub
 
 
 async def _bot_left(hub: Hub, user: MatrixUser, room: str, timeout: float = 20) -> None:

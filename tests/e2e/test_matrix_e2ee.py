@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import vodozemac
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -23,8 +22,6 @@ from nio import (
     RoomMessageText,
     SyncResponse,
 )
-from synapse import Account, Synapse
-from test_matrix import DRAEGER
 
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixConfig, MatrixSession
@@ -36,6 +33,10 @@ from bot.domain.queued_messages import OutboxItem
 from bot.outbox.channel import DeliveryError
 from bot.services import registrations
 from bot.services.invites import create_invite
+from tests.e2e.test_matrix import DRAEGER
+from tests.support.feedserver import rss
+from tests.support.homeserver import Account, Synapse
+from tests.support.matrix_hub import Hub
 
 ENCRYPTION = {"type": "m.room.encryption", "state_key": "",
               "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
@@ -140,18 +141,13 @@ class EncryptedUser:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feed_server, tmp_path / "hub", account)
-    hub.home.mkdir()
-    bot = await hub.start()
+async def hub(matrix_hub: Hub) -> AsyncIterator[tuple[Hub, list[EncryptedUser]]]:
+    bot = await matrix_hub.start()
     registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     people: list[EncryptedUser] = []
     try:
-        yield hub, people
+        yield matrix_hub, people
     finally:
-        await hub.stop()
         for person in people:
             await person.close()
 

@@ -5,18 +5,17 @@ room, and a coordinator's announcement confirmed with "ja". A real Synapse on 12
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
-from synapse import MatrixUser, Message, Synapse
 
 from bot.domain.clock import utc_now
 from bot.domain.members import Role
 from bot.domain.tlp import Tlp
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.homeserver import MatrixUser, Message
+from tests.support.matrix_hub import Hub
+from tests.support.stories import item
 
 DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
                "CVSS v3.1 base score 9.8", "CVE-2026-90001")
@@ -32,24 +31,18 @@ class People:
 
 
 @pytest.fixture
-async def people(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    feed_server.serve("/cisa.xml", rss([]))
-    hub = Hub(synapse, feed_server, tmp_path, synapse.register(synapse.unique_name("hubbot")))
+async def people(matrix_hub: Hub) -> People:
+    hub = matrix_hub
     hub.extra_settings = {"timezone": "Europe/Berlin"}
-    try:
-        bot = await hub.start()
-        registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
-        registrations.add_member(bot.store, "Uniklinik Süd", [], utc_now())
-        with bot.store() as uow:
-            uow.members.set_role("Klinikum Nord", Role.COORDINATOR)
-            uow.commit()
-        anna, ben = await hub.person(), await hub.person()
-        anna_dm, ben_dm = await hub.dm(anna), await hub.dm(ben)
-        yield People(hub, anna, anna_dm, ben, ben_dm)
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+    bot = await hub.start()
+    registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(bot.store, "Uniklinik Süd", [], utc_now())
+    with bot.store() as uow:
+        uow.members.set_role("Klinikum Nord", Role.COORDINATOR)
+        uow.commit()
+    anna, ben = await hub.person(), await hub.person()
+    anna_dm, ben_dm = await hub.dm(anna), await hub.dm(ben)
+    return People(hub, anna, anna_dm, ben, ben_dm)
 
 
 async def _conversation(hub: Hub, user: MatrixUser, room: str, member: str,

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, rss
-from matrix_hub import Hub
-from synapse import Synapse
 
 from bot.app.health import HealthServer
 from bot.domain.clock import utc_now
 from bot.domain.tlp import Tlp
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.homeserver import Synapse
+from tests.support.matrix_hub import Hub
 
 
 def item(n: int, title: str, body: str = "") -> str:
@@ -86,24 +85,16 @@ class TcpProxy:
         self._writers.difference_update((writer, up_writer))
 
 
-async def _hub(tmp_path: Path, synapse: Synapse, feeds: FeedServer, homeserver: str | None):
-    feeds.serve("/cisa.xml", rss([]))
-    account = synapse.register(synapse.unique_name("hubbot"))
-    hub = Hub(synapse, feeds, tmp_path, account, homeserver or synapse.url)
+async def _started(hub: Hub, homeserver: str | None) -> Hub:
+    hub.homeserver = homeserver
     bot = await hub.start()
     registrations.add_member(bot.store, "Klinikum Nord", [], utc_now())
     return hub
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
-    hub = await _hub(tmp_path, synapse, feed_server, None)
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-        for user in hub.users:
-            await user.close()
+async def hub(matrix_hub: Hub) -> Hub:
+    return await _started(matrix_hub, None)
 
 
 async def test_tlp_amber_reaches_the_member_directly_but_only_amber_hub_rooms(hub: Hub) -> None:
@@ -133,10 +124,10 @@ async def test_tlp_amber_reaches_the_member_directly_but_only_amber_hub_rooms(hu
 
 
 @pytest.fixture
-async def hub_behind_proxy(tmp_path: Path, synapse: Synapse, feed_server: FeedServer):
+async def hub_behind_proxy(synapse: Synapse, matrix_hub: Hub):
     proxy = TcpProxy(synapse.port)
     await proxy.start()
-    hub = await _hub(tmp_path, synapse, feed_server, proxy.url)
+    hub = await _started(matrix_hub, proxy.url)
     try:
         yield hub, proxy
     finally:
@@ -144,8 +135,6 @@ async def hub_behind_proxy(tmp_path: Path, synapse: Synapse, feed_server: FeedSe
             await proxy.restore()
         await hub.stop()
         await proxy.cut()
-        for user in hub.users:
-            await user.close()
 
 
 async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_is_back(

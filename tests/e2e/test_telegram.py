@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import RateLimits, TelegramServer
 
 from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
+from tests.support.feedserver import rss
+from tests.support.stories import item
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import RateLimits, TelegramServer
 
 ALICE = 100001
 CISO = 100002  # the hub office's coordinator
@@ -28,18 +27,18 @@ DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer):
+async def hub(telegram_server: TelegramServer, telegram_hub: StartTelegramHub) -> TelegramHub:
     for user in (ALICE, CISO):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub alerts", type="supergroup")
-    async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
-        registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
-        registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
-                             utc_now())
-        with hub.bot.store() as uow:
-            uow.members.set_role("Hub Office", Role.COORDINATOR)
-            uow.commit()
-        yield hub
+    hub = await telegram_hub()
+    registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+                         utc_now())
+    with hub.bot.store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        uow.commit()
+    return hub
 
 
 async def test_member_links_subscribes_and_receives_the_alert(hub: TelegramHub) -> None:

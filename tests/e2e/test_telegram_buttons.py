@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, HubChannel, alert_payload
@@ -21,6 +16,8 @@ from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
 from bot.domain.queued_messages import NewMessage
 from bot.services import registrations
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import TelegramServer
 
 ALICE = 100001
 CISO = 100002  # the hub office's coordinator
@@ -46,21 +43,20 @@ def queue(hub: TelegramHub, chat: int, payload: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
+async def hub(telegram_server: TelegramServer, telegram_hub: StartTelegramHub) -> TelegramHub:
     for user in (ALICE, CISO):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub meetings", type="supergroup")
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[]) as hub:
-        registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
-                             utc_now())
-        registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
-                             utc_now())
-        with hub.bot.store() as uow:
-            uow.members.set_role("Hub Office", Role.COORDINATOR)
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
-            uow.commit()
-        yield hub
+    hub = await telegram_hub(feed_list=[])
+    registrations.add_member(hub.bot.store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))],
+                         utc_now())
+    registrations.add_member(hub.bot.store, "Hub Office", [(Network.TELEGRAM, str(CISO))],
+                         utc_now())
+    with hub.bot.store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), utc_now())
+        uow.commit()
+    return hub
 
 
 async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(

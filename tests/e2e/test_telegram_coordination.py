@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.app.bootstrap import open_store
 from bot.domain.alerts import HubChannel
@@ -32,6 +26,10 @@ from bot.jobs.coordination import CoordinationJobs
 from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services import registrations
 from bot.services.chat_commands import NOT_LINKED
+from tests.support.feedserver import rss
+from tests.support.stories import item
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import TelegramServer
 
 ALICE = 100001  # Klinikum Nord
 CISO = 100002  # the hub office's coordinator
@@ -73,21 +71,20 @@ def texts(hub: TelegramHub, chat: int) -> list[str]:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
+async def hub(telegram_server: TelegramServer, telegram_hub: StartTelegramHub) -> TelegramHub:
     for user in (ALICE, CISO, BOB, ADMIN, STRANGER):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     telegram_server.add_group(HUB_GROUP, "Hub", type="supergroup")
-    async with telegram_hub(tmp_path, telegram_server, feed_server,
-                            admins=str(ADMIN), timezone=ZONE) as hub:
-        now = utc_now()
-        for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
-            registrations.add_member(hub.bot.store, name, [(Network.TELEGRAM, str(user))], now)
-        with hub.bot.store() as uow:
-            uow.members.set_role("Hub Office", Role.COORDINATOR)
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
-            uow.commit()
-        yield hub
+    hub = await telegram_hub(
+                             admins=str(ADMIN), timezone=ZONE)
+    now = utc_now()
+    for name, user in (("Klinikum Nord", ALICE), ("Hub Office", CISO), ("Vivantes", BOB)):
+        registrations.add_member(hub.bot.store, name, [(Network.TELEGRAM, str(user))], now)
+    with hub.bot.store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP)), now)
+        uow.commit()
+    return hub
 
 
 def describe(start: datetime) -> str:

@@ -6,19 +6,17 @@ against the loopback Bot API server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.services import registrations
+from tests.support.feedserver import rss
+from tests.support.stories import item
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import TelegramServer
 
 ANNA = 100011  # Klinikum Nord's security officer; her Telegram speaks German
 BEN = 100012  # Uniklinik Süd's; his Telegram speaks English
@@ -28,19 +26,18 @@ DRAEGER = item(1, "Dräger Infinity Delta: remote code execution",
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
+async def hub(telegram_server: TelegramServer, telegram_hub: StartTelegramHub) -> TelegramHub:
     telegram_server.add_private_chat(ANNA, "Anna", language_code="de")
     telegram_server.add_private_chat(BEN, "Ben", language_code="en")
     telegram_server.add_group(HUB_GROUP, "Hub-Warnungen", type="supergroup")
-    async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
-        registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
-        registrations.add_member(hub.bot.store, "Uniklinik Süd", [], utc_now())
-        with hub.bot.store() as uow:
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP), language="de"),
-                                 utc_now())
-            uow.commit()
-        yield hub
+    hub = await telegram_hub()
+    registrations.add_member(hub.bot.store, "Klinikum Nord", [], utc_now())
+    registrations.add_member(hub.bot.store, "Uniklinik Süd", [], utc_now())
+    with hub.bot.store() as uow:
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(HUB_GROUP), language="de"),
+                             utc_now())
+        uow.commit()
+    return hub
 
 
 async def _conversation(hub: TelegramHub, user: int, member: str) -> list[str]:

@@ -7,8 +7,8 @@ import signal
 import sqlite3
 from pathlib import Path
 
-from e2e_helpers import HANG_GUARD
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
+from tests.support.stories import HANG_GUARD
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 ALICE = 100001
 
@@ -42,7 +42,7 @@ async def test_killed_bot_restarts_without_executing_a_command_twice(
         first.send_signal(signal.SIGKILL)  # ... and the bot dies.
         await first.wait()
     assert len(telegram_server.pending_updates()) == 1  # Telegram will deliver it again
-    telegram_server._faults.clear()  # noqa: SLF001 (the outage is over)
+    telegram_server._faults.clear()
 
     second = await start()
     try:

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from pathlib import Path
 
 import httpx
 import pytest
-from feedserver import FeedServer
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.app.settings import Settings
 from bot.domain.clock import utc_now
 from bot.domain.members import Role
 from bot.services import registrations
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import TelegramServer
 
 ADMIN = 100077
 SECRET = "Vq3m_x-8dLr0ZkP2sTn5wYb7cJh4gF6e"
@@ -31,15 +29,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def webhook_hub(tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer):
+async def webhook_hub(telegram_server: TelegramServer,
+                      telegram_hub: StartTelegramHub) -> TelegramHub:
     telegram_server.add_private_chat(ADMIN)
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[],
-                            admins=str(ADMIN),
-                            telegram_webhook_url="https://hub.example.org/telegram",
-                            telegram_webhook_port=free_port(),
-                            telegram_webhook_secret=SECRET) as hub:
-        registrations.add_member(hub.bot.store, "Org A", [], utc_now())
-        yield hub
+    hub = await telegram_hub(feed_list=[],
+                             admins=str(ADMIN),
+                             telegram_webhook_url="https://hub.example.org/telegram",
+                             telegram_webhook_port=free_port(),
+                             telegram_webhook_secret=SECRET)
+    registrations.add_member(hub.bot.store, "Org A", [], utc_now())
+    return hub
 
 
 def role_and_audit(hub: TelegramHub) -> tuple[Role, list[str]]:
@@ -92,28 +91,24 @@ async def test_a_request_with_the_secret_but_no_update_is_answered_400(
     assert role_and_audit(webhook_hub) == (Role.MEMBER, [])
 
 
-async def test_the_webhook_server_stops_with_the_bot(
-    tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer
-) -> None:
+async def test_the_webhook_server_stops_with_the_bot(telegram_hub: StartTelegramHub) -> None:
     port = free_port()
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[],
-                            telegram_webhook_url="https://hub.example.org/telegram",
-                            telegram_webhook_port=port, telegram_webhook_secret=SECRET) as hub:
-        await hub.stop()
+    hub = await telegram_hub(feed_list=[],
+                             telegram_webhook_url="https://hub.example.org/telegram",
+                             telegram_webhook_port=port, telegram_webhook_secret=SECRET)
+    await hub.stop()
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.post(f"http://127.0.0.1:{port}/telegram", json={}, timeout=2)
 
 
 async def test_the_bot_does_not_start_a_webhook_without_its_secret(
-    tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer
+    telegram_server: TelegramServer, telegram_hub: StartTelegramHub
 ) -> None:
     port = free_port()
     with pytest.raises(ValueError, match="HUBBOT_TELEGRAM_WEBHOOK_SECRET is not"):
-        async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=[],
-                                telegram_webhook_url="https://hub.example.org/telegram",
-                                telegram_webhook_port=port):
-            pass
+        await telegram_hub(feed_list=[], telegram_webhook_url="https://hub.example.org/telegram",
+                           telegram_webhook_port=port)
     assert telegram_server.webhook() is None  # Telegram was never told to post anywhere
 
 

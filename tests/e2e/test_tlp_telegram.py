@@ -8,17 +8,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from e2e_helpers import item
-from e2e_helpers import kev_catalog as catalog
-from feedserver import FeedServer, rss
-from shared_data import require_shared_data
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import SentMessage, TelegramServer
 
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
@@ -27,6 +19,12 @@ from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
 from bot.services import registrations
+from tests.support.feedserver import FeedServer, rss
+from tests.support.shared_data import require_shared_data
+from tests.support.stories import item
+from tests.support.stories import kev_catalog as catalog
+from tests.support.telegram_hub import StartTelegramHub, TelegramHub
+from tests.support.telegram_server import SentMessage, TelegramServer
 
 ALICE, CISO, ADMIN = 100001, 100002, 100003  # a member, the hub office's coordinator, an admin
 CLEAR_GROUP, GREEN_GROUP = -1001000000001, -1001000000002
@@ -42,8 +40,8 @@ def feed(name: str, feeds: FeedServer, tlp: Tlp, kind: str = "rss") -> FeedConfi
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, telegram_server: TelegramServer,
-              feed_server: FeedServer) -> AsyncIterator[TelegramHub]:
+async def hub(telegram_server: TelegramServer, feed_server: FeedServer,
+              telegram_hub: StartTelegramHub) -> TelegramHub:
     for user in (ALICE, CISO, ADMIN):
         telegram_server.add_private_chat(user, first_name=f"user{user}")
     for group, title in ((CLEAR_GROUP, "Hub (CLEAR)"), (GREEN_GROUP, "Hub (GREEN)")):
@@ -57,24 +55,24 @@ async def hub(tmp_path: Path, telegram_server: TelegramServer,
              feed("amber-psirt", feed_server, Tlp.AMBER),
              feed("amber-csaf", feed_server, Tlp.AMBER, "csaf"),
              feed("kev", feed_server, Tlp.CLEAR, "kev")]
-    async with telegram_hub(tmp_path, telegram_server, feed_server, feed_list=feeds,
-                            admins=str(ADMIN)) as hub:
-        store, now = hub.bot.store, utc_now()
-        registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))], now)
-        registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"),
-                              now)
-        registrations.add_product(store, "Klinikum Nord", ProductSpec("Philips", "IntelliVue MX40"),
-                              now)
-        registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, str(CISO))], now)
-        with store() as uow:
-            uow.members.set_role("Hub Office", Role.COORDINATOR)
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(CLEAR_GROUP)), now)
-            uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(GREEN_GROUP),
-                                            max_tlp=Tlp.GREEN), now)
-            uow.commit()
-        assert hub.bot.exploitation is not None
-        assert await hub.bot.exploitation.refresh_kev() == 0  # the catalog, before our CVE
-        yield hub
+    hub = await telegram_hub(feed_list=feeds,
+                             admins=str(ADMIN))
+    store, now = hub.bot.store, utc_now()
+    registrations.add_member(store, "Klinikum Nord", [(Network.TELEGRAM, str(ALICE))], now)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Dräger", "Infinity Delta"),
+                          now)
+    registrations.add_product(store, "Klinikum Nord", ProductSpec("Philips", "IntelliVue MX40"),
+                          now)
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, str(CISO))], now)
+    with store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(CLEAR_GROUP)), now)
+        uow.hub_channels.add(HubChannel(Network.TELEGRAM, str(GREEN_GROUP),
+                                        max_tlp=Tlp.GREEN), now)
+        uow.commit()
+    assert hub.bot.exploitation is not None
+    assert await hub.bot.exploitation.refresh_kev() == 0  # the catalog, before our CVE
+    return hub
 
 
 def texts(hub: TelegramHub, chat: int) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from feedserver import FeedServer, rss
 
 from bot.domain.clock import utc_now
 from bot.domain.feed_state import FeedState
@@ -20,6 +19,7 @@ from bot.feeds.parse import parse_feed
 from bot.services.polling import FeedPoller
 from bot.store.database import create_db_engine, upgrade
 from bot.store.unit_of_work import SqlStore
+from tests.support.feedserver import FeedServer, rss
 
 BODY = rss(["<item><title>Alaris PC Unit</title><link>https://example.org/a/1</link></item>"])
 

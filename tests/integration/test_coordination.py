@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from coordination_hub import CommandHub
 from icalendar import Calendar
 
 from bot.domain.advisory import Advisory
@@ -28,6 +27,7 @@ from bot.services.hub_messages import HubPolicy
 from bot.services.ingest import ingest_advisories
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
+from tests.support.command_hub import CommandHub
 
 NOW = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # summer time in Berlin (CEST)
 COORD = Sender(Network.TELEGRAM, "3003", "3003")

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer, rss
-from shared_data import require_shared_data
 from sqlmodel import Session, col, select
 
 from bot.domain.members import Network
@@ -25,6 +23,8 @@ from bot.services import registrations
 from bot.services.polling import FeedPoller
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
+from tests.support.feedserver import FeedServer, rss
+from tests.support.shared_data import require_shared_data
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FOLLOWED_SINCE = datetime(2017, 1, 2, 9, 0, tzinfo=UTC)

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer
-from shared_data import require_shared_data
 
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafPoll, CsafSource, schema_error
 from bot.feeds.fetch import FeedFetcher, FetchLimits
+from tests.support.feedserver import FeedServer
+from tests.support.shared_data import require_shared_data
 
 JSON = "application/json"
 REAL = "https://raw.githubusercontent.com/cisagov/CSAF/develop/csaf_files/OT/white"

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from telegram import Bot
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 from bot.channels.telegram import TelegramChannel
 from bot.domain.members import Network
@@ -18,6 +17,7 @@ from bot.domain.queued_messages import UNEXPECTED_ATTEMPTS, NewMessage, OutboxIt
 from bot.outbox.channel import DeliveryError
 from bot.outbox.dispatcher import OutboxDispatcher
 from bot.store.unit_of_work import SqlStore
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from feedserver import RSS_TYPE, FeedServer, Route, rss
 
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, FetchFailed, FetchLimits, NotModified
+from tests.support.feedserver import RSS_TYPE, FeedServer, Route, rss
 
 BODY = rss(["<item><title>Alaris PC Unit</title><link>https://example.org/a/1</link></item>"])
 MIB = 1024 * 1024

@@ -4,17 +4,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
 
 from bot.feeds.config import FeedConfig
 from bot.feeds.fetch import FeedFetcher, Fetched, NotModified
 from bot.feeds.parse import FeedRejected, parse_feed
+from tests.support.feedserver import FeedServer
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "bot" / "cli" / "examples" / "feeds"
+
+
+def xml_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.xml"))
 
 
 async def test_real_feeds_fetched_over_http_parse_like_from_disk(
     feed_server: FeedServer, shared_feeds_dir: Path
 ) -> None:
-    files = sorted(shared_feeds_dir.glob("*.xml"))
+    files = xml_files(shared_feeds_dir)
     async with FeedFetcher() as fetcher:
         for file in files:
             feed_server.serve_file(f"/{file.name}", file, gzip=True, content_type="text/xml")
@@ -44,9 +50,8 @@ async def test_hostile_feed_served_over_http_is_rejected(feed_server: FeedServer
 
 
 async def test_bundled_example_feeds_serve_and_parse(feed_server: FeedServer) -> None:
-    examples = Path(__file__).resolve().parents[2] / "bot" / "cli" / "examples" / "feeds"
     async with FeedFetcher() as fetcher:
-        for file in sorted(examples.glob("*.xml")):
+        for file in xml_files(EXAMPLES):
             feed_server.serve_file(f"/{file.name}", file)
             feed = FeedConfig(file.stem, feed_server.url(f"/{file.name}"), timedelta(hours=1))
             fetched = await fetcher.fetch(feed)

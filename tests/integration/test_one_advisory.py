@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from feedserver import FeedServer, rss
 from sqlmodel import Session, select
 
 from bot.domain.members import Network
@@ -21,6 +20,7 @@ from bot.services import registrations
 from bot.services.polling import FeedPoller
 from bot.store.tables import OutboxRow
 from bot.store.unit_of_work import SqlStore
+from tests.support.feedserver import FeedServer, rss
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 

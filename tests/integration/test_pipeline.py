@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import RSS_TYPE, FeedServer, Route, rss
 
 from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
@@ -19,6 +18,7 @@ from bot.domain.members import Network
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedConfig
 from bot.services import registrations
+from tests.support.feedserver import RSS_TYPE, FeedServer, Route, rss
 
 DRAEGER_ITEM = """<item><title>Dräger Infinity Delta Patient Monitors</title>
 <link>https://advisories.example.org/icsma-26-1</link><guid>https://advisories.example.org/icsma-26-1</guid>
@@ -59,8 +59,9 @@ async def hub(tmp_path: Path, feed_server: FeedServer, fetch_timeout: float):
                         matrix_homeserver=None,
                         backlog_days=3650)  # every entry of a first poll alerts here
     async with AsyncExitStack() as stack:
-        bot = await build_bot(settings, stack, feeds=feeds, console_stream=open(  # noqa: SIM115
-            tmp_path / "console.txt", "w", encoding="utf-8"))
+        console = await asyncio.to_thread(open, tmp_path / "console.txt", "w", encoding="utf-8")
+        stack.callback(console.close)
+        bot = await build_bot(settings, stack, feeds=feeds, console_stream=console)
         registrations.add_member(bot.store, "Klinikum Nord", [(Network.TELEGRAM, "1001")],
                                  utc_now())
         draeger = ProductSpec("Drägerwerk", "Infinity Delta", vendor_aliases=("Dräger",))
@@ -71,7 +72,7 @@ async def hub(tmp_path: Path, feed_server: FeedServer, fetch_timeout: float):
 
 
 def alerts_written(bot: Bot) -> list[dict]:
-    path = bot.channels[0]._path  # noqa: SLF001
+    path = bot.channels[0]._path
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from coordination_hub import CommandHub
 from icalendar import Calendar
 
 from bot.domain.advisory import Advisory
@@ -26,6 +25,7 @@ from bot.services.delivery_problems import recipient_gone
 from bot.services.exploitation import escalate, record_catalog
 from bot.services.hub_messages import HubPolicy
 from bot.store.unit_of_work import SqlStore
+from tests.support.command_hub import CommandHub
 
 NOW = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)  # 11:00 in Berlin, summer time (MESZ/CEST)
 ANNA = Sender(Network.TELEGRAM, "1001", "1001")  # Klinikum Nord, chooses German

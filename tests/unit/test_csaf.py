@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_data import require_shared_data
 
 from bot.domain.csaf import CsafError, ProductStatus, parse_csaf, products_named
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
+from tests.support.shared_data import require_shared_data
 
 
 def minimal(**tree: Any) -> dict[str, Any]:

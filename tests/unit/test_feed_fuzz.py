@@ -3,13 +3,13 @@
 from datetime import timedelta
 from xml.sax.saxutils import escape
 
-from feedserver import rss
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.feeds.config import FeedConfig
 from bot.feeds.html_text import html_to_text
 from bot.feeds.parse import FeedRejected, ParsedFeed, parse_feed
+from tests.support.feedserver import rss
 
 FEED = FeedConfig("fuzz", "https://feeds.example.org/rss.xml", timedelta(hours=1))
 

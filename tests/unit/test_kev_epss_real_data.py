@@ -6,9 +6,8 @@ import csv
 import json
 from datetime import date
 
-from shared_data import require_shared_data
-
 from bot.domain.exploitation import parse_epss_answer, parse_kev
+from tests.support.shared_data import require_shared_data
 
 
 def test_cisas_real_catalog_is_read_whole() -> None:

@@ -13,7 +13,6 @@ from html import escape
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from telegram_server import parse_html
 
 from bot.channels.matrix import MAX_CONTENT_BYTES, message_contents
 from bot.channels.telegram import button_url
@@ -22,6 +21,7 @@ from bot.domain.alerts import Alert, MatchedProduct, alert_payload
 from bot.domain.message_parts import split_lines, utf16_length, wrap_line
 from bot.domain.rendering import LONG_LINK_CHARS, chat_message_lines
 from bot.domain.severity import Severity
+from tests.support.telegram_server import parse_html
 
 TELEGRAM_LIMIT = 4096
 # What a homeserver adds to an event's content (ids, hashes, signatures), generously.

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-from csaf_documents import monitor_document
-
 from bot.domain.advisory import Advisory
 from bot.domain.alerts import Alert, MatchedProduct, alert_from_payload, alert_payload
 from bot.domain.csaf import parse_csaf, products_named
@@ -16,6 +14,7 @@ from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.csaf_ingest import change_between, note_for
 from bot.services.ports import StoredDecision
+from tests.support.csaf_documents import monitor_document
 
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")
 

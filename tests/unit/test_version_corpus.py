@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from csaf_documents import monitor_document
-from shared_data import require_shared_data
 
 from bot.domain.csaf import CsafDocument, parse_csaf, products_named
 from bot.domain.products import ProductSpec
@@ -26,6 +24,8 @@ from bot.domain.version_order import Undecidable
 from bot.domain.version_rules import scheme_of
 from bot.domain.version_text import read_listed
 from bot.domain.versions import Decision, decide
+from tests.support.csaf_documents import monitor_document
+from tests.support.shared_data import require_shared_data
 
 FORMS = Path(__file__).with_name("version_forms.txt")
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")

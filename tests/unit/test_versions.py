@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from csaf_documents import monitor_document
-from shared_data import require_shared_data
 
 from bot.domain.csaf import parse_csaf, products_named
 from bot.domain.products import ProductSpec
 from bot.domain.versions import Decision, decide, maven_order_sample
+from tests.support.csaf_documents import monitor_document
+from tests.support.shared_data import require_shared_data
 
 MONITOR = ProductSpec("Philips", "IntelliVue MX40")
 

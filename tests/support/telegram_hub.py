@@ -8,16 +8,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from feedserver import FeedServer, rss
-from telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
+import pytest
 
 from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
 from bot.domain.clock import utc_now
 from bot.feeds.config import FeedConfig
 from bot.services.invites import create_invite
+from tests.support.feedserver import FeedServer, rss
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, SentMessage, TelegramServer
 
 
 @dataclass
@@ -84,7 +85,7 @@ class TelegramHub:
 
 
 @asynccontextmanager
-async def telegram_hub(
+async def running_telegram_hub(
     tmp_path: Path, telegram: TelegramServer, feeds: FeedServer, *,
     feed_list: list[FeedConfig] | None = None, **settings: Any,
 ) -> AsyncIterator[TelegramHub]:
@@ -108,3 +109,32 @@ async def telegram_hub(
     finally:
         if hub.running:
             await hub.stop()
+
+
+class StartTelegramHub(Protocol):
+    async def __call__(self, *, feed_list: list[FeedConfig] | None = None,
+                       **settings: Any) -> TelegramHub: ...
+
+
+@pytest.fixture
+async def telegram_hub(tmp_path: Path, telegram_server: TelegramServer,
+                       feed_server: FeedServer) -> AsyncIterator[StartTelegramHub]:
+    """Starts the bot on the loopback Telegram server: `hub = await telegram_hub(**settings)`
+    (see `running_telegram_hub`); every hub it started is stopped after the test."""
+    async with AsyncExitStack() as stack:
+        async def start(*, feed_list: list[FeedConfig] | None = None,
+                        **settings: Any) -> TelegramHub:
+            return await stack.enter_async_context(running_telegram_hub(
+                tmp_path, telegram_server, feed_server, feed_list=feed_list, **settings))
+
+        yield start
+
+
+@pytest.fixture
+async def telegram_server() -> AsyncIterator[TelegramServer]:
+    """A started TelegramServer for TELEGRAM_TEST_TOKEN, Telegram's default flood limits.
+
+    Wire ptb with `.base_url(server.bot_base_url).base_file_url(server.file_base_url)`.
+    """
+    async with TelegramServer(token=TELEGRAM_TEST_TOKEN) as server:
+        yield server

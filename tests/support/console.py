@@ -1,4 +1,5 @@
-"""Run the real `hubbot` command line in a subprocess with its own data directory."""
+"""The console network: the real `hubbot` command line in a subprocess with its own data
+directory (the `hubbot` fixture)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e_helpers import HANG_GUARD
+
+from tests.support.stories import HANG_GUARD
 
 
 @dataclass

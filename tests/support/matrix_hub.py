@@ -1,16 +1,17 @@
-"""A hub bot on the test Synapse, with the people who talk to it: shared by the Matrix tests."""
+"""A hub bot on the test Synapse, with the people who talk to it: the `synapse` and
+`matrix_hub` fixtures of the Matrix tests."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from feedserver import FeedServer
-from synapse import Account, MatrixUser, Synapse
+import pytest
 
 from bot.app.bootstrap import Bot, build_bot
 from bot.app.settings import Settings
@@ -21,6 +22,15 @@ from bot.domain.members import Network
 from bot.domain.tlp import Tlp
 from bot.feeds.config import FeedConfig
 from bot.services.invites import create_invite
+from tests.support.feedserver import FeedServer, rss
+from tests.support.homeserver import (
+    Account,
+    MatrixUser,
+    Synapse,
+    SynapseUnavailable,
+    in_ci,
+    start_synapse,
+)
 
 
 @dataclass
@@ -132,3 +142,40 @@ class Hub:
         await coordinator.invite(room, self.bot_id)
         await coordinator.wait_until(lambda: self._joined(coordinator, room))
         return room
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """A started Synapse for the whole session: `register()`, `user()`, `override_ratelimit()`.
+
+    Outside CI a machine that cannot install Synapse skips the Matrix tests; under CI=true
+    they fail, so a broken install never passes unnoticed.
+    """
+    try:
+        server: Synapse = start_synapse(tmp_path_factory.mktemp("synapse"))
+    except SynapseUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"CI needs Synapse for the Matrix tests: {exc}", pytrace=False)
+        pytest.skip(f"no Synapse here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def matrix_hub(tmp_path: Path, synapse: Synapse,
+                     feed_server: FeedServer) -> AsyncIterator[Hub]:
+    """The bot's own new account on Synapse, polling `/cisa.xml` of `feed_server` (served empty
+    at first), its data in `tmp_path / "hub"`; not started: set `extra_settings` or
+    `homeserver`, then `await matrix_hub.start()`. Stopped, its people signed out, afterwards."""
+    feed_server.serve("/cisa.xml", rss([]))
+    home = tmp_path / "hub"
+    home.mkdir()
+    hub = Hub(synapse, feed_server, home, synapse.register(synapse.unique_name("hubbot")))
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+        for user in hub.users:
+            await user.close()

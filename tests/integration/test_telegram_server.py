@@ -28,14 +28,20 @@ from telegram import (
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, MessageHandler
 from telegram.ext import filters as ptb_filters
-from telegram_server import TELEGRAM_TEST_TOKEN, ManualClock, RateLimits, TelegramServer
+
+from tests.support.telegram_server import (
+    TELEGRAM_TEST_TOKEN,
+    ManualClock,
+    RateLimits,
+    TelegramServer,
+)
 
 # Reading RetryAfter.retry_after warns until PTB_TIMEDELTA is set; `seconds` handles both types.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
 ANNA = 100001
 GROUP = -1001234567890
-SERVER_SCRIPT = Path(__file__).parents[1] / "telegram_server.py"
+SERVER_SCRIPT = Path(__file__).parents[1] / "support" / "telegram_server.py"
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from nio import (
     SyncResponse,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETUP_SCRIPT = ROOT / ".ci" / "synapse-setup"
 SERVER_NAME = "localhost"
 # Generous limits: the suite must never meet a 429 it did not ask for (see override_ratelimit).

@@ -1,4 +1,5 @@
-"""Store fixtures: every store test runs on a real SQLite file and, when configured, PostgreSQL."""
+"""Store fixtures: `store` runs its test on a real SQLite file and, when configured, on
+PostgreSQL (`database_url` is the fresh empty database under it)."""
 
 from __future__ import annotations
 

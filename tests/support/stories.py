@@ -2,7 +2,7 @@
 
 import json
 
-from shared_data import require_shared_data
+from tests.support.shared_data import require_shared_data
 
 # Seconds a subprocess or a wait may take before a test calls it hung. Only a guard: on a loaded
 # machine one `hubbot` command takes over 20 s to start, so it is far above any normal run.
