@@ -289,8 +289,10 @@ async def run_forever(settings: Settings) -> None:
                                   settings.health_host, settings.health_port)
             await health.start()
             stack.push_async_callback(health.stop)
-        scheduler = build_scheduler(enabled, bot.poll, utc_now(),
-                                    housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
+        async def housekeeping() -> None:
+            await bot.boundary.call(forget_old_updates, bot.boundary, utc_now())
+
+        scheduler = build_scheduler(enabled, bot.poll, utc_now(), housekeeping=housekeeping)
         await bot.boundary.call(bot.coordination.attach, scheduler)
         if bot.exploitation is not None:
             bot.exploitation.attach(scheduler)
