@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,11 +20,13 @@ from bot.domain.queued_messages import (
 from bot.outbox.channel import Channel, DeliveryError, program_error
 from bot.services.delivery_problems import recipient_gone
 from bot.services.ports import UnitOfWork, UnitOfWorkFactory
-from bot.services.store_boundary import StoreBoundary, store_boundary
+from bot.services.store_boundary import StoreBoundary, in_unit, store_boundary
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+_CLAIMS = threading.Lock()
 
 
 def utc_now() -> datetime:
@@ -54,6 +57,7 @@ class OutboxDispatcher:
         self._on_result = on_result or (lambda item, result, now: None)
         # After a 429 nothing more is sent until the server's wait is over.
         self._paused_until: datetime | None = None
+        self.recovered = asyncio.Event()  # run() has put back what the last stop left half-sent
 
     @property
     def network(self) -> str:
@@ -74,7 +78,10 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; the message in flight is finished first."""
-        await self.recover()
+        try:
+            await self.recover()
+        finally:
+            self.recovered.set()
         while not stop.is_set():
             try:
                 handled = await self.drain_once()
@@ -97,11 +104,18 @@ class OutboxDispatcher:
         now = self._clock()
         if self._paused_until is not None and now < self._paused_until:
             return 0
-        network, batch = self._channel.network, self._batch
-        items = await self._store.unit(lambda uow: uow.outbox.claim_due(network, now, batch))
+        items = await self._store.call(self._claim, now)
         if items:
             await asyncio.gather(*(self._send(item) for item in items))
         return len(items)
+
+    def _claim(self, now: datetime) -> list[OutboxItem]:
+        network, batch = self._channel.network, self._batch
+        # One claim at a time in this process: a claim reads the due rows, then marks them, and
+        # two at once (a second dispatcher of the network, as `hubbot poll --once` or a test
+        # makes) could both read the same rows.
+        with _CLAIMS:
+            return in_unit(self._store, lambda uow: uow.outbox.claim_due(network, now, batch))
 
     async def drain(self) -> int:
         """Send until nothing is due; returns how many messages were tried."""
