@@ -26,7 +26,7 @@ from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build
 from bot.domain.clock import utc_now
 from bot.domain.feed_config import FeedConfig
 from bot.domain.members import Network
-from bot.domain.queued_messages import OutboxItem, OutboxState
+from bot.domain.queued_messages import OutboxItem
 from bot.feeds.config import load_feeds
 from bot.feeds.csaf_source import CsafSource
 from bot.feeds.exploitation_sources import EpssClient, KevSource
@@ -39,8 +39,11 @@ from bot.outbox.channel import Channel
 from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services.chat_commands import ChatCommands
 from bot.services.command_rate import CommandRateLimit
+from bot.services.direct_rooms import DirectRooms
 from bot.services.housekeeping import forget_old_updates
 from bot.services.polling import FeedPoller, PollOutcome
+from bot.services.store_boundary import StoreBoundary
+from bot.services.store_health import undeliverable_backlog
 from bot.store.database import create_db_engine, safe_url, upgrade
 from bot.store.unit_of_work import SqlStore
 
@@ -78,6 +81,8 @@ def delivery_recorder(metrics: Metrics) -> Callable[[OutboxItem, str, datetime],
 @dataclass
 class Bot:
     store: SqlStore
+    # Async code reaches the store only through it (store work off the event loop).
+    boundary: StoreBoundary
     feeds: list[FeedConfig]
     poller: FeedPoller
     dispatchers: list[OutboxDispatcher]
@@ -122,6 +127,8 @@ async def build_bot(
     i18n.install(settings.default_language, settings.timezone)
     feeds = feeds if feeds is not None else load_feeds(settings.feeds_file)
     store = open_store(settings)
+    boundary = StoreBoundary.with_workers(store)
+    stack.callback(boundary.close)
     fetcher = FeedFetcher(
         limits=FetchLimits(total=settings.fetch_timeout, max_bytes=settings.max_feed_bytes),
         allow_private=settings.feeds_allow_private,
@@ -134,8 +141,10 @@ async def build_bot(
         await channel.start()
         stack.push_async_callback(channel.stop)
     metrics = Metrics()
+    watcher = asyncio.create_task(metrics.watch_event_loop(), name="event-loop-lag")
+    stack.callback(watcher.cancel)
     recorder = delivery_recorder(metrics)
-    dispatchers = [OutboxDispatcher(store, c, on_result=recorder) for c in channels]
+    dispatchers = [OutboxDispatcher(boundary, c, on_result=recorder) for c in channels]
 
     loop = asyncio.get_running_loop()
 
@@ -154,7 +163,7 @@ async def build_bot(
         else:
             loop.call_soon_threadsafe(wake_now)
 
-    coordination = CoordinationJobs(store, settings.policy(), utc_now, wake,
+    coordination = CoordinationJobs(boundary, settings.policy(), utc_now, wake,
                                     settings.summary_day, settings.summary_hour)
     gateways: list[Gateway] = []
     if settings.telegram_token is not None:
@@ -163,29 +172,30 @@ async def build_bot(
         stack.push_async_callback(gateway.stop)
         gateways.append(gateway)
         channels.append(channel)
-        dispatchers.append(OutboxDispatcher(store, channel, batch_size=60, concurrency=30,
+        dispatchers.append(OutboxDispatcher(boundary, channel, batch_size=60, concurrency=30,
                                             on_result=recorder))
     if settings.matrix_homeserver is not None:
-        matrix_gateway, matrix_channel = matrix_parts(settings, store, wake, coordination)
+        matrix_gateway, matrix_channel = matrix_parts(settings, store, boundary, wake,
+                                                      coordination)
         stack.push_async_callback(matrix_gateway.stop)  # after the dispatchers finished
         await matrix_gateway.start(receive=receive_commands)
         gateways.append(matrix_gateway)
         channels.append(matrix_channel)
-        dispatchers.append(OutboxDispatcher(store, matrix_channel, batch_size=40, concurrency=8,
+        dispatchers.append(OutboxDispatcher(boundary, matrix_channel, batch_size=40, concurrency=8,
                                             on_result=recorder))
 
-    exploitation = exploitation_parts(feeds, store, fetcher, wake, settings.policy().admins)
+    exploitation = exploitation_parts(feeds, boundary, fetcher, wake, settings.policy().admins)
     poller = FeedPoller(
-        store, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
+        boundary, fetcher, parse_feed, console=settings.console_enabled, clock=utc_now,
         on_queued=wake, csaf=CsafSource(fetcher),
         enrich=exploitation.enrich if exploitation else None, admins=settings.policy().admins,
         backlog=timedelta(days=settings.backlog_days),
     )
-    return Bot(store, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
+    return Bot(store, boundary, feeds, poller, dispatchers, channels, fetcher, gateways, metrics,
                coordination, exploitation)
 
 
-def exploitation_parts(feeds: list[FeedConfig], store: SqlStore, fetcher: FeedFetcher,
+def exploitation_parts(feeds: list[FeedConfig], store: StoreBoundary, fetcher: FeedFetcher,
                        wake: Callable[[], None],
                        admins: frozenset[tuple[Network, str]] = frozenset(),
                        ) -> ExploitationJobs | None:
@@ -238,7 +248,7 @@ def telegram_parts(
 
 
 def matrix_parts(
-    settings: Settings, store: SqlStore, wake: Callable[[], None],
+    settings: Settings, store: SqlStore, boundary: StoreBoundary, wake: Callable[[], None],
     coordination: CoordinationJobs | None = None,
 ) -> tuple[MatrixGateway, MatrixChannel]:
     assert settings.matrix_homeserver is not None
@@ -253,9 +263,10 @@ def matrix_parts(
         access_token=token.get_secret_value() if token else None,
     )
     session = MatrixSession(config)
-    channel = MatrixChannel(session, store, utc_now)
+    rooms = DirectRooms(boundary, utc_now)
+    channel = MatrixChannel(session, rooms)
     commands = chat_commands(settings, store, coordination)
-    gateway = MatrixGateway(session, channel, commands, store, on_answer=wake)
+    gateway = MatrixGateway(session, channel, commands, rooms, on_answer=wake)
     return gateway, channel
 
 
@@ -273,16 +284,18 @@ async def run_forever(settings: Settings) -> None:
             len(enabled), safe_url(settings.db_url),
             ", ".join(c.network.value for c in bot.channels) or "none",
         )
-        _warn_of_undeliverable_backlog(bot)
+        await _warn_of_undeliverable_backlog(bot)
         warn_if_exposed(*settings.private_files())
         if settings.health_port is not None:
-            health = HealthServer(bot.store, bot.metrics, bot.networks_connected,
+            health = HealthServer(bot.boundary, bot.metrics, bot.networks_connected,
                                   settings.health_host, settings.health_port)
             await health.start()
             stack.push_async_callback(health.stop)
-        scheduler = build_scheduler(enabled, bot.poll, utc_now(),
-                                    housekeeping=lambda: forget_old_updates(bot.store, utc_now()))
-        bot.coordination.attach(scheduler)
+        async def housekeeping() -> None:
+            await bot.boundary.call(forget_old_updates, bot.boundary, utc_now())
+
+        scheduler = build_scheduler(enabled, bot.poll, utc_now(), housekeeping=housekeeping)
+        await bot.boundary.call(bot.coordination.attach, scheduler)
         if bot.exploitation is not None:
             bot.exploitation.attach(scheduler)
         scheduler.start()
@@ -300,12 +313,10 @@ async def run_forever(settings: Settings) -> None:
     log.info("hubbot stopped")
 
 
-def _warn_of_undeliverable_backlog(bot: Bot) -> None:
+async def _warn_of_undeliverable_backlog(bot: Bot) -> None:
     """Say so when messages wait for a network this process does not serve."""
     served = {c.network.value for c in bot.channels}
-    with bot.store() as uow:
-        backlog = uow.outbox.backlog()
-    for queue, count in sorted(backlog.items()):
-        if queue.state is OutboxState.PENDING and queue.network.value not in served:
-            log.warning("%d messages wait for %s, which is not configured; they are kept and "
-                        "sent once it is", count, queue.network.value)
+    waiting = await bot.boundary.unit(lambda uow: undeliverable_backlog(uow, served))
+    for network, count in waiting.items():
+        log.warning("%d messages wait for %s, which is not configured; they are kept and "
+                    "sent once it is", count, network)

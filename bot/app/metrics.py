@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -39,6 +41,20 @@ class Metrics:
                              ["network", "state"], registry=r)
         self.connected = Gauge("hubbot_network_connected", "1 when the chat network is up",
                                ["network"], registry=r)
+        self.loop_lag = Gauge(
+            "hubbot_event_loop_lag_seconds",
+            "How late the event loop ran a due timer, the worst over the last minute (work "
+            "that blocks the loop delays every chat, sync and health answer)", registry=r)
+
+    async def watch_event_loop(self, interval: float = 0.5, window: float = 60.0) -> None:
+        """Measure, until cancelled, how late `asyncio.sleep(interval)` wakes."""
+        loop = asyncio.get_running_loop()
+        recent: deque[float] = deque(maxlen=max(1, round(window / interval)))
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(interval)
+            recent.append(max(0.0, loop.time() - asked - interval))
+            self.loop_lag.set(max(recent))
 
     def record_poll(self, outcome: PollOutcome) -> None:
         self.polls.labels(outcome.feed, outcome.status).inc()

@@ -22,7 +22,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from html import escape, unescape
 from typing import Any
 
@@ -57,7 +56,7 @@ from bot.domain.rendering import (
     with_command_prefix,
 )
 from bot.outbox.channel import DeliveryError, rendering
-from bot.services.ports import UnitOfWorkFactory
+from bot.services.ports.chat import DirectRoomBook
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +146,9 @@ class MatrixChannel:
 
     network = Network.MATRIX
 
-    def __init__(self, session: MatrixSession, uow_factory: UnitOfWorkFactory,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, session: MatrixSession, rooms: DirectRoomBook) -> None:
         self._session = session
-        self._uow = uow_factory
-        self._clock = clock
+        self._rooms = rooms
         self._aliases: dict[str, str] = {}
         self._joined: set[str] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
@@ -198,7 +195,7 @@ class MatrixChannel:
             return str(answer.event_id)
         error = self._refused(answer, "send")
         if error.recipient_gone and item.address.startswith("@"):
-            self._forget_direct_room(room_id)
+            await self._rooms.forget_room(room_id)
         raise error
 
     async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
@@ -303,17 +300,14 @@ class MatrixChannel:
     async def _direct_room(self, user_id: str) -> str:
         lock = self._room_locks.setdefault(user_id, asyncio.Lock())
         async with lock:  # two messages for a new user must not open two rooms
-            with self._uow() as uow:
-                room_id = uow.matrix_rooms.room_for(user_id)
+            room_id = await self._rooms.room_for(user_id)
             if room_id is not None:
                 return room_id
             room_id = await self._room_shared_with(user_id)
             if room_id is not None:
                 # Opened by a run that stopped before it noted the room (or by the user, who
                 # has not written in it yet): the member's direct room, not a second one.
-                with self._uow() as uow:
-                    uow.matrix_rooms.set(user_id, room_id, self._clock())
-                    uow.commit()
+                await self._rooms.remember(user_id, room_id)
                 log.info("Matrix: took up direct room %s, already shared with a contact", room_id)
                 return room_id
             answer = await self._call(self._session.client.room_create(
@@ -323,9 +317,7 @@ class MatrixChannel:
                 raise _delivery_error(answer, "open a direct room")
             room_id = str(answer.room_id)
             self._session.client.known_unencrypted(room_id)  # made without m.room.encryption
-            with self._uow() as uow:
-                uow.matrix_rooms.set(user_id, room_id, self._clock())
-                uow.commit()
+            await self._rooms.remember(user_id, room_id)
             self._joined.add(room_id)
             log.info("Matrix: opened direct room %s for a contact", room_id)
             return room_id
@@ -342,8 +334,7 @@ class MatrixChannel:
                   if set(room.users) | set(room.invited_users) == {client.user_id, user_id}]
         if not shared:
             return None
-        with self._uow() as uow:
-            hub_addresses = [ch.address for ch in uow.hub_channels.all(Network.MATRIX)]
+        hub_addresses = await self._rooms.hub_addresses()
         hub_rooms: set[str] = set()
         for address in hub_addresses:
             if address.startswith("#"):
@@ -353,11 +344,6 @@ class MatrixChannel:
                 address = resolved
             hub_rooms.add(address)
         return next((room_id for room_id in sorted(shared) if room_id not in hub_rooms), None)
-
-    def _forget_direct_room(self, room_id: str) -> None:
-        with self._uow() as uow:
-            uow.matrix_rooms.forget_room(room_id)
-            uow.commit()
 
     async def _call(self, request: Any) -> Any:
         try:

@@ -37,12 +37,10 @@ from nio import (
 
 from bot.channels.matrix import MatrixChannel
 from bot.channels.matrix_client import MatrixLoginError, MatrixSession
-from bot.domain.clock import utc_now
 from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.language import N_, _, speaking
 from bot.domain.members import Network
-from bot.services.ports import UnitOfWorkFactory
-from bot.services.ports.chat import IncomingCommands, Sender
+from bot.services.ports.chat import DirectRoomBook, IncomingCommands, Sender
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +69,13 @@ class MatrixGateway:
         session: MatrixSession,
         channel: MatrixChannel,
         commands: IncomingCommands,
-        uow_factory: UnitOfWorkFactory,
+        rooms: DirectRoomBook,
         on_answer: Callable[[], None] = lambda: None,
     ) -> None:
         self.session = session
         self._channel = channel
         self._commands = commands
-        self._uow = uow_factory
+        self._rooms = rooms
         self._on_answer = on_answer
         self._token: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -247,8 +245,7 @@ class MatrixGateway:
 
     async def hub_rooms(self) -> set[str]:
         """Room ids of the configured hub rooms (aliases resolved)."""
-        with self._uow() as uow:
-            addresses = [ch.address for ch in uow.hub_channels.all(Network.MATRIX)]
+        addresses = await self._rooms.hub_addresses()
         rooms = {a for a in addresses if a.startswith("!")}
         for alias in (a for a in addresses if a.startswith("#")):
             room_id = await self._channel.resolve_alias(alias)
@@ -268,7 +265,7 @@ class MatrixGateway:
             if not await self._join(room.room_id, "a direct chat"):
                 return
             if await self._private(room.room_id):
-                self._remember_direct_room(event.sender, room.room_id)
+                await self._rooms.remember(event.sender, room.room_id)
             else:  # "direct" with others invited too: no private chat, never the contact's
                 log.info("Matrix: the direct chat %s has more than two members; leaving it",
                          room.room_id)
@@ -300,21 +297,11 @@ class MatrixGateway:
                    and e.get("content", {}).get("membership") in ("join", "invite")}
         return len(members) <= 2
 
-    def _remember_direct_room(self, user_id: str, room_id: str) -> None:
-        with self._uow() as uow:
-            if uow.matrix_rooms.room_for(user_id) != room_id:
-                uow.matrix_rooms.set(user_id, room_id, utc_now())
-                uow.commit()
-
     async def _on_member(self, room: MatrixRoom, event: RoomMemberEvent) -> None:
         if event.membership not in ("leave", "ban") or event.state_key == room.own_user_id:
             return
-        with self._uow() as uow:
-            mapped = uow.matrix_rooms.user_for(room.room_id)
-            if mapped != event.state_key:
-                return
-            uow.matrix_rooms.forget_room(room.room_id)
-            uow.commit()
+        if not await self._rooms.forget_if_left(room.room_id, event.state_key):
+            return
         # The user closed the direct chat: leave it; the next message opens a new one.
         self._channel.left(room.room_id)
         await self.session.client.room_leave(room.room_id)
@@ -342,7 +329,7 @@ class MatrixGateway:
             log.exception("Matrix: command %s in %s failed", event.event_id, room.room_id)
             await self._tell(room.room_id, SORRY, event.sender)
             return
-        self._remember_direct_room(event.sender, room.room_id)
+        await self._rooms.remember(event.sender, room.room_id)
         if answer is not None:
             self._on_answer()
 
@@ -361,12 +348,7 @@ class MatrixGateway:
                    and not self._is_direct(room)]
         if not crowded:
             return
-        with self._uow() as uow:
-            contacts = {room_id: uow.matrix_rooms.user_for(room_id) for room_id in crowded}
-            shared = {room_id: user for room_id, user in contacts.items() if user is not None}
-            for room_id in shared:
-                uow.matrix_rooms.forget_room(room_id)
-            uow.commit()
+        shared = await self._rooms.forget_shared(crowded)
         for room_id, user_id in shared.items():
             log.warning("Matrix: direct room %s gained another member; it is no longer used for "
                         "its contact, and the bot leaves it", room_id)

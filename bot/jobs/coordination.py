@@ -8,7 +8,7 @@ once (the database records it), so a restart, a late job or a double run sends n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from apscheduler.triggers.date import DateTrigger
 from bot.services import digests, meetings, situation
 from bot.services.hub_messages import HubPolicy
 from bot.services.ports import UnitOfWorkFactory
+from bot.services.store_boundary import StoreBoundary, in_unit, store_boundary
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,10 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class CoordinationJobs:
-    def __init__(self, uow_factory: UnitOfWorkFactory, policy: HubPolicy,
+    def __init__(self, store: UnitOfWorkFactory | StoreBoundary, policy: HubPolicy,
                  clock: Callable[[], datetime], wake: Callable[[], None] = lambda: None,
                  summary_day: str = "mon", summary_hour: int = 8) -> None:
-        self._uow = uow_factory
+        self._store = store_boundary(store)
         self._policy = policy
         self._clock = clock
         self._wake = wake
@@ -38,13 +39,14 @@ class CoordinationJobs:
         self._scheduler: BaseScheduler | None = None
 
     def attach(self, scheduler: BaseScheduler) -> None:
-        """Add the jobs to the scheduler and catch up on what fell due while the bot was down."""
+        """Add the jobs to the scheduler and catch up on what fell due while the bot was down
+        (store work: run it in a store thread, as `await boundary.call(jobs.attach, ...)`)."""
         self._scheduler = scheduler
         zone = ZoneInfo(self._policy.zone)
-        scheduler.add_job(self.release_digests, CronTrigger(minute=0, timezone=zone),
-                          id="digests", max_instances=1, coalesce=True,
-                          misfire_grace_time=3600)
-        scheduler.add_job(self.weekly_summary,
+        scheduler.add_job(self._off_loop(self.release_digests),
+                          CronTrigger(minute=0, timezone=zone), id="digests", max_instances=1,
+                          coalesce=True, misfire_grace_time=3600)
+        scheduler.add_job(self._off_loop(self.weekly_summary),
                           CronTrigger(day_of_week=self._summary_day, hour=self._summary_hour,
                                       timezone=zone),
                           id="weekly-summary", max_instances=1, coalesce=True,
@@ -56,9 +58,7 @@ class CoordinationJobs:
     def resync_reminders(self) -> int:
         """Send due reminders (late ones once) and schedule one job per reminder to come."""
         now = self._clock()
-        with self._uow() as uow:
-            later = meetings.send_due_reminders(uow, self._policy, now)
-            uow.commit()
+        later = in_unit(self._store, meetings.send_due_reminders, self._policy, now)
         self._wake()
         scheduler = self._scheduler
         if scheduler is None:
@@ -68,28 +68,32 @@ class CoordinationJobs:
             if job.id.startswith("reminder:") and job.id not in wanted:
                 job.remove()
         for job_id, when in wanted.items():
-            scheduler.add_job(self.resync_reminders, DateTrigger(run_date=when), id=job_id,
-                              replace_existing=True, misfire_grace_time=None, coalesce=True)
+            scheduler.add_job(self._off_loop(self.resync_reminders),
+                              DateTrigger(run_date=when), id=job_id, replace_existing=True,
+                              misfire_grace_time=None, coalesce=True)
         log.info("meeting reminders: %d scheduled", len(wanted))
         return len(wanted)
 
     def release_digests(self) -> int:
-        with self._uow() as uow:
-            released = digests.release_due(uow, self._policy, self._clock())
-            uow.commit()
+        released = in_unit(self._store, digests.release_due, self._policy, self._clock())
         if released:
             self._wake()
         return released
 
     def weekly_summary(self, week_of: datetime | None = None) -> int:
         now = self._clock()
-        with self._uow() as uow:
-            queued = situation.send_weekly_summary(uow, self._policy, now, week_of or now)
-            uow.commit()
+        queued = in_unit(self._store, situation.send_weekly_summary, self._policy, now,
+                         week_of or now)
         if queued:
             self._wake()
             log.info("weekly summary queued for %d coordinators and admins", queued)
         return queued
+
+    def _off_loop(self, job: Callable[[], int]) -> Callable[[], Awaitable[int]]:
+        """The scheduler runs the job on the event loop; its store work goes to a store thread."""
+        async def run() -> int:
+            return await self._store.call(job)
+        return run
 
     def catch_up_weekly_summary(self) -> int:
         """A summary missed by less than a day (the bot was down at its hour) is sent late."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,16 +20,20 @@ from bot.domain.queued_messages import (
 )
 from bot.outbox.channel import Channel, DeliveryError, program_error
 from bot.services.delivery_problems import recipient_gone
-from bot.services.ports import UnitOfWorkFactory
+from bot.services.ports import UnitOfWork, UnitOfWorkFactory
+from bot.services.store_boundary import StoreBoundary, in_unit, store_boundary
 
 log = logging.getLogger(__name__)
+
+_CLAIMS = threading.Lock()
+
 
 class OutboxDispatcher:
     """Drains one network's outbox rows through its channel; every attempt is recorded."""
 
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        store: UnitOfWorkFactory | StoreBoundary,
         channel: Channel,
         *,
         batch_size: int = 20,
@@ -37,7 +42,7 @@ class OutboxDispatcher:
         clock: Clock = utc_now,
         on_result: Callable[[OutboxItem, str, datetime], None] | None = None,
     ) -> None:
-        self._uow = uow_factory
+        self._store = store_boundary(store)  # every store call off the event loop
         self._channel = channel
         self._batch = batch_size
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -47,6 +52,7 @@ class OutboxDispatcher:
         self._on_result = on_result or (lambda item, result, now: None)
         # After a 429 nothing more is sent until the server's wait is over.
         self._paused_until: datetime | None = None
+        self.recovered = asyncio.Event()  # run() has put back what the last stop left half-sent
 
     @property
     def network(self) -> str:
@@ -56,11 +62,10 @@ class OutboxDispatcher:
         """Look at the outbox now rather than after the idle wait."""
         self._wake.set()
 
-    def recover(self) -> int:
+    async def recover(self) -> int:
         """Messages a crash left half-sent go back to pending (sent at least once)."""
-        with self._uow() as uow:
-            released = uow.outbox.release_claims(self._channel.network)
-            uow.commit()
+        network = self._channel.network
+        released = await self._store.unit(lambda uow: uow.outbox.release_claims(network))
         if released:
             log.warning("%s: %d messages were being sent at the last stop; resending them",
                         self.network, released)
@@ -68,7 +73,10 @@ class OutboxDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; the message in flight is finished first."""
-        self.recover()
+        try:
+            await self.recover()
+        finally:
+            self.recovered.set()
         while not stop.is_set():
             try:
                 handled = await self.drain_once()
@@ -91,12 +99,18 @@ class OutboxDispatcher:
         now = self._clock()
         if self._paused_until is not None and now < self._paused_until:
             return 0
-        with self._uow() as uow:
-            items = uow.outbox.claim_due(self._channel.network, now, self._batch)
-            uow.commit()
+        items = await self._store.call(self._claim, now)
         if items:
             await asyncio.gather(*(self._send(item) for item in items))
         return len(items)
+
+    def _claim(self, now: datetime) -> list[OutboxItem]:
+        network, batch = self._channel.network, self._batch
+        # One claim at a time in this process: a claim reads the due rows, then marks them, and
+        # two at once (a second dispatcher of the network, as `hubbot poll --once` or a test
+        # makes) could both read the same rows.
+        with _CLAIMS:
+            return in_unit(self._store, lambda uow: uow.outbox.claim_due(network, now, batch))
 
     async def drain(self) -> int:
         """Send until nothing is due; returns how many messages were tried."""
@@ -111,35 +125,36 @@ class OutboxDispatcher:
                 receipt = await self._channel.send(item)
             except DeliveryError as exc:
                 if exc.recipient_gone:
-                    self._recipient_gone(item, exc.reason)
+                    await self._recipient_gone(item, exc.reason)
                 elif exc.rate_limited and exc.retry_after is not None:
-                    self._rate_limited(item, exc.reason, exc.retry_after)
+                    await self._rate_limited(item, exc.reason, exc.retry_after)
                 else:
-                    self._record_failure(item, exc.reason, exc.transient, exc.retry_after)
+                    await self._record_failure(item, exc.reason, exc.transient, exc.retry_after)
                 return
             except Exception as exc:  # a bug in an adapter: a few tries, then it fails alone
-                self._unexpected(item, exc)
+                await self._unexpected(item, exc)
                 return
         now = self._clock()
-        with self._uow() as uow:
-            uow.outbox.mark_sent(item.id, receipt, now)
-            uow.commit()
+        await self._store.unit(lambda uow: uow.outbox.mark_sent(item.id, receipt, now))
         self._on_result(item, "sent", now)
 
-    def _recipient_gone(self, item: OutboxItem, reason: str) -> None:
-        with self._uow() as uow:
-            uow.outbox.mark_failed(item.id, f"recipient gone: {reason}", self._clock())
-            recipient_gone(uow, item.network, item.address, reason, self._clock())
-            uow.commit()
+    async def _recipient_gone(self, item: OutboxItem, reason: str) -> None:
+        now = self._clock()
+
+        def record(uow: UnitOfWork) -> None:
+            uow.outbox.mark_failed(item.id, f"recipient gone: {reason}", now)
+            recipient_gone(uow, item.network, item.address, reason, now)
+
+        await self._store.unit(record)
         self._on_result(item, "failed", self._clock())
         self.wake()  # the coordinators' notices are queued
 
-    def _rate_limited(self, item: OutboxItem, reason: str, retry_after: float) -> None:
+    async def _rate_limited(self, item: OutboxItem, reason: str, retry_after: float) -> None:
         """A 429: the message waits the server's time, and so does every other send; one
         WARNING per wait however many sends were told."""
         now = self._clock()
         if given_up(item, now):
-            self._record_failure(item, reason, True, retry_after)
+            await self._record_failure(item, reason, True, retry_after)
             return
         until = now + timedelta(seconds=retry_after)
         if self._paused_until is None or now >= self._paused_until:
@@ -147,14 +162,12 @@ class OutboxDispatcher:
                         self.network, round(retry_after, 1))
         self._paused_until = max(until, self._paused_until or until)
         delay = retry_delay(item.attempts, retry_after, rate_limited=True)
-        with self._uow() as uow:
-            uow.outbox.mark_retry(item.id, reason, now + delay)
-            uow.commit()
+        await self._store.unit(lambda uow: uow.outbox.mark_retry(item.id, reason, now + delay))
         log.debug("%s: outbox #%d waits %.0f s (429)", self.network, item.id,
                   delay.total_seconds())
         self._on_result(item, "retry", now)
 
-    def _unexpected(self, item: OutboxItem, exc: Exception) -> None:
+    async def _unexpected(self, item: OutboxItem, exc: Exception) -> None:
         """An exception no adapter expected: logged with its stack (not its message, which may
         quote the text), retried UNEXPECTED_ATTEMPTS times in all, then failed."""
         reason = f"unexpected error: {program_error(exc)}"
@@ -164,25 +177,23 @@ class OutboxDispatcher:
                   "" if last else "; retrying", "".join(traceback.format_tb(exc.__traceback__)))
         if last:
             reason = f"gave up after {item.attempts} attempts: {reason}"
-        self._record_failure(item, reason, not last, None)
+        await self._record_failure(item, reason, not last, None)
 
-    def _record_failure(
+    async def _record_failure(
         self, item: OutboxItem, reason: str, transient: bool, retry_after: float | None
     ) -> None:
         now = self._clock()
-        with self._uow() as uow:
-            if not transient or given_up(item, now):
-                final = reason
-                if transient:
-                    final = f"gave up after {item.attempts} attempts over {MAX_AGE}: {reason}"
-                uow.outbox.mark_failed(item.id, final, now)
-                log.error("%s: outbox #%d to %s failed for good: %s",
-                          self.network, item.id, item.kind, final)
-                self._on_result(item, "failed", now)
-            else:
-                delay = retry_delay(item.attempts, retry_after)
-                uow.outbox.mark_retry(item.id, reason, now + delay)
-                log.warning("%s: outbox #%d attempt %d failed (%s); retry in %.0f s",
-                            self.network, item.id, item.attempts, reason, delay.total_seconds())
-                self._on_result(item, "retry", now)
-            uow.commit()
+        if not transient or given_up(item, now):
+            final = reason
+            if transient:
+                final = f"gave up after {item.attempts} attempts over {MAX_AGE}: {reason}"
+            await self._store.unit(lambda uow: uow.outbox.mark_failed(item.id, final, now))
+            log.error("%s: outbox #%d to %s failed for good: %s",
+                      self.network, item.id, item.kind, final)
+            self._on_result(item, "failed", now)
+        else:
+            delay = retry_delay(item.attempts, retry_after)
+            await self._store.unit(lambda uow: uow.outbox.mark_retry(item.id, reason, now + delay))
+            log.warning("%s: outbox #%d attempt %d failed (%s); retry in %.0f s",
+                        self.network, item.id, item.attempts, reason, delay.total_seconds())
+            self._on_result(item, "retry", now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Collection
@@ -31,6 +30,7 @@ from bot.services.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from bot.services.store_boundary import StoreBoundary, store_boundary
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class FeedPoller:
 
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        uow_factory: UnitOfWorkFactory | StoreBoundary,
         fetcher: Fetcher,
         parse: FeedParser,
         *,
@@ -77,6 +77,7 @@ class FeedPoller:
         admins: Collection[Address] = frozenset(),
     ) -> None:
         self._uow = uow_factory
+        self._store = store_boundary(uow_factory)  # what async code here awaits
         self._fetcher = fetcher
         self._parse = parse
         self._console = console
@@ -95,8 +96,7 @@ class FeedPoller:
 
     async def poll(self, feed: FeedConfig, *, force: bool = False) -> PollOutcome:
         """Poll `feed` unless it is backing off after failures (or `force`)."""
-        with self._uow() as uow:
-            state = uow.feeds.get(feed.name)
+        state = await self._store.unit(lambda uow: uow.feeds.get(feed.name))
         now = self._clock()
         if not force and state.next_poll_at is not None and state.next_poll_at > now:
             return PollOutcome(feed.name, "skipped", next_poll_at=state.next_poll_at)
@@ -115,17 +115,18 @@ class FeedPoller:
         result = await self._fetcher.fetch(feed, state.etag, state.last_modified)
         state.last_attempt_at = self._clock()
         if isinstance(result, NotModified):
-            return self._succeeded(feed, state, PollOutcome(feed.name, "not-modified"))
+            return await self._store.call(self._succeeded, feed, state,
+                                          PollOutcome(feed.name, "not-modified"))
         if isinstance(result, FetchFailed):
-            return self._failed(feed, state, result.reason, result.retry_after,
-                                transient=result.transient)
-        parsed = await asyncio.to_thread(self._parse_entries, feed, state, result)
+            return await self._store.call(self._failed, feed, state, result.reason,
+                                          result.retry_after, transient=result.transient)
+        parsed = await self._store.call(self._parse_entries, feed, state, result)
         if isinstance(parsed, PollOutcome):
             return parsed
         if self._enrich is not None:
             await self._enrich([c for a in parsed.advisories for c in a.cves])
-        return await asyncio.to_thread(self._ingest, feed, state, result, parsed,
-                                       previous_attempt)
+        return await self._store.call(self._ingest, feed, state, result, parsed,
+                                      previous_attempt)
 
     def _parse_entries(
         self, feed: FeedConfig, state: FeedState, fetched: Fetched
@@ -184,19 +185,20 @@ class FeedPoller:
     async def _poll_csaf(self, feed: FeedConfig, state: FeedState,
                          previous_attempt: datetime | None) -> PollOutcome:
         if self._csaf is None:
-            return self._failed(feed, state, "CSAF sources are not configured here", None,
-                                transient=False)
-        with self._uow() as uow:
-            seen = uow.csaf.seen(feed.name)
+            return await self._store.call(self._failed, feed, state,
+                                          "CSAF sources are not configured here", None,
+                                          transient=False)
+        seen = await self._store.unit(lambda uow: uow.csaf.seen(feed.name))
         polled = await self._csaf.poll(feed, seen)
         state.last_attempt_at = self._clock()
         if polled.error is not None:
-            return self._failed(feed, state, polled.error, None, transient=polled.transient)
+            return await self._store.call(self._failed, feed, state, polled.error, None,
+                                          transient=polled.transient)
         if self._enrich is not None:
             await self._enrich([str(v.get("cve")) for d in polled.documents
                                 for v in d.document.get("vulnerabilities", [])
                                 if isinstance(v, dict) and v.get("cve")])
-        return await asyncio.to_thread(self._ingest_csaf, feed, state, polled, previous_attempt)
+        return await self._store.call(self._ingest_csaf, feed, state, polled, previous_attempt)
 
     def _ingest_csaf(self, feed: FeedConfig, state: FeedState, polled: CsafPoll,
                      previous_attempt: datetime | None) -> PollOutcome:

@@ -32,6 +32,7 @@ from bot.domain.members import Network
 from bot.domain.queued_messages import OutboxItem
 from bot.outbox.channel import DeliveryError
 from bot.services import registrations
+from bot.services.direct_rooms import DirectRooms
 from bot.services.invites import create_invite
 from tests.e2e.test_matrix import DRAEGER
 from tests.support.feedserver import rss
@@ -308,7 +309,7 @@ async def test_without_encryption_nothing_goes_into_an_encrypted_room_in_plainte
         await session.connect()
         assert not session.encryption_ready
         assert hub_.bot is not None
-        channel = MatrixChannel(session, hub_.bot.store, utc_now)
+        channel = MatrixChannel(session, DirectRooms(hub_.bot.boundary, utc_now))
         item = OutboxItem(id=1, network=Network.MATRIX, address=room, kind="reply",
                           payload={"kind": "reply", "text": "secret"}, priority=0, attempts=0,
                           created_at=utc_now())

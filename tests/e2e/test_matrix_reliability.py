@@ -142,23 +142,23 @@ async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_
 ) -> None:
     hub, proxy = hub_behind_proxy
     assert hub.bot is not None
-    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.boundary, hub.bot.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     alice = await hub.person()
     dm = await hub.member_subscribed(alice)
     # Alice has read both answers; the bot records them as sent once Synapse's reply is in.
-    await _until(lambda: health.snapshot()["outbox"]["matrix"].get("sent") == 2)
-    assert health.snapshot()["networks"]["matrix"] == {"connected": True}
+    await _health_until(health, lambda h: h["outbox"]["matrix"].get("sent") == 2)
+    assert (await health.snapshot())["networks"]["matrix"] == {"connected": True}
     await proxy.cut()  # Synapse is unreachable for the bot from here on
     started = time.monotonic()
     hub.feeds.serve("/cisa.xml", rss([
         item(1, "Dräger Infinity Delta: remote code execution", "CVSS v3.1 base score 9.8"),
         item(2, "Dräger Infinity Delta: second")]))
     await hub.bot.poll_all()
-    await _until(lambda: "retry in" in caplog.text
-                 and health.snapshot()["networks"]["matrix"] == {"connected": False})
+    await _health_until(health, lambda h: "retry in" in caplog.text
+                 and h["networks"]["matrix"] == {"connected": False})
     await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))  # an outage of 5 s at least
-    during = health.snapshot()
+    during = await health.snapshot()
     assert during["networks"]["matrix"] == {"connected": False}
     assert during["outbox"]["matrix"].get("pending", 0) == 2, during["outbox"]
     assert during["status"] == "down"
@@ -171,20 +171,21 @@ async def test_a_homeserver_outage_queues_alerts_and_delivers_them_once_when_it_
     titles = sorted(m.body.splitlines()[0] for m in messages[2:])
     assert titles == ["[CRITICAL (CVSS 9.8)] Dräger Infinity Delta: remote code execution",
                       "[SEVERITY UNKNOWN] Dräger Infinity Delta: second"], titles
-    await _until(lambda: health.snapshot()["outbox"]["matrix"].get("sent") == 4)
+    await _health_until(health, lambda h: h["outbox"]["matrix"].get("sent") == 4)
     await asyncio.sleep(1.5)
     await alice.sync()
     assert len(alice.messages_in(dm)) == 4, [m.body for m in alice.messages_in(dm)]  # once each
-    after = health.snapshot()
+    after = await health.snapshot()
     assert after["networks"]["matrix"] == {"connected": True}
     assert after["outbox"]["matrix"].get("pending", 0) == 0
     assert after["outbox"]["matrix"]["sent"] == 4
     assert outage >= 5
 
 
-async def _until(condition, timeout: float = 120) -> None:
-    """Wait until `condition()` holds; the timeout only guards against a hang."""
+async def _health_until(health: HealthServer, holds, timeout: float = 120) -> None:
+    """Wait until the health snapshot satisfies `holds`; the timeout only guards a hang."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not holds(await health.snapshot()):
         assert time.monotonic() < deadline, "condition not met"
         await asyncio.sleep(0.05)
+

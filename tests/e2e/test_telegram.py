@@ -313,7 +313,7 @@ async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
 ) -> None:
     from bot.app.health import HealthServer
 
-    health = HealthServer(hub.bot.store, hub.bot.metrics, hub.bot.networks_connected,
+    health = HealthServer(hub.bot.boundary, hub.bot.metrics, hub.bot.networks_connected,
                           "127.0.0.1", 0)
     assert "now linked" in await hub.link(ALICE, "Klinikum Nord")
     await hub.say(ALICE, "/subscribe Dräger | Infinity Delta")
@@ -321,7 +321,7 @@ async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
     hub.feeds.serve("/cisa.xml", rss([DRAEGER, item(3, "Dräger Infinity Delta: second")]))
     await hub.poll()
     await asyncio.sleep(3)
-    during = health.snapshot()
+    during = await health.snapshot()
     assert during["outbox"]["telegram"].get("pending", 0) >= 1
     assert during["networks"]["telegram"] == {"connected": False}
     assert "retry in" in caplog.text
@@ -330,4 +330,4 @@ async def test_an_outage_queues_alerts_and_delivers_them_when_telegram_is_back(
     titles = [m.text.splitlines()[1] for m in messages[2:]]
     assert sorted(titles) == ["Dräger Infinity Delta: remote code execution",
                               "Dräger Infinity Delta: second"]
-    assert health.snapshot()["networks"]["telegram"] == {"connected": True}
+    assert (await health.snapshot())["networks"]["telegram"] == {"connected": True}

@@ -145,7 +145,7 @@ async def test_a_restart_resends_what_was_in_flight_and_nothing_else(store: SqlS
         uow.commit()
     channel = ScriptedChannel()
     dispatcher = OutboxDispatcher(store, channel, clock=Clock())
-    assert dispatcher.recover() == 1
+    assert await dispatcher.recover() == 1
     await dispatcher.drain()
     assert sorted(i.payload["text"] for i in channel.delivered) == ["a", "b"]
 

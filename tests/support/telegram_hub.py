@@ -52,6 +52,8 @@ class TelegramHub:
             self._stack = stack.pop_all()
         self._bot, self._stop = bot, asyncio.Event()
         self._tasks = [asyncio.create_task(d.run(self._stop)) for d in bot.dispatchers]
+        # Running as from a restart: what the last stop left half-sent is pending again.
+        await asyncio.gather(*(d.recovered.wait() for d in bot.dispatchers))
         return bot
 
     async def stop(self) -> None:
