@@ -297,9 +297,14 @@ class MatrixChannel:
             raise _delivery_error(answer, "join")
         self._joined.add(room_id)
 
+    def room_lock(self, user_id: str) -> asyncio.Lock:
+        """Held while a user's direct room is looked up, opened or noted: two messages for a new
+        user must not open two rooms, nor a message open one while the user's own is being
+        joined."""
+        return self._room_locks.setdefault(user_id, asyncio.Lock())
+
     async def _direct_room(self, user_id: str) -> str:
-        lock = self._room_locks.setdefault(user_id, asyncio.Lock())
-        async with lock:  # two messages for a new user must not open two rooms
+        async with self.room_lock(user_id):
             room_id = await self._rooms.room_for(user_id)
             if room_id is not None:
                 return room_id

@@ -262,11 +262,13 @@ class MatrixGateway:
         elif event.content.get("is_direct") is True:
             # Anyone may open a direct chat: that is how a new user sends /start CODE. An
             # unlinked user is only ever told how to get linked (the command service decides).
-            if not await self._join(room.room_id, "a direct chat"):
-                return
-            if await self._private(room.room_id):
-                await self._rooms.remember(event.sender, room.room_id)
-            else:  # "direct" with others invited too: no private chat, never the contact's
+            async with self._channel.room_lock(event.sender):
+                if not await self._join(room.room_id, "a direct chat"):
+                    return
+                private = await self._private(room.room_id)
+                if private:
+                    await self._rooms.remember(event.sender, room.room_id)
+            if not private:  # "direct" with others invited: no private chat, never the contact's
                 log.info("Matrix: the direct chat %s has more than two members; leaving it",
                          room.room_id)
                 self._channel.left(room.room_id)
