@@ -295,12 +295,12 @@ class MatrixUser:
         return [m for m in self.messages if m.room_id == room_id]
 
     async def wait_for_messages(self, room_id: str, count: int,
-                                timeout: float = 10) -> list[Message]:
+                                timeout: float = 30) -> list[Message]:
         """Sync until at least `count` messages from others are in the room."""
         return await self.wait_until(lambda: len(self.messages_in(room_id)) >= count,
                                      timeout, lambda: self.messages_in(room_id))
 
-    async def wait_for_invite(self, timeout: float = 10) -> str:
+    async def wait_for_invite(self, timeout: float = 30) -> str:
         """The id of a room someone invited this user to."""
         await self.wait_until(lambda: bool(self.client.invited_rooms), timeout)
         return next(iter(self.client.invited_rooms))
@@ -310,7 +310,7 @@ class MatrixUser:
         content = getattr(answer, "content", None)
         return content.get("membership") if isinstance(content, dict) else None
 
-    async def wait_until(self, done: Callable[[], Any], timeout: float = 10,
+    async def wait_until(self, done: Callable[[], Any], timeout: float = 30,
                          result: Callable[[], Any] | None = None) -> Any:
         """Sync until `done()` is truthy; returns `result()`, or else what `done()` returned."""
         deadline = time.monotonic() + timeout
@@ -333,7 +333,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-async def wait_for(check: Callable[[], bool], timeout: float = 10) -> None:
+async def wait_for(check: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

@@ -107,7 +107,7 @@ class Hub:
         return members is not None and self.bot_id in members.users and not members.users[
             self.bot_id].invited
 
-    async def say(self, user: MatrixUser, room: str, text: str, timeout: float = 10) -> str:
+    async def say(self, user: MatrixUser, room: str, text: str, timeout: float = 30) -> str:
         """The user writes in the room; returns the body of the bot's answer."""
         before = len(user.messages_in(room))
         await user.send(room, text)
