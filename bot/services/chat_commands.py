@@ -46,8 +46,8 @@ from bot.domain.language import (
     supported,
 )
 from bot.domain.members import Contact, Network, Role, reader_language
+from bot.domain.outbox_payload import ReplyMessage, button_rows
 from bot.domain.queued_messages import NewMessage
-from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
 from bot.domain.tlp_gate import Clearance
 from bot.services import announcements, digests, meetings, member_commands, outgoing, situation
@@ -184,9 +184,7 @@ class ChatCommands:
         self, uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
         contact: Contact | None, now: datetime, language: str,
     ) -> None:
-        payload: dict[str, object] = {"kind": "reply", "text": answer.text, "language": language}
-        if answer.buttons:
-            payload["buttons"] = buttons_payload(answer.buttons)
+        payload = ReplyMessage(answer.text, language, button_rows(answer.buttons))
         outgoing.queue(uow, [
             NewMessage(
                 network=sender.network,

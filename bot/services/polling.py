@@ -14,6 +14,7 @@ from bot.domain.advisory import Advisory
 from bot.domain.csaf import CsafError, parse_csaf
 from bot.domain.feed_state import AlertWindow, FeedState, alert_window
 from bot.domain.language import _, moment_text
+from bot.domain.outbox_payload import FeedHealthMessage
 from bot.domain.poll_backoff import next_poll_delay
 from bot.feeds.config import FeedConfig
 from bot.feeds.csaf_source import CsafPoll, CsafSource, where
@@ -301,7 +302,7 @@ class FeedPoller:
                          "Its advisories wait until it works again; /status shows every feed."
                          ).format(feed=feed, moment=moment_text(since, None), count=tries,
                                   reason=reason)
-        queue_to(uow, sorted(self._admins), kind="feed_health",
+        queue_to(uow, sorted(self._admins),
                  key=f"{feed}|{since.isoformat()}|{'up' if recovered else 'down'}",
-                 payload=lambda: {"text": text()}, priority=FEED_HEALTH_PRIORITY, now=now,
+                 payload=lambda: FeedHealthMessage(text()), priority=FEED_HEALTH_PRIORITY, now=now,
                  admins=self._admins)
