@@ -169,7 +169,7 @@ def payload_from_json(stored: str, kind: str | None = None) -> OutboxPayload:
         raise PayloadError("not a JSON object")
     version = data.get("version", 1)
     if not isinstance(version, int) or not 1 <= version <= PAYLOAD_VERSION:
-        raise PayloadError(f"version {version!r} is newer than this bot reads")
+        raise PayloadError(f"version {version!r}: this bot reads 1 to {PAYLOAD_VERSION}")
     found = data.get("kind") or kind
     try:
         if found == AlertMessage.kind:
