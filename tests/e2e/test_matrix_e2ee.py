@@ -31,6 +31,7 @@ from bot.channels.matrix_client import MatrixConfig, MatrixSession
 from bot.channels.matrix_cross_signing import KEYS_FILE, canonical_json
 from bot.channels.matrix_sync import UNREADABLE
 from bot.domain.members import Network
+from bot.domain.outbox_payload import ReplyMessage
 from bot.domain.queued_messages import OutboxItem
 from bot.outbox.channel import DeliveryError
 from bot.outbox.dispatcher import utc_now
@@ -314,7 +315,7 @@ async def test_without_encryption_nothing_goes_into_an_encrypted_room_in_plainte
         assert hub_.bot is not None
         channel = MatrixChannel(session, hub_.bot.store, utc_now)
         item = OutboxItem(id=1, network=Network.MATRIX, address=room, kind="reply",
-                          payload={"kind": "reply", "text": "secret"}, priority=0, attempts=0,
+                          payload=ReplyMessage("secret"), priority=0, attempts=0,
                           created_at=utc_now())
         with pytest.raises(DeliveryError) as refused:
             await channel.send(item)
