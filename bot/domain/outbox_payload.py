@@ -136,7 +136,7 @@ class EscalationMessage(TextMessage):
     ref: int | None = None
 
 
-# The kinds are the subclasses of TextMessage below, tagged by `kind` when stored.
+# A text kind is one of the subclasses of TextMessage above, tagged by `kind` when stored.
 OutboxPayload = AlertMessage | TextMessage
 
 TEXT_KINDS: dict[str, type[TextMessage]] = {cls.kind: cls for cls in (
