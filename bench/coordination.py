@@ -30,7 +30,6 @@ commands in a few seconds); the limit is bench/flood.py's subject.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -53,6 +52,7 @@ from bot.domain.advisory import Advisory
 from bot.domain.alerts import HubChannel
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AnnouncementMessage, payload_to_json
 from bot.domain.product_csv import ProductLine
 from bot.domain.products import ProductSpec
 from bot.domain.queued_messages import NewMessage
@@ -200,7 +200,7 @@ def announcement(hub: Hub, coordinator: Sender) -> Rows:
 
     with hub.store() as uow:
         recipients = hub_channels(uow, POLICY) + member_contacts(uow)
-    payload = {"kind": "announcement", "text": f"📣 Announcement from the hub\n\n{ANNOUNCEMENT}"}
+    payload = AnnouncementMessage(f"📣 Announcement from the hub\n\n{ANNOUNCEMENT}")
     t0 = time.perf_counter()
     for network, address in recipients:
         with hub.store() as uow:
@@ -226,10 +226,11 @@ def announcement(hub: Hub, coordinator: Sender) -> Rows:
     ]
 
 
-def bulk_insert(hub: Hub, recipients: list[tuple[Network, str]], payload: dict[str, Any]) -> float:
+def bulk_insert(hub: Hub, recipients: list[tuple[Network, str]],
+                payload: AnnouncementMessage) -> float:
     """The same rows in one executemany, for scale: what the database alone needs."""
     now = hub.clock()
-    body = json.dumps(payload, ensure_ascii=False)
+    body = payload_to_json(payload)
     rows = [{"created_at": now, "network": network.value, "address": address,
              "kind": "floor-announce", "dedup_key": f"floor|{network.value}|{address}",
              "payload": body, "priority": 4, "state": "pending", "attempts": 0,

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.app import i18n
 from bot.domain import language
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, HubChannel, MatchedProduct, alert_payload
+from bot.domain.alerts import Alert, HubChannel, MatchedProduct
 from bot.domain.language import N_, Phrase, speaking
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage
 from bot.domain.queued_messages import NewMessage
 from bot.domain.rendering import chat_message_lines
 from bot.domain.severity import Severity
@@ -61,7 +63,7 @@ def best(run: Callable[[], Any], repeats: int) -> float:
     return min(times)
 
 
-def payloads(count: int) -> list[dict[str, Any]]:
+def payloads(count: int) -> list[AlertMessage]:
     found = []
     for n in range(count):
         advisory = Advisory(
@@ -74,14 +76,14 @@ def payloads(count: int) -> list[dict[str, Any]]:
                       status=Phrase(N_("known affected")), rule="< 1.3 read as semver")
         alert = Alert(advisory, "Klinikum Nord", (
             MatchedProduct("Dräger", "Infinity Delta", why, "affected", note),), epss=0.123)
-        found.append({**alert_payload(alert), "ref": n, "zone": "Europe/Berlin",
-                      "language": "de" if n % 2 else "en"})
+        found.append(AlertMessage(alert, n, zone="Europe/Berlin",
+                                  language="de" if n % 2 else "en"))
     return found
 
 
-def render_all(items: list[dict[str, Any]], code: str | None) -> None:
+def render_all(items: list[AlertMessage], code: str | None) -> None:
     for payload in items:
-        with speaking(code or payload.get("language")):
+        with speaking(code or payload.language):
             chat_message_lines(payload)
 
 
@@ -110,7 +112,7 @@ def fan_out(contacts: int, repeats: int) -> tuple[float, float, float, int, dict
         def by_language() -> None:
             with store() as uow:
                 recipients = hub_channels(uow, policy) + member_contacts(uow)
-                queue_to(uow, recipients, kind="announcement", key=f"k{next(key)}", admins=(),
+                queue_to(uow, recipients, key=f"k{next(key)}", admins=(),
                          payload=lambda: _announcement(TEXT), priority=5, now=NOW)
                 uow.commit()
 
@@ -122,8 +124,8 @@ def fan_out(contacts: int, repeats: int) -> tuple[float, float, float, int, dict
                 messages = []
                 for network, address in recipients:
                     with speaking(languages[(network, address)]):
-                        payload = {"kind": "announcement", **_announcement(TEXT),
-                                   "language": languages[(network, address)]}
+                        payload = replace(_announcement(TEXT),
+                                          language=languages[(network, address)])
                     messages.append(NewMessage(network, address, "announcement",
                                                f"announcement|{k}|{network.value}|{address}",
                                                payload, 5))
@@ -134,7 +136,7 @@ def fan_out(contacts: int, repeats: int) -> tuple[float, float, float, int, dict
             with store() as uow:
                 recipients = hub_channels(uow, policy) + member_contacts(uow)
                 k = f"e{next(key)}"
-                payload = {"kind": "announcement", **_announcement(TEXT)}
+                payload = _announcement(TEXT)
                 uow.outbox.add_many([
                     NewMessage(network, address, "announcement",
                                f"announcement|{k}|{network.value}|{address}", payload, 5)

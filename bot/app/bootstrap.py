@@ -26,6 +26,7 @@ from bot.channels.telegram_updates import TelegramConfig, TelegramGateway, build
 from bot.domain.clock import utc_now
 from bot.domain.feed_config import FeedConfig
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage
 from bot.domain.queued_messages import OutboxItem
 from bot.feeds.config import load_feeds
 from bot.feeds.csaf_source import CsafSource
@@ -70,9 +71,8 @@ def delivery_recorder(metrics: Metrics) -> Callable[[OutboxItem, str, datetime],
 
     def record(item: OutboxItem, result: str, now: datetime) -> None:
         published = None
-        if item.kind == "alert":
-            stamp = item.payload.get("advisory", {}).get("published")
-            published = datetime.fromisoformat(stamp) if stamp else item.created_at
+        if isinstance(item.payload, AlertMessage):
+            published = item.payload.alert.advisory.published or item.created_at
         metrics.record_delivery(item.network.value, result, published, now)
 
     return record

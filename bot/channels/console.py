@@ -8,16 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.domain.alerts import alert_from_payload
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage, TextMessage
 from bot.domain.queued_messages import OutboxItem
-from bot.domain.rendering import (
-    alert_ref_line,
-    payload_attachment,
-    payload_language,
-    render_alert_text,
-)
+from bot.domain.rendering import alert_ref_line, render_alert_text
 from bot.outbox.channel import DeliveryError, rendering
 
 _RULE = "─" * 78
@@ -39,20 +34,20 @@ class ConsoleChannel:
         return None
 
     async def send(self, item: OutboxItem) -> str | None:
-        if item.kind != "alert":
-            return self._show_text(item)
-        with rendering():
-            alert = alert_from_payload(item.payload)
-            with speaking(payload_language(item.payload)):
-                ref_line = alert_ref_line(item.payload)
-                text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
+        message = item.payload
+        if not isinstance(message, AlertMessage):
+            return self._show_text(item, message)
+        alert = message.alert
+        with rendering(), speaking(message.language):
+            ref_line = alert_ref_line(message)
+            text = render_alert_text(alert) + (f"\n{ref_line}" if ref_line else "")
         if self._path is not None:
             record = {
                 "delivered_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "outbox_id": item.id,
                 "member": alert.member,
                 "advisory_id": alert.advisory.id,
-                "ref": item.payload.get("ref"),
+                "ref": message.ref,
                 "title": alert.advisory.title,
                 "severity": alert.advisory.severity.label if alert.advisory.severity else None,
                 "cvss": alert.advisory.cvss,
@@ -74,12 +69,12 @@ class ConsoleChannel:
         print(f"{_RULE}\n{text}", file=stream, flush=True)
         return f"console:{item.id}"
 
-    def _show_text(self, item: OutboxItem) -> str:
+    def _show_text(self, item: OutboxItem, message: TextMessage) -> str:
         """Announcements, meeting notices, replies: printed (a file attached is named)."""
-        text = str(item.payload.get("text", ""))
-        attachment = payload_attachment(item.payload)
+        text = message.text
+        attachment = message.attachment
         if attachment is not None:
-            with speaking(payload_language(item.payload)):
+            with speaking(message.language):
                 text += "\n" + _("(attached: {filename})").format(filename=attachment.filename)
         print(f"{_RULE}\n[{item.kind}] {item.address}\n{text}", file=self._stream or sys.stdout,
               flush=True)

@@ -40,18 +40,16 @@ from nio import (
 )
 
 from bot.channels.matrix_client import EncryptionUnavailable, MatrixSession
-from bot.domain.alerts import alert_from_payload
 from bot.domain.language import speaking
 from bot.domain.members import Network
 from bot.domain.message_parts import split_lines, visible_text
+from bot.domain.outbox_payload import AlertMessage, Attachment, OutboxPayload, ReplyMessage
 from bot.domain.queued_messages import OutboxItem
 from bot.domain.rendering import (
-    Attachment,
     alert_ref_line,
     button_hint_lines,
     chat_message_lines,
     payload_attachment,
-    payload_language,
     render_alert_text,
     with_command_prefix,
 )
@@ -81,19 +79,19 @@ def json_length(text: str) -> int:
     return len(json.dumps(text)) - 2
 
 
-def message_contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
+def message_contents(payload: OutboxPayload) -> list[dict[str, Any]]:
     """The events that carry the payload, in the reader's language: one, or several when it is
     too big for one event."""
-    with speaking(payload_language(payload)):
+    with speaking(payload.language):
         return _contents(payload)
 
 
-def message_content(payload: dict[str, Any]) -> dict[str, Any]:
+def message_content(payload: OutboxPayload) -> dict[str, Any]:
     """The first (usually the only) event of the payload."""
     return message_contents(payload)[0]
 
 
-def _contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _contents(payload: OutboxPayload) -> list[dict[str, Any]]:
     """Plain `body` and HTML `formatted_body` (every feed string escaped).
 
     Alerts notify (`m.text`); answers and alerts to a muted chat are `m.notice`, which clients
@@ -104,20 +102,19 @@ def _contents(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """
     lines, _link = chat_message_lines(payload)  # the link is an anchor in the HTML already
     lines = [with_command_prefix(line, "!") for line in lines]
-    if payload.get("kind") == "alert":
-        zone = payload.get("zone")
-        body = render_alert_text(alert_from_payload(payload),
-                                 zone if isinstance(zone, str) else None)
+    if isinstance(payload, AlertMessage):
+        body = render_alert_text(payload.alert, payload.zone)
         ref_line = alert_ref_line(payload)
         if ref_line:
             body += "\n" + ref_line
     else:
-        body = str(payload.get("text", ""))
+        body = payload.text
     body = with_command_prefix(body, "!")
     hints = button_hint_lines(payload, "!")
     body_hints = "\n\n" + "\n".join(hints) if hints else ""
     html_hints = _LINE_BREAK * 2 + _LINE_BREAK.join(escape(h) for h in hints) if hints else ""
-    quiet = payload.get("kind") == "reply" or bool(payload.get("silent"))
+    quiet = isinstance(payload, ReplyMessage) or (
+        isinstance(payload, AlertMessage) and payload.silent)
     msgtype = "m.notice" if quiet else "m.text"
 
     def content(text: str, html: str) -> dict[str, Any]:

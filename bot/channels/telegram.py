@@ -38,14 +38,12 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.domain.language import _, speaking
 from bot.domain.members import Network
 from bot.domain.message_parts import split_lines
+from bot.domain.outbox_payload import AlertMessage, Attachment, Button, OutboxPayload
 from bot.domain.queued_messages import OutboxItem
 from bot.domain.rendering import (
-    Attachment,
-    Button,
     chat_message_lines,
     payload_attachment,
     payload_buttons,
-    payload_language,
 )
 from bot.outbox.channel import DeliveryError, rendering
 
@@ -99,11 +97,11 @@ class TelegramChannel:
         self._parts_sent.pop(item.id, None)
         return f"telegram:{chat_id}:{message_id}"
 
-    def _parts(self, chat_id: int, payload: dict[str, Any]) -> list[tuple[_Part, _Part | None]]:
+    def _parts(self, chat_id: int, payload: OutboxPayload) -> list[tuple[_Part, _Part | None]]:
         """The calls that deliver the payload: its text parts (the keyboard on the last one),
         then its attachment; with each, the same call without the advisory's link button (for
         the part that has one)."""
-        with speaking(payload_language(payload)):
+        with speaking(payload.language):
             lines, link = chat_message_lines(payload, link_button=True)
             button = button_url(link)
             if link and button is None:  # no button for it: the text keeps what it can
@@ -112,7 +110,7 @@ class TelegramChannel:
             keyboard = _keyboard(rows, button)
             without_link = _keyboard(rows, None) if button else None
         texts = split_lines(lines, MessageLimit.MAX_TEXT_LENGTH)
-        silent = bool(payload.get("silent"))
+        silent = isinstance(payload, AlertMessage) and payload.silent
 
         def text_part(text: str, markup: InlineKeyboardMarkup | None) -> _Part:
             return partial(self._bot.send_message, chat_id=chat_id, text=text,

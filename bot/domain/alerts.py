@@ -7,10 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.domain.advisory import Advisory
-from bot.domain.language import Phrase, choose, phrase_from_json
+from bot.domain.language import choose
 from bot.domain.matching import Match
 from bot.domain.members import Contact, Member, Network, reader_language
 from bot.domain.severity import Severity
@@ -162,71 +161,3 @@ def channel_deliveries(advisory: Advisory, channels: Iterable[HubChannel]) -> li
 
 def _severe_enough(severity: Severity | None, threshold: Severity | None) -> bool:
     return severity is None or threshold is None or severity >= threshold
-
-
-def alert_payload(alert: Alert) -> dict[str, object]:
-    """The alert as JSON-ready data, kept in the outbox so a send needs nothing else."""
-    a = alert.advisory
-    return {
-        "kind": "alert",
-        "member": alert.member,
-        "advisory": {
-            "id": a.id,
-            "title": a.title,
-            "summary": a.summary,
-            "link": a.link,
-            "source": a.source,
-            "published": a.published.isoformat() if a.published else None,
-            "cves": list(a.cves),
-            "cvss": a.cvss,
-            "severity": a.severity.label if a.severity else None,
-            "tlp": a.tlp.name,
-            "tags": list(a.tags),
-        },
-        "products": [
-            {"vendor": p.vendor, "product": p.product, "why": p.why, "decision": p.decision,
-             "note": p.note, **_phrases(why=p.why, note=p.note)}
-            for p in alert.products
-        ],
-        "exploited": alert.exploited,
-        "epss": alert.epss,
-        "change": alert.change,
-        **_phrases(change=alert.change),
-        **({"withheld": alert.withheld} if alert.withheld else {}),
-    }
-
-
-def _phrases(**texts: str | None) -> dict[str, object]:
-    """Reasons that can be written again in each reader's language, kept beside the English."""
-    return {f"{key}_phrase": text.to_json() for key, text in texts.items()
-            if isinstance(text, Phrase)}
-
-
-def _phrase(data: dict[str, Any], key: str) -> str | None:
-    """The phrase kept beside the English text, else (an older payload) the English text."""
-    found = phrase_from_json(data.get(f"{key}_phrase"))
-    return found if found is not None else data.get(key)
-
-
-def alert_from_payload(data: dict[str, Any]) -> Alert:
-    """Inverse of `alert_payload`."""
-    a = data["advisory"]
-    advisory = Advisory(
-        id=a["id"],
-        title=a["title"],
-        summary=a["summary"],
-        link=a["link"],
-        source=a["source"],
-        published=datetime.fromisoformat(a["published"]) if a["published"] else None,
-        cves=tuple(a["cves"]),
-        cvss=a["cvss"],
-        severity=Severity[a["severity"].upper()] if a["severity"] else None,
-        tlp=Tlp[a["tlp"]],
-        tags=tuple(a["tags"]),
-    )
-    products = tuple(
-        MatchedProduct(p["vendor"], p["product"], _phrase(p, "why") or "", p.get("decision"),
-                       _phrase(p, "note"))
-        for p in data["products"])
-    return Alert(advisory, data["member"], products, bool(data.get("exploited")),
-                 data.get("epss"), _phrase(data, "change"), int(data.get("withheld") or 0))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage
 
 
 @dataclass(frozen=True)
@@ -32,5 +33,5 @@ class HeldAlert:
     network: Network
     address: str
     advisory_id: str
-    payload: dict[str, Any]
+    payload: AlertMessage
     held_at: datetime

@@ -6,9 +6,9 @@ import enum
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.domain.members import Network
+from bot.domain.outbox_payload import OutboxPayload
 from bot.domain.tlp import Tlp
 
 # A temporary failure is retried until the message is this old: an outage of hours loses
@@ -46,7 +46,7 @@ class NewMessage:
     address: str
     kind: str
     dedup_key: str
-    payload: dict[str, Any]
+    payload: OutboxPayload
     priority: int = 0
     advisory_id: str | None = None
     member: str | None = None
@@ -60,7 +60,7 @@ class OutboxItem:
     network: Network
     address: str
     kind: str
-    payload: dict[str, Any]
+    payload: OutboxPayload
     priority: int
     attempts: int
     created_at: datetime

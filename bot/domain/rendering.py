@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import Any
 from urllib.parse import urlsplit
 
-from bot.domain.alerts import Alert, alert_from_payload
+from bot.domain.alerts import Alert
 from bot.domain.commands import SPECS
 from bot.domain.language import _, decimal_text, in_language, moment_text, ngettext, percent_text
+from bot.domain.outbox_payload import (
+    MAX_BUTTON_COMMAND_BYTES,
+    AlertMessage,
+    Attachment,
+    Button,
+    OutboxPayload,
+    TextMessage,
+)
 from bot.domain.severity import Severity, severity_heading
 
 _SUMMARY_CHARS = 600
@@ -180,73 +186,39 @@ def _cve_list(cves: tuple[str, ...]) -> str:
     return ngettext("{cves} and {n} more", "{cves} and {n} more", more).format(cves=shown, n=more)
 
 
-def chat_message_lines(payload: dict[str, Any], *,
+def chat_message_lines(payload: OutboxPayload, *,
                        link_button: bool = False) -> tuple[list[str], str | None]:
     """Chat HTML lines for any outbox payload, and the advisory link to offer as a button
     (`link_button`: the network shows it, so a long link in the text is only its host)."""
-    if payload.get("kind") == "alert":
-        alert = alert_from_payload(payload)
-        zone = payload.get("zone")
-        lines = render_alert_html(alert, zone if isinstance(zone, str) else None,
-                                  link_button=link_button)
+    if isinstance(payload, AlertMessage):
+        alert = payload.alert
+        lines = render_alert_html(alert, payload.zone, link_button=link_button)
         ref_line = alert_ref_line(payload)
         if ref_line:
             lines.append(escape(ref_line))
         return lines, alert.advisory.link or None
-    return plain_lines_html(str(payload.get("text", ""))), None
+    return plain_lines_html(payload.text), None
 
 
-def alert_ref_line(payload: dict[str, Any]) -> str | None:
+def alert_ref_line(message: AlertMessage) -> str | None:
     """The alert's short number, and for a member how to say whether it affects them."""
-    ref = payload.get("ref")
-    if not isinstance(ref, int):
+    ref = message.ref
+    if ref is None:
         return None
-    if payload.get("member"):
+    if message.alert.member:
         # TRANSLATORS: keep the command and its words "/affected {ref} yes|no|patched" as they are.
         return _("Alert ID {ref} · affected? /affected {ref} yes|no|patched").format(ref=ref)
     return _("Alert ID {ref}").format(ref=ref)
 
 
-# Outbox payloads may carry, besides "text" (or an alert):
-#   "buttons":    rows of {"label": str, "command": str}; pressing one sends `command` (a chat
-#                 command such as "/rsvp 3 yes", at most 64 bytes) as if the user typed it.
-#                 Telegram shows inline buttons; networks without buttons show `button_hint_lines`.
-#   "attachment": {"filename": str, "mime_type": str, "text": str}: a small text file sent after
-#                 the message (a meeting's .ics).
-MAX_BUTTON_COMMAND_BYTES = 64  # Telegram's callback_data limit
+def payload_buttons(payload: OutboxPayload) -> list[list[Button]]:
+    """The payload's buttons, rows in order; a command too long for Telegram is left out."""
+    rows = [[b for b in row if len(b.command.encode()) <= MAX_BUTTON_COMMAND_BYTES]
+            for row in payload.buttons]
+    return [row for row in rows if row]
 
 
-@dataclass(frozen=True)
-class Button:
-    label: str
-    command: str
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    mime_type: str
-    text: str
-
-
-def payload_buttons(payload: dict[str, Any]) -> list[list[Button]]:
-    """The payload's buttons, rows in order; malformed entries are left out."""
-    rows: list[list[Button]] = []
-    for row in payload.get("buttons") or []:
-        if not isinstance(row, list):
-            continue
-        buttons = [
-            Button(str(b["label"]), str(b["command"]))
-            for b in row
-            if isinstance(b, dict) and b.get("label") and b.get("command")
-            and len(str(b["command"]).encode()) <= MAX_BUTTON_COMMAND_BYTES
-        ]
-        if buttons:
-            rows.append(buttons)
-    return rows
-
-
-def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
+def button_hint_lines(payload: OutboxPayload, prefix: str = "/") -> list[str]:
     """For networks without buttons: the commands the buttons would send, as plain text."""
     lines = []
     for row in payload_buttons(payload):
@@ -256,23 +228,9 @@ def button_hint_lines(payload: dict[str, Any], prefix: str = "/") -> list[str]:
     return lines
 
 
-def payload_language(payload: dict[str, Any]) -> str | None:
-    """The language the payload is for (its texts were written in it when queued)."""
-    found = payload.get("language")
-    return found if isinstance(found, str) else None
-
-
-def payload_attachment(payload: dict[str, Any]) -> Attachment | None:
-    data = payload.get("attachment")
-    if not isinstance(data, dict) or not data.get("filename") or not isinstance(
-            data.get("text"), str):
-        return None
-    return Attachment(str(data["filename"]), str(data.get("mime_type") or "text/plain"),
-                      str(data["text"]))
-
-
-def buttons_payload(rows: list[list[Button]]) -> list[list[dict[str, str]]]:
-    return [[{"label": b.label, "command": b.command} for b in row] for row in rows]
+def payload_attachment(payload: OutboxPayload) -> Attachment | None:
+    """The file sent after the message, if it has one (an alert never has)."""
+    return payload.attachment if isinstance(payload, TextMessage) else None
 
 
 def with_command_prefix(text: str, prefix: str) -> str:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from bot.domain.coordination_commands import Announce, Confirm
 from bot.domain.language import N_, _, ngettext
 from bot.domain.members import Network
-from bot.domain.rendering import Button
+from bot.domain.outbox_payload import AnnouncementMessage, Button
 from bot.services.hub_messages import HubPolicy, hub_channels, member_contacts, queue_to
 from bot.services.ports import UnitOfWork
 from bot.services.replies import Reply
@@ -52,9 +51,9 @@ def preview(uow: UnitOfWork, sender_network: Network, sender_address: str, comma
     return Reply(text, buttons)
 
 
-def _announcement(text: str) -> dict[str, Any]:
+def _announcement(text: str) -> AnnouncementMessage:
     """The announcement as each recipient reads it (the heading in their language)."""
-    return {"text": f"{_(HEADING)}\n\n{text}"}
+    return AnnouncementMessage(f"{_(HEADING)}\n\n{text}")
 
 
 def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answer: Confirm,
@@ -82,7 +81,7 @@ def confirm(uow: UnitOfWork, sender_network: Network, sender_address: str, answe
         return Reply(_("Cancelled; nothing was sent."))
     text, dm = str(pending.payload["text"]), bool(pending.payload.get("dm"))
     recipients = hub_channels(uow, policy) + (member_contacts(uow) if dm else [])
-    queued = queue_to(uow, recipients, kind="announcement", key=str(pending.id),
+    queued = queue_to(uow, recipients, key=str(pending.id),
                       payload=partial(_announcement, text),
                       priority=ANNOUNCEMENT_PRIORITY, now=now, admins=policy.admins)
     uow.audit.add(actor_name, "announce", f"to {queued} addresses{' (dm)' if dm else ''}: "

@@ -9,6 +9,7 @@ from icalendar import Calendar, Event
 
 from bot.domain.language import _
 from bot.domain.meetings import DEFAULT_LENGTH, Meeting
+from bot.domain.outbox_payload import Attachment
 
 
 def meeting_uid(meeting: Meeting) -> str:
@@ -40,7 +41,6 @@ def meeting_ics(meeting: Meeting, now: datetime, cancelled: bool = False) -> str
     return str(calendar.to_ical().decode())
 
 
-def ics_attachment(meeting: Meeting, now: datetime, cancelled: bool = False) -> dict[str, str]:
+def ics_attachment(meeting: Meeting, now: datetime, cancelled: bool = False) -> Attachment:
     name = f"meeting-{meeting.id}{'-cancelled' if cancelled else ''}.ics"
-    return {"filename": name, "mime_type": "text/calendar",
-            "text": meeting_ics(meeting, now, cancelled)}
+    return Attachment(name, "text/calendar", meeting_ics(meeting, now, cancelled))

@@ -21,8 +21,8 @@ from bot.domain.commands import (
 from bot.domain.coordination_commands import parse_confirmation
 from bot.domain.language import N_, _, speaking, supported
 from bot.domain.members import Contact, reader_language
+from bot.domain.outbox_payload import ReplyMessage, button_rows
 from bot.domain.queued_messages import NewMessage
-from bot.domain.rendering import buttons_payload
 from bot.domain.roles import Authority, authority_of
 from bot.services import announcements, outgoing
 from bot.services.command_handlers import HANDLERS, Turn
@@ -151,9 +151,7 @@ class ChatCommands:
         self, uow: UnitOfWork, sender: Sender, update_key: str, answer: Reply,
         contact: Contact | None, now: datetime, language: str,
     ) -> None:
-        payload: dict[str, object] = {"kind": "reply", "text": answer.text, "language": language}
-        if answer.buttons:
-            payload["buttons"] = buttons_payload(answer.buttons)
+        payload = ReplyMessage(answer.text, language, button_rows(answer.buttons))
         outgoing.queue(uow, [
             NewMessage(
                 network=sender.network,

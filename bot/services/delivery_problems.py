@@ -8,6 +8,7 @@ from functools import partial
 
 from bot.domain.language import _, in_each_language, ngettext
 from bot.domain.members import Contact, Network
+from bot.domain.outbox_payload import DeliveryNotice
 from bot.domain.queued_messages import NewMessage
 from bot.services import outgoing
 from bot.services.hub_messages import recipient_languages
@@ -48,7 +49,7 @@ def recipient_gone(
             kind="notice",
             dedup_key=f"notice|gone|{network.value}|{address}|{coordinator.network.value}|"
                       f"{coordinator.address}|{now:%Y%m%d}",
-            payload={"kind": "notice", "text": texts[language], "language": language},
+            payload=DeliveryNotice(texts[language], language),
             priority=NOTICE_PRIORITY,
             member=coordinator.member,
         ))

@@ -7,12 +7,13 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from functools import partial
 
-from bot.domain.alerts import Alert, alert_from_payload
+from bot.domain.alerts import Alert
 from bot.domain.coordination import HeldAlert
 from bot.domain.coordination_commands import Digest
 from bot.domain.digest import latest_slot
 from bot.domain.language import _, ngettext
 from bot.domain.members import reader_language
+from bot.domain.outbox_payload import DigestMessage
 from bot.domain.rendering import alert_headline
 from bot.domain.tlp import Tlp, highest
 from bot.services import outgoing
@@ -70,8 +71,8 @@ def release_due(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> int:
     return total
 
 
-def _digest_payload(member: str, chunk: list[HeldAlert], total: int) -> dict[str, object]:
-    return {"text": digest_text(member, chunk, total)}
+def _digest_payload(member: str, chunk: list[HeldAlert], total: int) -> DigestMessage:
+    return DigestMessage(digest_text(member, chunk, total))
 
 
 def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None,
@@ -96,7 +97,7 @@ def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None
         kept_from |= {h.advisory_id for h in waiting} - {h.advisory_id for h in items}
         for part, start in enumerate(range(0, len(items), PER_MESSAGE)):
             chunk = items[start:start + PER_MESSAGE]
-            queue_to(uow, [address], kind="digest", key=f"{member}|{key}|{part}",
+            queue_to(uow, [address], key=f"{member}|{key}|{part}",
                      payload=partial(_digest_payload, member, chunk, len(items)),
                      priority=DIGEST_PRIORITY, now=now, known=languages, admins=admins,
                      tlp=highest(current[h.advisory_id] for h in chunk), member=member)
@@ -112,7 +113,7 @@ def release(uow: UnitOfWork, member: str, now: datetime, before: datetime | None
 def _tlp_now(uow: UnitOfWork, held: HeldAlert) -> Tlp:
     """The held alert's TLP now: its advisory's (raised by any merge), never below its own."""
     advisory = uow.advisories.get(held.advisory_id)
-    was = alert_from_payload(held.payload).advisory.tlp
+    was = held.payload.alert.advisory.tlp
     return highest([was, advisory.tlp if advisory else None])
 
 
@@ -129,8 +130,7 @@ def digest_text(member: str, items: list[HeldAlert], total: int) -> str:
                       "Daily digest for {member}: {n} alerts", total).format(member=member,
                                                                             n=total)]
     for h in items:
-        alert = alert_from_payload(h.payload)
-        ref = h.payload.get("ref")
+        alert, ref = h.payload.alert, h.payload.ref
         lines.append("")
         lines.append(("" if ref is None else f"[{ref}] ") + alert_headline(alert))
         for p in alert.products:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from bot.domain.language import choose, default_language, in_each_language
 from bot.domain.members import Network, reader_language
+from bot.domain.outbox_payload import TextMessage
 from bot.domain.queued_messages import NewMessage
 from bot.domain.tlp import Tlp
 from bot.services import outgoing
@@ -75,8 +75,8 @@ def recipient_languages(uow: UnitOfWork, recipients: Iterable[Address]) -> dict[
 
 
 def queue_to(
-    uow: UnitOfWork, recipients: Iterable[Address], *, kind: str, key: str,
-    payload: Callable[[], dict[str, Any]], priority: int, now: datetime,
+    uow: UnitOfWork, recipients: Iterable[Address], *, key: str,
+    payload: Callable[[], TextMessage], priority: int, now: datetime,
     admins: Collection[Address], known: Mapping[Address, str] | None = None,
     tlp: Tlp = Tlp.CLEAR, member: str | None = None,
 ) -> int:
@@ -91,13 +91,13 @@ def queue_to(
     missing = [a for a in addresses if a not in languages]
     if missing:
         languages.update(recipient_languages(uow, missing))
-    written = {code: {"kind": kind, **text, "language": code} for code, text in
+    written = {code: replace(message, language=code) for code, message in
                in_each_language((languages[a] for a in addresses), payload).items()}
-    messages = [NewMessage(network=network, address=address, kind=kind,
-                           dedup_key=f"{kind}|{key}|{network.value}|{address}",
-                           payload=written[languages[(network, address)]], priority=priority,
-                           member=member, tlp=tlp)
-                for network, address in addresses]
+    messages = [NewMessage(network=network, address=address, kind=message.kind,
+                           dedup_key=f"{message.kind}|{key}|{network.value}|{address}",
+                           payload=message, priority=priority, member=member, tlp=tlp)
+                for network, address in addresses
+                for message in [written[languages[(network, address)]]]]
     return len(outgoing.queue(uow, messages, now, admins=admins).added)
 
 

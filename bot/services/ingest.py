@@ -12,7 +12,6 @@ from bot.domain.advisory import Advisory, same_advisory
 from bot.domain.alerts import (
     Alert,
     Delivery,
-    alert_payload,
     alerts_for,
     channel_deliveries,
     deliveries_for,
@@ -22,8 +21,8 @@ from bot.domain.feed_state import AlertWindow
 from bot.domain.language import N_, Phrase, _, speaking
 from bot.domain.matching import AdvisoryMatcher, Match
 from bot.domain.members import Contact, Member, Network
+from bot.domain.outbox_payload import AlertMessage, Button, Buttons, button_rows
 from bot.domain.queued_messages import NewMessage
-from bot.domain.rendering import Button, buttons_payload
 from bot.domain.tlp import Tlp
 from bot.domain.tlp_gate import MEMBER_OWN_MATCHES
 from bot.services import outgoing
@@ -257,12 +256,13 @@ def _message(delivery: Delivery, advisory_id: str, ref: int | None,
         digest += f"|{dedup_suffix[:100]}"
     if audience:  # a coordinator also alerted as a member gets both
         digest += f"|{audience}"
-    payload = {**alert_payload(alert), "silent": delivery.silent, "ref": ref,
-               "zone": delivery.zone, "language": delivery.language}
+    buttons: Buttons = ()
     if alert.member is not None and ref is not None:
         # Members answer whether they are affected; a hub channel only shows the number.
         with speaking(delivery.language):
-            payload["buttons"] = buttons_payload(affected_buttons(ref))
+            buttons = button_rows(affected_buttons(ref))
+    payload = AlertMessage(alert, ref, delivery.silent, delivery.zone, delivery.language,
+                           buttons)
     return NewMessage(
         network=delivery.network,
         address=delivery.address,

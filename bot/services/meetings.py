@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from bot.domain.coordination_commands import AddMeeting, CancelMeeting, Rsvp
 from bot.domain.language import N_, _, ngettext, reason_text
 from bot.domain.meetings import Meeting, describe_time, meeting_start, plan_reminders, until_text
 from bot.domain.members import Network
-from bot.domain.rendering import Button, buttons_payload
+from bot.domain.outbox_payload import Button, MeetingMessage, ReminderMessage, button_rows
 from bot.services.calendar_file import ics_attachment
 from bot.services.hub_messages import Address, HubPolicy, hub_channels, queue_to
 from bot.services.ports import UnitOfWork
@@ -52,17 +51,16 @@ def _notice_text(meeting: Meeting) -> str:
     return "\n".join(lines)
 
 
-def _notice_payload(meeting: Meeting, now: datetime) -> dict[str, Any]:
-    return {"text": _notice_text(meeting),
-            "buttons": buttons_payload(rsvp_buttons(meeting)),
-            "attachment": ics_attachment(meeting, now)}
+def _notice_payload(meeting: Meeting, now: datetime) -> MeetingMessage:
+    return MeetingMessage(_notice_text(meeting), buttons=button_rows(rsvp_buttons(meeting)),
+                          attachment=ics_attachment(meeting, now))
 
 
-def _cancel_payload(meeting: Meeting, now: datetime) -> dict[str, Any]:
+def _cancel_payload(meeting: Meeting, now: datetime) -> MeetingMessage:
     text = _("❌ Cancelled: hub meeting {id}, {title}, which was set for {time}. The attached "
              "file removes it from your calendar.").format(
         id=meeting.id, title=meeting.title, time=describe_time(meeting.starts_at, meeting.zone))
-    return {"text": text, "attachment": ics_attachment(meeting, now, cancelled=True)}
+    return MeetingMessage(text, attachment=ics_attachment(meeting, now, cancelled=True))
 
 
 def _reminders_text(names: list[str]) -> str:
@@ -88,7 +86,7 @@ def add_meeting(uow: UnitOfWork, command: AddMeeting, policy: HubPolicy, actor_n
         return Reply(_("Not scheduled: {reason}").format(reason=reason_text(exc)))
     meeting = uow.meetings.add(command.title, start, zone, command.link, actor_name, now)
     channels = hub_channels(uow, policy)
-    queued = queue_to(uow, channels, kind="meeting", key=f"{meeting.id}|notice",
+    queued = queue_to(uow, channels, key=f"{meeting.id}|notice",
                       payload=partial(_notice_payload, meeting, now),
                       priority=MEETING_PRIORITY, now=now, admins=policy.admins)
     # Reminders whose moment is already gone will never be due: recorded now, not guessed later.
@@ -119,7 +117,7 @@ def cancel_meeting(uow: UnitOfWork, command: CancelMeeting, policy: HubPolicy,
     uow.meetings.cancel(meeting.id)
     recipients = hub_channels(uow, policy) + uow.meetings.rsvp_addresses(
         meeting.id, ("yes", "maybe", "no"))
-    queued = queue_to(uow, recipients, kind="meeting", key=f"{meeting.id}|cancel",
+    queued = queue_to(uow, recipients, key=f"{meeting.id}|cancel",
                       payload=partial(_cancel_payload, meeting, now),
                       priority=MEETING_PRIORITY + 1, now=now, admins=policy.admins)
     uow.audit.add(actor_name, "meeting cancel", f"{meeting.id}: {meeting.title}", now)
@@ -195,14 +193,14 @@ def send_due_reminders(uow: UnitOfWork, policy: HubPolicy,
     return later
 
 
-def _reminder_payload(meeting: Meeting, zone: str, now: datetime) -> dict[str, object]:
+def _reminder_payload(meeting: Meeting, zone: str, now: datetime) -> ReminderMessage:
     # TRANSLATORS: {until} is e.g. "in 40 minutes".
     lines = [_("⏰ Reminder: hub meeting {id}, {title}, starts {until}").format(
                  id=meeting.id, title=meeting.title, until=until_text(meeting.starts_at - now)),
              _when_line(meeting.starts_at, zone)]
     if meeting.link:
         lines.append(_join_line(meeting.link))
-    return {"text": "\n".join(lines)}
+    return ReminderMessage("\n".join(lines))
 
 
 def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPolicy,
@@ -215,7 +213,7 @@ def _queue_reminder(uow: UnitOfWork, meeting: Meeting, name: str, policy: HubPol
         by_zone.setdefault(zone, []).append((network, address))
     queued = 0
     for zone, recipients in by_zone.items():
-        queued += queue_to(uow, recipients, kind="reminder", key=f"{meeting.id}|{name}",
+        queued += queue_to(uow, recipients, key=f"{meeting.id}|{name}",
                            payload=partial(_reminder_payload, meeting, zone, now),
                            priority=MEETING_PRIORITY + 1, now=now, admins=policy.admins)
     log.info("meeting %d: %s reminder queued for %d addresses", meeting.id, name, queued)

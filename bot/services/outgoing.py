@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.members import Network, Role
+from bot.domain.outbox_payload import AlertMessage
 from bot.domain.queued_messages import NewMessage
 from bot.domain.tlp_gate import Clearance, Reader, clearance_of
 from bot.services.ports import UnitOfWork
@@ -92,6 +93,7 @@ def hold(uow: UnitOfWork, messages: Sequence[NewMessage], now: datetime, *,
     added = set()
     for m in allowed:
         assert m.member is not None and m.advisory_id is not None, "only member alerts wait"
+        assert isinstance(m.payload, AlertMessage), "only member alerts wait"
         if uow.held_alerts.hold(m.member, m.network, m.address, m.advisory_id, m.payload, now):
             added.add(m.dedup_key)
     return Queued(added, withheld)

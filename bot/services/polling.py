@@ -12,6 +12,7 @@ from bot.domain.csaf import CsafError, parse_csaf
 from bot.domain.feed_config import FeedConfig, where
 from bot.domain.feed_state import AlertWindow, FeedState, alert_window
 from bot.domain.language import _, moment_text
+from bot.domain.outbox_payload import FeedHealthMessage
 from bot.domain.poll_backoff import next_poll_delay
 from bot.services.csaf_ingest import CsafItem, ingest_csaf, raw_digest
 from bot.services.hub_messages import queue_to
@@ -296,7 +297,7 @@ class FeedPoller:
                          "Its advisories wait until it works again; /status shows every feed."
                          ).format(feed=feed, moment=moment_text(since, None), count=tries,
                                   reason=reason)
-        queue_to(uow, sorted(self._admins), kind="feed_health",
+        queue_to(uow, sorted(self._admins),
                  key=f"{feed}|{since.isoformat()}|{'up' if recovered else 'down'}",
-                 payload=lambda: {"text": text()}, priority=FEED_HEALTH_PRIORITY, now=now,
+                 payload=lambda: FeedHealthMessage(text()), priority=FEED_HEALTH_PRIORITY, now=now,
                  admins=self._admins)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.domain.rendering import Button
+from bot.domain.outbox_payload import Button
 from bot.domain.tlp import Tlp
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from bot.domain.coordination_commands import Affected, Situation
 from bot.domain.language import N_, _, day_text, ngettext
 from bot.domain.meetings import describe_time
+from bot.domain.outbox_payload import SummaryMessage
 from bot.domain.situation import SituationReport, situation_text
 from bot.domain.tlp import Tlp, highest
 from bot.domain.tlp_gate import Clearance
@@ -109,7 +109,7 @@ def send_weekly_summary(uow: UnitOfWork, policy: HubPolicy, now: datetime,
     year, week, _day = week_of.isocalendar()
     # It quotes the titles of the week's alerts: its TLP is the highest of theirs.
     tlp = _tlp_of(uow, [known.ref for known in uow.affected.refs_since(now - timedelta(days=7))])
-    return queue_to(uow, coordinators(uow, policy), kind="summary", key=f"{year}-W{week:02}",
+    return queue_to(uow, coordinators(uow, policy), key=f"{year}-W{week:02}",
                     payload=partial(_summary_payload, uow, policy, now),
                     priority=SUMMARY_PRIORITY, now=now, admins=policy.admins, tlp=tlp)
 
@@ -121,5 +121,5 @@ def _tlp_of(uow: UnitOfWork, refs: list[int]) -> Tlp:
                    if (advisory := uow.advisories.get(advisory_id)) is not None)
 
 
-def _summary_payload(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> dict[str, Any]:
-    return {"text": weekly_summary_text(uow, policy, now)}
+def _summary_payload(uow: UnitOfWork, policy: HubPolicy, now: datetime) -> SummaryMessage:
+    return SummaryMessage(weekly_summary_text(uow, policy, now))

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from bot.domain.coordination import AuditEntry, HeldAlert, PendingConfirmation
 from bot.domain.meetings import Meeting
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage, alert_message_from_json, payload_to_json
 from bot.services.ports.store import AdvisoryRef, ChatAddress
 from bot.store.tables import (
     AdvisoryRefRow,
@@ -242,7 +243,7 @@ class SqlHeldAlerts:
         return self._member_ids[name]
 
     def hold(self, member: str, network: Network, address: str, advisory_id: str,
-             payload: dict[str, Any], now: datetime) -> bool:
+             payload: AlertMessage, now: datetime) -> bool:
         exists = self._s.exec(select(HeldAlertRow.id).where(
             HeldAlertRow.advisory_id == advisory_id, HeldAlertRow.network == network.value,
             HeldAlertRow.address == address)).first()
@@ -250,7 +251,7 @@ class SqlHeldAlerts:
             return False
         self._s.add(HeldAlertRow(member_id=self._member(member), network=network.value,
                                  address=address, advisory_id=advisory_id,
-                                 payload=json.dumps(payload, ensure_ascii=False), held_at=now))
+                                 payload=payload_to_json(payload), held_at=now))
         self._s.flush()
         return True
 
@@ -263,7 +264,7 @@ class SqlHeldAlerts:
             stmt = stmt.where(col(HeldAlertRow.held_at) < before)
         rows = self._s.exec(stmt.order_by(col(HeldAlertRow.id))).all()
         return [HeldAlert(r.id or 0, member, Network(r.network), r.address, r.advisory_id,
-                          json.loads(r.payload), _aware(r.held_at)) for r in rows]
+                          alert_message_from_json(r.payload), _aware(r.held_at)) for r in rows]
 
     def release(self, ids: list[int], now: datetime) -> None:
         for start in range(0, len(ids), 500):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,9 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.domain.members import Network
+from bot.domain.outbox_payload import PayloadError, payload_from_json, payload_to_json
 from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
 from bot.services.ports.store import OutboxQueue
 from bot.store.tables import MemberRow, OutboxRow
+
+log = logging.getLogger(__name__)
 
 # How far back "this address was just served" is remembered when sharing turns.
 _FAIRNESS_MEMORY = timedelta(hours=1)
@@ -83,7 +86,7 @@ class SqlOutbox:
             dedup_key=message.dedup_key,
             advisory_id=message.advisory_id,
             member_id=member_id,
-            payload=json.dumps(message.payload, ensure_ascii=False),
+            payload=payload_to_json(message.payload),
             priority=message.priority,
             next_attempt_at=now,
         )
@@ -97,29 +100,45 @@ class SqlOutbox:
         behind those that have been waiting longer, so a flood to some chats never holds up
         the answer to a quiet one.
         """
-        ids = self._fair_heads(network, now, limit)
-        if not ids:
-            return []
+        items: list[OutboxItem] = []
+        while len(items) < limit:
+            ids = self._fair_heads(network, now, limit - len(items))
+            if not ids:
+                break
+            readable = self._claim(ids)
+            items += readable
+            if len(readable) == len(ids):
+                break  # else the next heads of the addresses whose message could not be read
+        return items
+
+    def _claim(self, ids: list[int]) -> list[OutboxItem]:
+        """Mark these messages as sending; one whose payload cannot be read fails at once
+        (it would on every try) and is left out."""
         rows = {r.id: r for r in self._s.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids)))}
-        claimed = [rows[i] for i in ids if i in rows]
-        for row in claimed:
+        items = []
+        for row in (rows[i] for i in ids if i in rows):
             row.state = OutboxState.SENDING.value
             row.attempts += 1
+            try:
+                payload = payload_from_json(row.payload, row.kind)
+            except PayloadError as exc:
+                row.state = OutboxState.FAILED.value
+                row.last_error = f"could not read the message: {exc}"
+                log.error("outbox #%s to %s: %s", row.id, row.kind, row.last_error)
+            else:
+                items.append(OutboxItem(
+                    id=row.id or 0,
+                    network=Network(row.network),
+                    address=row.address,
+                    kind=row.kind,
+                    payload=payload,
+                    priority=row.priority,
+                    attempts=row.attempts,
+                    created_at=row.created_at,
+                ))
             self._s.add(row)
         self._s.flush()
-        return [
-            OutboxItem(
-                id=r.id or 0,
-                network=Network(r.network),
-                address=r.address,
-                kind=r.kind,
-                payload=json.loads(r.payload),
-                priority=r.priority,
-                attempts=r.attempts,
-                created_at=r.created_at,
-            )
-            for r in claimed
-        ]
+        return items
 
     def _fair_heads(self, network: Network, now: datetime, limit: int) -> list[int]:
         """Ids of the due queue heads to send now, in the order to send them."""

@@ -17,6 +17,7 @@ from nio.crypto.attachments import decrypt_attachment
 from bot.channels.matrix import MAX_ATTACHMENT_BYTES, MatrixChannel
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AnnouncementMessage, Attachment, Button
 from bot.domain.queued_messages import NewMessage, OutboxItem
 from bot.domain.tlp import Tlp
 from bot.outbox.channel import DeliveryError
@@ -31,14 +32,11 @@ ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hubbot//meetings//EN\r\nBEGI
 
 
 def announcement(text: str = "Hub call on 5 May, 14:00: infusion pumps <b>&</b> patching",
-                 ics: str = ICS) -> dict[str, Any]:
-    return {
-        "kind": "announcement", "text": text,
-        "buttons": [[{"label": "Yes", "command": "/rsvp 3 yes"},
-                     {"label": "No", "command": "/rsvp 3 no"},
-                     {"label": "Maybe", "command": "/rsvp 3 maybe"}]],
-        "attachment": {"filename": "meeting-3.ics", "mime_type": "text/calendar", "text": ics},
-    }
+                 ics: str = ICS) -> AnnouncementMessage:
+    return AnnouncementMessage(
+        text, buttons=((Button("Yes", "/rsvp 3 yes"), Button("No", "/rsvp 3 no"),
+                        Button("Maybe", "/rsvp 3 maybe")),),
+        attachment=Attachment("meeting-3.ics", "text/calendar", ics))
 
 
 ANSWERS = "Answer: !rsvp 3 yes · !rsvp 3 no · !rsvp 3 maybe"
@@ -62,7 +60,7 @@ async def people():
             await p.close()
 
 
-def queue(hub: Hub, address: str, payload: dict[str, Any], key: str) -> None:
+def queue(hub: Hub, address: str, payload: AnnouncementMessage, key: str) -> None:
     """What the announcement service does: one outbox row, then the dispatcher is woken."""
     assert hub.bot is not None
     with hub.bot.store() as uow:

@@ -29,6 +29,7 @@ from bot.channels.matrix_cross_signing import KEYS_FILE, canonical_json
 from bot.channels.matrix_sync import UNREADABLE
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
+from bot.domain.outbox_payload import ReplyMessage
 from bot.domain.queued_messages import OutboxItem
 from bot.outbox.channel import DeliveryError
 from bot.services import registrations
@@ -311,7 +312,7 @@ async def test_without_encryption_nothing_goes_into_an_encrypted_room_in_plainte
         assert hub_.bot is not None
         channel = MatrixChannel(session, DirectRooms(hub_.bot.boundary, utc_now))
         item = OutboxItem(id=1, network=Network.MATRIX, address=room, kind="reply",
-                          payload={"kind": "reply", "text": "secret"}, priority=0, attempts=0,
+                          payload=ReplyMessage("secret"), priority=0, attempts=0,
                           created_at=utc_now())
         with pytest.raises(DeliveryError) as refused:
             await channel.send(item)

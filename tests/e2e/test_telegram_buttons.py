@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, HubChannel, alert_payload
+from bot.domain.alerts import Alert, HubChannel
 from bot.domain.clock import utc_now
 from bot.domain.members import Network, Role
+from bot.domain.outbox_payload import (
+    AlertMessage,
+    AnnouncementMessage,
+    Attachment,
+    Button,
+    OutboxPayload,
+)
 from bot.domain.queued_messages import NewMessage
 from bot.services import registrations
 from tests.support.telegram_hub import StartTelegramHub, TelegramHub
@@ -24,15 +30,14 @@ CISO = 100002  # the hub office's coordinator
 HUB_GROUP = -1001234567890
 ICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Hub call\r\nEND:VEVENT\r\n" \
       "END:VCALENDAR\r\n"
-NOTICE = {
-    "text": "Hub call on Thursday 10:00. Will you join?",
-    "buttons": [[{"label": "Yes", "command": "/help"}, {"label": "No", "command": "/status"}]],
-    "attachment": {"filename": "meeting-1.ics", "mime_type": "text/calendar", "text": ICS},
-}
+NOTICE = AnnouncementMessage(
+    "Hub call on Thursday 10:00. Will you join?",
+    buttons=((Button("Yes", "/help"), Button("No", "/status")),),
+    attachment=Attachment("meeting-1.ics", "text/calendar", ICS))
 _keys = itertools.count(1)
 
 
-def queue(hub: TelegramHub, chat: int, payload: dict[str, Any]) -> None:
+def queue(hub: TelegramHub, chat: int, payload: OutboxPayload) -> None:
     """Put a message in the outbox, as a service would, and have it sent now."""
     with hub.bot.store() as uow:
         uow.outbox.add(NewMessage(Network.TELEGRAM, str(chat), "announcement",
@@ -63,7 +68,7 @@ async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(
         hub: TelegramHub) -> None:
     queue(hub, ALICE, NOTICE)
     notice, document = await hub.telegram.wait_for_messages(ALICE, 2)
-    assert notice.method == "sendMessage" and notice.text == NOTICE["text"]
+    assert notice.method == "sendMessage" and notice.text == NOTICE.text
     assert notice.reply_markup == {"inline_keyboard": [[
         {"text": "Yes", "callback_data": "/help"}, {"text": "No", "callback_data": "/status"},
     ]]}  # fmt: skip
@@ -77,10 +82,8 @@ async def test_meeting_notice_arrives_with_answer_buttons_and_calendar_file(
 async def test_an_alerts_answer_buttons_come_before_the_advisory_link(hub: TelegramHub) -> None:
     advisory = Advisory("cisa:1", "Dräger Infinity Delta: remote code execution", "",
                         "https://adv.example.org/1", "cisa")
-    payload = {**alert_payload(Alert(advisory, "Klinikum Nord", ())), "ref": 7, "buttons": [
-        [{"label": "Affected", "command": "/affected 7 yes"},
-         {"label": "Not affected", "command": "/affected 7 no"}],
-    ]}  # fmt: skip
+    payload = AlertMessage(Alert(advisory, "Klinikum Nord", ()), ref=7, buttons=(
+        (Button("Affected", "/affected 7 yes"), Button("Not affected", "/affected 7 no")),))
     queue(hub, ALICE, payload)
     [alert] = await hub.telegram.wait_for_messages(ALICE, 1)
     assert alert.reply_markup == {"inline_keyboard": [

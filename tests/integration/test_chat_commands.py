@@ -190,7 +190,7 @@ def test_a_redelivered_update_is_not_handled_twice(chat, store: SqlStore) -> Non
     with store() as uow:
         assert len(uow.products.all("Vivantes")) == 2
         replies = uow.outbox.claim_due(Network.TELEGRAM, NOW, 10)
-    assert [r.payload["text"][:5] for r in replies] == ["Added"]
+    assert [r.payload.text[:5] for r in replies] == ["Added"]
 
 
 def test_answers_are_queued_to_the_chat_they_came_from(chat, store: SqlStore) -> None:

@@ -517,12 +517,13 @@ def test_each_person_reads_times_in_their_own_time_zone(hub: Hub) -> None:
 
 
 def test_an_alert_shows_its_publication_time_in_the_readers_zone(hub: Hub) -> None:
+    from bot.domain.outbox_payload import payload_from_json
     from bot.domain.rendering import chat_message_lines
 
     hub.say(NORD, "/timezone Europe/Berlin")
     hub.ingest(Advisory("adv-9", "Dräger Infinity Delta: weak crypto", "",
                         "https://adv.example/9", "cisa", severity=Severity.HIGH,
                         published=datetime(2026, 10, 24, 22, 30, tzinfo=UTC)))
-    by_address = {r.address: json.loads(r.payload) for r in hub.rows("alert")}
+    by_address = {r.address: payload_from_json(r.payload) for r in hub.rows("alert")}
     assert "25 Oct 2026, 00:30 CEST" in "\n".join(chat_message_lines(by_address["1001"])[0])
     assert "24 Oct 2026, 22:30 UTC" in "\n".join(chat_message_lines(by_address["2002"])[0])

@@ -13,6 +13,7 @@ from telegram import Bot
 
 from bot.channels.telegram import TelegramChannel
 from bot.domain.members import Network
+from bot.domain.outbox_payload import ReplyMessage
 from bot.domain.queued_messages import UNEXPECTED_ATTEMPTS, NewMessage, OutboxItem
 from bot.outbox.channel import DeliveryError
 from bot.outbox.dispatcher import OutboxDispatcher
@@ -54,7 +55,7 @@ class ScriptedChannel:
 def queue(store: SqlStore, *keys: str, address: str = "42") -> None:
     with store() as uow:
         for key in keys:
-            uow.outbox.add(NewMessage(Network.TELEGRAM, address, "reply", key, {"text": key}),
+            uow.outbox.add(NewMessage(Network.TELEGRAM, address, "reply", key, ReplyMessage(key)),
                            START)
         uow.commit()
 
@@ -73,7 +74,7 @@ async def test_transient_failures_are_retried_until_delivered(store: SqlStore) -
     for _ in range(3):
         await dispatcher.drain()
         clock.now += timedelta(minutes=10)
-    assert [i.payload["text"] for i in channel.delivered] == ["a"]
+    assert [i.payload.text for i in channel.delivered] == ["a"]
     assert channel.delivered[0].attempts == 3
     assert states(store) == {("telegram", "sent"): 1}
 
@@ -147,7 +148,7 @@ async def test_a_restart_resends_what_was_in_flight_and_nothing_else(store: SqlS
     dispatcher = OutboxDispatcher(store, channel, clock=Clock())
     assert await dispatcher.recover() == 1
     await dispatcher.drain()
-    assert sorted(i.payload["text"] for i in channel.delivered) == ["a", "b"]
+    assert sorted(i.payload.text for i in channel.delivered) == ["a", "b"]
 
 
 # ---- a message fails alone (issue 14): what can never be sent never holds back the next ----
@@ -167,10 +168,10 @@ class PickyChannel:
     async def stop(self) -> None: ...
 
     async def send(self, item: OutboxItem) -> str | None:
-        script = self.answers.get(item.payload["text"], [])
+        script = self.answers.get(item.payload.text, [])
         if script:
             raise script.pop(0)
-        self.delivered.append(item.payload["text"])
+        self.delivered.append(item.payload.text)
         return f"msg-{len(self.delivered)}"
 
 
@@ -239,15 +240,18 @@ async def test_a_429_pauses_every_send_with_one_warning_and_is_then_waited_out(
     assert {attempts for _, attempts, _ in rows(store).values()} <= {1, 2}
 
 
-async def test_a_message_the_adapter_cannot_render_fails_at_once_and_the_next_is_sent(
+async def test_a_message_that_cannot_be_read_fails_at_once_and_the_next_is_sent(
         store: SqlStore, telegram_server: TelegramServer) -> None:
     telegram_server.add_private_chat(100001)
     with store() as uow:  # an alert whose payload lost its advisory, then an answer
         uow.outbox.add(NewMessage(Network.TELEGRAM, "100001", "alert", "broken",
-                                  {"kind": "alert", "text": "broken"}, priority=4), START)
+                                  ReplyMessage("broken"), priority=4), START)
         uow.outbox.add(NewMessage(Network.TELEGRAM, "100001", "reply", "next",
-                                  {"kind": "reply", "text": "next"}), START)
+                                  ReplyMessage("next")), START)
         uow.commit()
+    with store.engine.begin() as connection:
+        connection.execute(text("update outbox set payload = :payload where dedup_key = 'broken'"),
+                           {"payload": json.dumps({"kind": "alert", "text": "broken"})})
     async with Bot(TELEGRAM_TEST_TOKEN, base_url=telegram_server.bot_base_url) as bot:
         dispatcher = OutboxDispatcher(store, TelegramChannel(bot, private_chat_gap=0),
                                       clock=Clock())
@@ -256,5 +260,5 @@ async def test_a_message_the_adapter_cannot_render_fails_at_once_and_the_next_is
     assert sent.text == "next"
     state, attempts, reason = rows(store)["broken"]
     assert (state, attempts) == ("failed", 1)
-    assert reason is not None and reason.startswith(
-        "could not render the message: KeyError at bot/domain/alerts.py:")
+    assert reason == ("could not read the message: a field of the alert payload is missing or "
+                      "malformed (KeyError)")

@@ -6,7 +6,6 @@ German reader would get in English."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from bot.domain.alerts import HubChannel
 from bot.domain.language import English
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network, Role
+from bot.domain.outbox_payload import payload_from_json
 from bot.domain.rendering import button_hint_lines, chat_message_lines, payload_buttons
 from bot.domain.roles import parse_admins
 from bot.domain.severity import Severity
@@ -160,7 +160,7 @@ def _play(store: SqlStore) -> list[dict[str, Any]]:
         digests.release_due(uow, POLICY, NOW + timedelta(days=1))
         uow.commit()
     with Session(store.engine) as s:
-        return [json.loads(row.payload) for row in s.exec(select(OutboxRow))]
+        return [payload_from_json(row.payload) for row in s.exec(select(OutboxRow))]
 
 
 def test_no_reader_gets_a_word_outside_the_catalogs(marked: None, store: SqlStore) -> None:

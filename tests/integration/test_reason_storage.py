@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.domain.alerts import alert_from_payload
 from bot.domain.csaf import parse_csaf
 from bot.domain.language import Phrase, in_language, speaking
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage, payload_from_json
 from bot.domain.products import ProductSpec
 from bot.services import registrations
 from bot.services.csaf_ingest import CsafItem, ingest_csaf
@@ -86,7 +86,9 @@ def test_a_revision_re_alert_carries_its_change_as_a_phrase(store: SqlStore) -> 
         [payload] = [json.loads(r.payload) for r in s.exec(
             select(OutboxRow).where(OutboxRow.kind == "alert").order_by(col(OutboxRow.id)))]
     assert payload["change"].startswith("your version is now affected (version B.06.12")
-    alert = alert_from_payload(payload)
+    message = payload_from_json(json.dumps(payload))
+    assert isinstance(message, AlertMessage)
+    alert = message.alert
     assert isinstance(alert.change, Phrase)
     with speaking("de"):
         assert in_language(alert.change).startswith(

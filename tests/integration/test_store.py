@@ -14,6 +14,7 @@ import bot.store.tables  # noqa: F401  (the tables' declaration)
 from bot.domain.advisory import Advisory
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network
+from bot.domain.outbox_payload import AlertMessage, AnnouncementMessage, ReplyMessage
 from bot.domain.products import ProductSpec
 from bot.domain.queued_messages import NewMessage, OutboxState
 from bot.domain.severity import Severity
@@ -96,8 +97,9 @@ def test_matching_advisory_queues_one_alert_per_contact(store: SqlStore) -> None
                                     severity=Severity.HIGH))
     assert report.new == ["a1"] and report.messages == 1
     [item] = queued(store)
-    assert item.address == "1001" and item.payload["advisory"]["id"] == "a1"
-    assert "Infinity Delta" in item.payload["products"][0]["why"]
+    assert isinstance(item.payload, AlertMessage)
+    assert item.address == "1001" and item.payload.alert.advisory.id == "a1"
+    assert "Infinity Delta" in item.payload.alert.products[0].why
 
 
 def test_same_advisory_seen_again_never_alerts_twice(store: SqlStore) -> None:
@@ -140,7 +142,8 @@ def test_member_below_its_severity_threshold_gets_no_alert(store: SqlStore) -> N
         uow.commit()
     ingest(store, advisory("a1", "Dräger Infinity Delta", severity=Severity.MEDIUM))
     ingest(store, advisory("a2", "Dräger Infinity Delta again", severity=Severity.CRITICAL))
-    assert [i.payload["advisory"]["id"] for i in queued(store)] == ["a2"]
+    assert [i.payload.alert.advisory.id for i in queued(store)
+                                               if isinstance(i.payload, AlertMessage)] == ["a2"]
 
 
 def test_failed_ingest_leaves_nothing_half_written(store: SqlStore) -> None:
@@ -160,7 +163,7 @@ def test_failed_ingest_leaves_nothing_half_written(store: SqlStore) -> None:
 
 
 def _message(address: str, key: str, priority: int = 0) -> NewMessage:
-    return NewMessage(Network.TELEGRAM, address, "alert", key, {"n": key}, priority)
+    return NewMessage(Network.TELEGRAM, address, "alert", key, ReplyMessage(key), priority)
 
 
 def test_outbox_sends_critical_first_and_equal_messages_in_order(store: SqlStore) -> None:
@@ -178,7 +181,7 @@ def test_outbox_sends_critical_first_and_equal_messages_in_order(store: SqlStore
             uow.commit()
         if not batch:
             break
-        order.append([i.payload["n"] for i in batch])
+        order.append([i.payload.text for i in batch])
     # One message per address at a time; per address: most urgent first, then oldest first.
     assert order == [["a-critical", "c-critical", "b-low"], ["a-low-1"], ["a-low-2"]]
 
@@ -275,7 +278,7 @@ def test_a_quiet_address_is_not_held_up_by_a_flood_to_another(store: SqlStore) -
             [item] = uow.outbox.claim_due(Network.TELEGRAM, moment, 1)
             uow.outbox.mark_sent(item.id, None, moment)
             uow.commit()
-        order.append(item.payload["n"])
+        order.append(item.payload.text)
     # Round-robin between addresses: the quiet chat is answered second, not sixth.
     assert order == ["busy-0", "quiet-0", "busy-1", "busy-2", "busy-3", "busy-4"]
 
@@ -286,7 +289,7 @@ def test_a_fan_out_queues_each_message_once(store: SqlStore) -> None:
 
     def message(n: int) -> NewMessage:
         return NewMessage(Network.TELEGRAM, str(n), "announcement", f"announce|1|{n}",
-                          {"kind": "announcement", "text": "hello"})
+                          AnnouncementMessage("hello"))
 
     with store() as uow:
         assert uow.outbox.add(message(1), now)

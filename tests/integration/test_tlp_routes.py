@@ -13,11 +13,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import HubChannel, alert_from_payload
+from bot.domain.alerts import HubChannel
 from bot.domain.csaf import parse_csaf
 from bot.domain.exploitation import KevListing
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Network, Role
+from bot.domain.outbox_payload import AlertMessage, payload_from_json
 from bot.domain.products import ProductSpec
 from bot.domain.rendering import render_alert_text
 from bot.domain.severity import Severity
@@ -117,7 +118,9 @@ def test_a_red_advisory_goes_to_red_channels_and_coordinators_with_a_count_never
         [payload] = sent_to(hub, staff, "alert")
         assert payload["withheld"] == 1 and payload["products"] == []
         assert payload["member"] is None and "Klinikum" not in json.dumps(payload)
-        text = render_alert_text(alert_from_payload(payload))
+        message = payload_from_json(json.dumps(payload))
+        assert isinstance(message, AlertMessage)
+        text = render_alert_text(message.alert)
         assert "Matched 1 member, who was not sent it: TLP:RED is above a member's " \
                "clearance." in text
         assert "For: hub coordinators" in text and "RED-ONLY-WORDS" in text

@@ -17,6 +17,7 @@ from bot.domain.alerts import HubChannel
 from bot.domain.coordination import AuditEntry
 from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.name_folding import name_key
+from bot.domain.outbox_payload import ReplyMessage
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import NewMessage
 from bot.domain.severity import Severity
@@ -274,5 +275,5 @@ class FakeStore:
 
     def replies_to(self, chat: str) -> list[str]:
         """The texts queued as replies to `chat`, oldest first."""
-        return [str(m.payload["text"]) for m in self.committed.outbox.values()
-                if m.kind == "reply" and m.address == chat]
+        return [m.payload.text for m in self.committed.outbox.values()
+                if isinstance(m.payload, ReplyMessage) and m.address == chat]

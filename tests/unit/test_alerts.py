@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain.advisory import Advisory, extract_cves, stable_advisory_id
-from bot.domain.alerts import alert_from_payload, alert_payload, alerts_for, deliveries_for
+from bot.domain.alerts import alerts_for, deliveries_for
 from bot.domain.matching import AdvisoryMatcher
 from bot.domain.members import Contact, Member, Network, check_address
+from bot.domain.outbox_payload import AlertMessage, payload_from_json, payload_to_json
 from bot.domain.product_csv import ProductCsvError, parse_product_csv, read_product_csv
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.rendering import render_alert_text
@@ -55,7 +56,7 @@ def test_member_threshold_filters_but_unknown_severity_always_alerts() -> None:
 
 def test_alert_survives_the_outbox_round_trip() -> None:
     [alert, _] = alerts({"Charité": Member(1, "Charité"), "Vivantes": Member(2, "Vivantes")})
-    assert alert_from_payload(alert_payload(alert)) == alert
+    assert payload_from_json(payload_to_json(AlertMessage(alert))) == AlertMessage(alert)
 
 
 def test_console_text_shows_what_a_member_needs() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, MatchedProduct, alert_payload
+from bot.domain.alerts import Alert, MatchedProduct
 from bot.domain.commands import (
     CommandError,
     Latest,
@@ -22,6 +22,12 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.message_parts import split_lines, utf16_length
+from bot.domain.outbox_payload import (
+    AlertMessage,
+    ReplyMessage,
+    payload_from_json,
+    payload_to_json,
+)
 from bot.domain.rendering import chat_message_lines, render_alert_html
 from bot.domain.severity import Severity
 
@@ -69,7 +75,7 @@ def test_long_messages_split_between_lines_within_the_limit() -> None:
 
 
 def test_a_reply_is_plain_text_made_safe_and_cut_to_fit() -> None:
-    lines, link = chat_message_lines({"kind": "reply", "text": "a <b> & c\n" + "x" * 5000})
+    lines, link = chat_message_lines(ReplyMessage("a <b> & c\n" + "x" * 5000))
     assert link is None and lines == ["a &lt;b&gt; &amp; c", "x" * 5000]
     parts = split_lines(lines, 4096)
     assert all(utf16_length(p) <= 4096 for p in parts)
@@ -78,7 +84,7 @@ def test_a_reply_is_plain_text_made_safe_and_cut_to_fit() -> None:
 
 def test_an_alert_payload_offers_its_link() -> None:
     alert = Alert(HOSTILE, "Klinikum Nord", ())
-    _, link = chat_message_lines(alert_payload(alert))
+    _, link = chat_message_lines(AlertMessage(alert))
     assert link == HOSTILE.link
 
 
@@ -137,7 +143,7 @@ def test_commands_are_written_with_the_networks_prefix_and_links_are_left_alone(
 
 def test_an_alert_shows_exploitation_epss_what_changed_and_the_version_decision() -> None:
     from bot.domain.advisory import Advisory
-    from bot.domain.alerts import Alert, MatchedProduct, alert_from_payload, alert_payload
+    from bot.domain.alerts import Alert, MatchedProduct
     from bot.domain.rendering import render_alert_html, render_alert_text
 
     advisory = Advisory("a", "Philips <IntelliVue> MX40", "", "https://x/1", "cisa-csaf",
@@ -146,8 +152,9 @@ def test_an_alert_shows_exploitation_epss_what_changed_and_the_version_decision(
                              "affected", "Your version is affected: B.06.12 < B.06.18 & co")
     alert = Alert(advisory, "Vivantes", (product,), exploited=True, epss=0.4231,
                   change="a fix is now available (B.06.19)")
-    again = alert_from_payload(alert_payload(alert))
-    assert again == alert
+    message = payload_from_json(payload_to_json(AlertMessage(alert)))
+    assert isinstance(message, AlertMessage) and message.alert == alert
+    again = message.alert
     html = "\n".join(render_alert_html(again))
     assert html.startswith("🚨 <b>KNOWN EXPLOITED in the wild</b>")
     assert "🔁 <b>Updated:</b> a fix is now available (B.06.19)" in html

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain.advisory import Advisory
+from bot.domain.alerts import Alert
 from bot.domain.commands import MAX_COMMAND_CHARS, CommandError, parse_command
 from bot.domain.coordination_commands import (
     AddMeeting,
@@ -24,12 +27,19 @@ from bot.domain.coordination_commands import (
     Situation,
     parse_confirmation,
 )
-from bot.domain.rendering import (
+from bot.domain.outbox_payload import (
+    AlertMessage,
+    AnnouncementMessage,
     Attachment,
     Button,
+    OutboxPayload,
+    button_rows,
+    payload_from_json,
+    payload_to_json,
+)
+from bot.domain.rendering import (
     alert_ref_line,
     button_hint_lines,
-    buttons_payload,
     payload_attachment,
     payload_buttons,
 )
@@ -363,68 +373,79 @@ def test_situation_of_an_alert_nobody_answered_yet() -> None:
 # --- buttons, attachments and the alert ID line -----------------------------------------------
 
 RSVP_ROW = [{"label": "Yes", "command": "/rsvp 3 yes"}, {"label": "No", "command": "/rsvp 3 no"}]
+_ADVISORY = Advisory("a1", "Title", "", "https://adv.example/a1", "cisa")
+
+
+def _stored(**fields: object) -> OutboxPayload:
+    """A payload read back from a row holding these fields (an announcement unless told)."""
+    return payload_from_json(json.dumps({"kind": "announcement", "text": "", **fields}))
+
+
+def _alert_to(member: str | None, ref: int | None) -> AlertMessage:
+    return AlertMessage(Alert(_ADVISORY, member, ()), ref)
 
 
 def test_buttons_round_trip_through_the_outbox_payload() -> None:
     rows = [[Button("Yes", "/rsvp 3 yes"), Button("No", "/rsvp 3 no")], [Button("Hm", "/x")]]
-    assert payload_buttons({"buttons": buttons_payload(rows)}) == rows
+    message = AnnouncementMessage("t", buttons=button_rows(rows))
+    assert payload_buttons(payload_from_json(payload_to_json(message))) == rows
 
 
 def test_malformed_buttons_and_commands_over_64_bytes_are_left_out() -> None:
-    payload = {"buttons": [
+    payload = _stored(buttons=[
         [*RSVP_ROW, "junk", {"label": "", "command": "/x"}, {"label": "No command"},
          {"label": "Long", "command": "/" + "x" * 64}],
         [{"label": "Only bad", "command": "/" + "é" * 32}],  # 32 characters but 65 bytes
         [{"label": "Edge", "command": "/" + "x" * 63}],
-    ]}
+    ])
     assert payload_buttons(payload) == [
         [Button("Yes", "/rsvp 3 yes"), Button("No", "/rsvp 3 no")],
         [Button("Edge", "/" + "x" * 63)],
     ]
-    assert payload_buttons({"text": "no buttons"}) == []
-    assert payload_buttons({"buttons": None}) == []
+    assert payload_buttons(_stored(text="no buttons")) == []
+    assert payload_buttons(_stored(buttons=None)) == []
 
 
 @pytest.mark.parametrize("row", [None, 5])
 def test_a_row_that_is_not_a_list_is_left_out(row: object) -> None:
-    assert payload_buttons({"buttons": [row, RSVP_ROW]}) == [
+    assert payload_buttons(_stored(buttons=[row, RSVP_ROW])) == [
         [Button("Yes", "/rsvp 3 yes"), Button("No", "/rsvp 3 no")]]
 
 
 def test_networks_without_buttons_show_the_commands_to_type() -> None:
-    payload = {"buttons": [RSVP_ROW, [{"label": "Maybe", "command": "rsvp 3 maybe"}]]}
+    payload = _stored(buttons=[RSVP_ROW, [{"label": "Maybe", "command": "rsvp 3 maybe"}]])
     assert button_hint_lines(payload) == ["Answer: /rsvp 3 yes · /rsvp 3 no",
                                           "Answer: /rsvp 3 maybe"]
     assert button_hint_lines(payload, prefix="!") == ["Answer: !rsvp 3 yes · !rsvp 3 no",
                                                       "Answer: !rsvp 3 maybe"]
-    assert button_hint_lines({"text": "plain"}) == []
+    assert button_hint_lines(_stored(text="plain")) == []
 
 
 def test_a_meeting_invitation_carries_its_calendar_file() -> None:
     ics = {"filename": "meeting-3.ics", "mime_type": "text/calendar", "text": "BEGIN:VCALENDAR"}
-    assert payload_attachment({"attachment": ics}) == Attachment(
+    assert payload_attachment(_stored(kind="meeting", attachment=ics)) == Attachment(
         "meeting-3.ics", "text/calendar", "BEGIN:VCALENDAR")
-    assert payload_attachment({"attachment": {"filename": "n.txt", "text": ""}}) == Attachment(
-        "n.txt", "text/plain", "")
+    assert payload_attachment(_stored(attachment={"filename": "n.txt", "text": ""})) == \
+        Attachment("n.txt", "text/plain", "")
 
 
 @pytest.mark.parametrize("attachment", [None, "meeting.ics", {"text": "x"},
                                         {"filename": "", "text": "x"}, {"filename": "a.ics"}])
 def test_a_malformed_attachment_is_not_sent(attachment: object) -> None:
-    assert payload_attachment({"attachment": attachment}) is None
+    assert payload_attachment(_stored(attachment=attachment)) is None
 
 
 def test_a_member_sees_how_to_answer_an_alert_a_hub_channel_only_its_id() -> None:
-    assert alert_ref_line({"ref": 12, "member": "Charité"}) == (
+    assert alert_ref_line(_alert_to("Charité", 12)) == (
         "Alert ID 12 · affected? /affected 12 yes|no|patched")
-    assert alert_ref_line({"ref": 12, "member": None}) == "Alert ID 12"
-    assert alert_ref_line({"ref": 12}) == "Alert ID 12"
-    assert alert_ref_line({"member": "Charité"}) is None
-    assert alert_ref_line({"ref": "12", "member": "Charité"}) is None
+    assert alert_ref_line(_alert_to(None, 12)) == "Alert ID 12"
+    assert alert_ref_line(_alert_to("Charité", None)) is None
+    stored = json.loads(payload_to_json(_alert_to("Charité", None)))
+    assert alert_ref_line(_stored(**{**stored, "ref": "12"})) is None  # a ref not a number
 
 
 def test_the_affected_hint_is_a_command_the_bot_understands() -> None:
-    hint = alert_ref_line({"ref": 12, "member": "Charité"})
+    hint = alert_ref_line(_alert_to("Charité", 12))
     assert hint is not None
     command = hint.split("affected? ")[1].replace("yes|no|patched", "patched")
     assert parse_command(command) == Affected(12, AffectedStatus.PATCHED)

@@ -13,6 +13,7 @@ from bot.domain.commands import CommandError, help_text, parse_command
 from bot.domain.coordination_commands import Confirm, parse_confirmation
 from bot.domain.language import Phrase, speaking
 from bot.domain.meetings import describe_time, meeting_start, until_text
+from bot.domain.outbox_payload import AlertMessage, Button
 from bot.domain.rendering import (
     alert_ref_line,
     button_hint_lines,
@@ -180,12 +181,13 @@ def test_a_reason_kept_as_a_phrase_is_shown_in_the_readers_language() -> None:
 
 
 def test_the_alert_id_line_and_button_hints_in_german() -> None:
-    payload = {"ref": 12, "member": "Klinikum Nord",
-               "buttons": [[{"label": "Ja", "command": "/rsvp 3 yes"}]]}
+    advisory = Advisory("a1", "Titel", "", "https://adv.example/a1", "cisa")
+    payload = AlertMessage(Alert(advisory, "Klinikum Nord", ()), 12,
+                           buttons=((Button("Ja", "/rsvp 3 yes"),),))
     with speaking("de"):
         assert alert_ref_line(payload) == (
             "Warnungs-ID 12 · betroffen? /affected 12 yes|no|patched")
-        assert alert_ref_line({"ref": 12}) == "Warnungs-ID 12"
+        assert alert_ref_line(AlertMessage(Alert(advisory, None, ()), 12)) == "Warnungs-ID 12"
         assert button_hint_lines(payload, "!") == ["Antwort: !rsvp 3 yes"]
 
 

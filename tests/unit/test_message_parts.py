@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from bot.channels.matrix import MAX_CONTENT_BYTES, message_contents
 from bot.channels.telegram import button_url
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, MatchedProduct, alert_payload
+from bot.domain.alerts import Alert, MatchedProduct
 from bot.domain.message_parts import split_lines, utf16_length, wrap_line
+from bot.domain.outbox_payload import AlertMessage, Button, ReplyMessage, text_message
 from bot.domain.rendering import LONG_LINK_CHARS, chat_message_lines
 from bot.domain.severity import Severity
 from tests.support.telegram_server import parse_html
@@ -71,7 +72,7 @@ def _alert(text: str, link: str) -> Alert:
 @given(HOSTILE_TEXT)
 def test_any_reply_is_cut_into_messages_telegram_accepts_and_nothing_is_lost(
         text: str) -> None:
-    lines, _ = chat_message_lines({"kind": "reply", "text": text})
+    lines, _ = chat_message_lines(ReplyMessage(text))
     messages = _telegram_messages(lines)
     whole, _ = parse_html("\n".join(lines))
     assert _squeezed("".join(t for _, t in messages)) == _squeezed(whole)
@@ -83,7 +84,7 @@ def test_any_reply_is_cut_into_messages_telegram_accepts_and_nothing_is_lost(
     st.builds(lambda n: "https://adv.example.org/track?" + "a=1&b=2&" * n, st.integers(1, 2000)),
     st.text(max_size=3000).map(lambda t: "https://x.test/" + t)))
 def test_any_alert_fits_telegram_with_its_link_on_the_button(text: str, link: str) -> None:
-    payload = alert_payload(_alert(text, link))
+    payload = AlertMessage(_alert(text, link))
     lines, button = chat_message_lines(payload, link_button=True)
     messages = _telegram_messages(lines)
     assert button == link  # the whole link, however long, stays one press away
@@ -96,9 +97,8 @@ def test_any_alert_fits_telegram_with_its_link_on_the_button(text: str, link: st
 @given(HOSTILE_TEXT, st.sampled_from(["alert", "reply", "announcement"]))
 def test_any_message_fits_a_matrix_event_even_encrypted(text: str, kind: str) -> None:
     link = "https://adv.example.org/" + "x" * min(len(text) * 3, 70_000)
-    payload = (alert_payload(_alert(text, link)) if kind == "alert"
-               else {"kind": kind, "text": text,
-                     "buttons": [[{"label": "Yes", "command": "/rsvp 3 yes"}]]})
+    payload = (AlertMessage(_alert(text, link)) if kind == "alert"
+               else text_message(kind, text, buttons=((Button("Yes", "/rsvp 3 yes"),),)))
     contents = message_contents(payload)
     for content in contents:
         wire = json.dumps(content)  # as matrix-nio sends it, and encrypts it
@@ -140,7 +140,7 @@ def test_a_tag_too_big_for_any_message_is_left_out_and_its_text_kept() -> None:
 
 def test_a_long_link_is_shown_as_its_host_an_anchor_on_matrix_a_button_on_telegram() -> None:
     link = "https://www.cisa.gov/news-events/ics-medical-advisories/icsma-26-1?" + "utm=x&" * 400
-    payload = alert_payload(_alert("Dräger Infinity Delta", link))
+    payload = AlertMessage(_alert("Dräger Infinity Delta", link))
     telegram, button = chat_message_lines(payload, link_button=True)
     assert button == link
     assert telegram[-1] == ("Read the advisory on <b>www.cisa.gov</b>: button “Open the "
@@ -148,15 +148,14 @@ def test_a_long_link_is_shown_as_its_host_an_anchor_on_matrix_a_button_on_telegr
     [content] = message_contents(payload)
     assert content["formatted_body"].endswith(
         f'Read the advisory: <a href="{escape(link, quote=True)}">www.cisa.gov</a>')
-    short = alert_payload(_alert("Dräger Infinity Delta", "https://www.cisa.gov/icsma-26-1"))
+    short = AlertMessage(_alert("Dräger Infinity Delta", "https://www.cisa.gov/icsma-26-1"))
     assert chat_message_lines(short, link_button=True)[0][-1] == (
         '<a href="https://www.cisa.gov/icsma-26-1">Read the advisory</a>')
 
 
 def test_a_matrix_message_too_big_for_one_event_goes_in_several_with_the_answers_last() -> None:
     text = "Exercise: " + "patch & reboot; " * 4000  # 64,000 characters, 96 KB as HTML
-    payload = {"kind": "announcement", "text": text,
-               "buttons": [[{"label": "Yes", "command": "/rsvp 3 yes"}]]}
+    payload = text_message("announcement", text, buttons=((Button("Yes", "/rsvp 3 yes"),),))
     contents = message_contents(payload)
     assert len(contents) >= 3
     assert all(len(json.dumps(c)) <= MAX_CONTENT_BYTES for c in contents)
@@ -164,7 +163,7 @@ def test_a_matrix_message_too_big_for_one_event_goes_in_several_with_the_answers
     assert all("!rsvp 3 yes" not in c["body"] for c in contents[:-1])
     assert contents[-1]["body"].endswith("Answer: !rsvp 3 yes")
     assert contents[-1]["formatted_body"].endswith("Answer: !rsvp 3 yes")
-    [small] = message_contents({"kind": "reply", "text": "a & b"})
+    [small] = message_contents(ReplyMessage("a & b"))
     assert small["body"] == "a & b" and small["formatted_body"] == "a &amp; b"
 
 

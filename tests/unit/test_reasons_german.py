@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 from bot.domain.advisory import Advisory
-from bot.domain.alerts import Alert, MatchedProduct, alert_from_payload, alert_payload
+from bot.domain.alerts import Alert, MatchedProduct
 from bot.domain.csaf import parse_csaf, products_named
 from bot.domain.language import Phrase, dump_text, in_language, load_text, speaking
 from bot.domain.matching import AdvisoryMatcher
+from bot.domain.outbox_payload import AlertMessage, payload_from_json, payload_to_json
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.versions import Decision, VersionDecision, decide
 from bot.services.csaf_ingest import change_between, note_for
@@ -162,9 +163,11 @@ def test_reasons_survive_the_outbox_payload_and_read_in_german() -> None:
                   (MatchedProduct("Philips", "IntelliVue MX40", match.why, "affected",
                                   note_for(decision)),),
                   change=change_between(None, decision))
-    payload = json.loads(json.dumps(alert_payload(alert)))
-    assert payload["products"][0]["why"] == match.why  # the English stays for older readers
-    back = alert_from_payload(payload)
+    stored = payload_to_json(AlertMessage(alert))
+    assert json.loads(stored)["products"][0]["why"] == match.why  # English for older readers
+    message = payload_from_json(stored)
+    assert isinstance(message, AlertMessage)
+    back = message.alert
     [product] = back.products
     assert (product.why, product.note, back.change) == (match.why, note_for(decision),
                                                          alert.change)
@@ -176,8 +179,11 @@ def test_reasons_survive_the_outbox_payload_and_read_in_german() -> None:
 
 def test_an_older_payload_without_phrases_still_reads() -> None:
     advisory = Advisory("a", "t", "", "https://adv.example/a", "cisa")
-    payload = alert_payload(Alert(advisory, "m", (MatchedProduct("V", "P", "plain why"),),
-                                  change="plain change"))
-    back = alert_from_payload(json.loads(json.dumps(payload)))
+    stored = json.loads(payload_to_json(AlertMessage(Alert(
+        advisory, "m", (MatchedProduct("V", "P", "plain why"),), change="plain change"))))
+    assert "change_phrase" not in stored
+    message = payload_from_json(json.dumps(stored))
+    assert isinstance(message, AlertMessage)
+    back = message.alert
     assert back.products[0].why == "plain why" and back.change == "plain change"
     assert not isinstance(back.change, Phrase)

@@ -14,6 +14,7 @@ from bot.domain.coordination import AuditEntry, HeldAlert, PendingConfirmation
 from bot.domain.feed_state import FeedState
 from bot.domain.meetings import Meeting
 from bot.domain.members import Contact, Member, Network, Role
+from bot.domain.outbox_payload import AlertMessage
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
 from bot.domain.severity import Severity
@@ -222,7 +223,7 @@ class AffectedAnswers(Protocol):
 
 class HeldAlerts(Protocol):
     def hold(self, member: str, network: Network, address: str, advisory_id: str,
-             payload: dict[str, Any], now: datetime) -> bool: ...
+             payload: AlertMessage, now: datetime) -> bool: ...
     def waiting(self, member: str, before: datetime | None = None) -> list[HeldAlert]: ...
     def release(self, ids: list[int], now: datetime) -> None: ...
     def members_waiting(self) -> list[str]: ...
