@@ -30,13 +30,14 @@ from nio import AsyncClient, AsyncClientConfig, RoomSendError, RoomSendResponse 
 from bot.channels.matrix import MatrixChannel, message_content  # noqa: E402
 from bot.channels.matrix_client import MatrixConfig, MatrixSession  # noqa: E402
 from bot.domain.advisory import Advisory  # noqa: E402
+from bot.domain.clock import utc_now  # noqa: E402
 from bot.domain.matching import AdvisoryMatcher  # noqa: E402
 from bot.domain.members import Network  # noqa: E402
 from bot.domain.products import ProductSpec  # noqa: E402
 from bot.domain.queued_messages import OutboxItem  # noqa: E402
 from bot.domain.severity import Severity  # noqa: E402
 from bot.outbox.channel import DeliveryError  # noqa: E402
-from bot.outbox.dispatcher import OutboxDispatcher, utc_now  # noqa: E402
+from bot.outbox.dispatcher import OutboxDispatcher  # noqa: E402
 from bot.services.ingest import ingest_advisories  # noqa: E402
 from bot.store.database import create_db_engine, upgrade  # noqa: E402
 from bot.store.unit_of_work import SqlStore  # noqa: E402

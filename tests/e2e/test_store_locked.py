@@ -15,16 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import item
-from feedserver import FeedServer, rss
 from sqlalchemy import create_engine, text
-from telegram_hub import TelegramHub, telegram_hub
-from telegram_server import TelegramServer
 
 from bot.app.health import HealthServer
-from bot.outbox.dispatcher import utc_now
+from bot.domain.clock import utc_now
 from bot.services import registrations
 from bot.store.database import normalise_url, temporary_schema
+from tests.support.feedserver import FeedServer, rss
+from tests.support.stories import item
+from tests.support.telegram_hub import TelegramHub, running_telegram_hub
+from tests.support.telegram_server import TelegramServer
 
 ALICE = 100001
 LOCK_SECONDS = 10.0
@@ -141,7 +141,7 @@ async def test_a_locked_sqlite_database_stops_neither_health_nor_telegram(
     tmp_path: Path, telegram_server: TelegramServer, feed_server: FeedServer
 ) -> None:
     telegram_server.add_private_chat(ALICE, first_name="Alice")
-    async with telegram_hub(tmp_path, telegram_server, feed_server) as hub:
+    async with running_telegram_hub(tmp_path, telegram_server, feed_server) as hub:
         health = await linked_hub_with_health(hub)
         try:
             await an_alert_is_queued(hub)
@@ -158,7 +158,7 @@ async def test_a_locked_postgresql_outbox_stops_neither_health_nor_telegram(
 ) -> None:
     telegram_server.add_private_chat(ALICE, first_name="Alice")
     with temporary_schema(postgres_url_or_skip(), prefix="lock_") as url:
-        async with telegram_hub(tmp_path, telegram_server, feed_server,
+        async with running_telegram_hub(tmp_path, telegram_server, feed_server,
                                 database_url=url) as hub:
             health = await linked_hub_with_health(hub)
             try:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 from telegram import Bot
-from telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 from bot.channels.telegram import TelegramChannel
 from bot.domain.members import Network
@@ -30,6 +29,7 @@ from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services import digests, registrations
 from bot.store.tables import HeldAlertRow, OutboxRow
 from bot.store.unit_of_work import SqlStore
+from tests.support.telegram_server import TELEGRAM_TEST_TOKEN, TelegramServer
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 CASES: list[dict[str, Any]] = json.loads(
