@@ -14,6 +14,8 @@ from bot.domain.language import languages, supported
 from bot.domain.members import Network, Role, check_address
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
+from bot.services import administration
+from bot.services.registrations import RegistrationError
 
 invite_app = typer.Typer(help="One-time codes that link a chat to a member.",
                          no_args_is_help=True)
@@ -68,12 +70,11 @@ def channel_add(
         fail(str(exc))
     store = open_cli_store(settings)
     code = language.strip().lower() if language else None
-    with store() as uow:
-        try:
-            uow.hub_channels.add(HubChannel(network, address, severity, tlp, code), utc_now())
-        except ValueError as exc:
-            fail(str(exc))
-        uow.commit()
+    try:
+        administration.add_hub_channel(store, HubChannel(network, address, severity, tlp, code),
+                                       utc_now())
+    except RegistrationError as exc:
+        fail(str(exc))
     typer.echo(f"added {network.value} hub channel {address} (up to {tlp.label}"
                + (f", {severity.label} and above" if severity else "")
                + f", in {code or settings.default_language})")
@@ -83,8 +84,7 @@ def channel_add(
 def channel_list() -> None:
     """List the hub channels."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        channels = uow.hub_channels.all()
+    channels = administration.hub_channels(store)
     if not channels:
         typer.echo("no hub channels; add one with `hubbot channel add telegram CHAT_ID`")
     for ch in channels:
@@ -97,21 +97,20 @@ def channel_list() -> None:
 def channel_remove(network: Network, address: str) -> None:
     """Stop posting to a hub channel."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        if not uow.hub_channels.remove(network, address):
-            fail(f"no {network.value} hub channel {address}; see `hubbot channel list`")
-        uow.commit()
+    try:
+        administration.remove_hub_channel(store, network, address)
+    except RegistrationError as exc:
+        fail(str(exc))
     typer.echo(f"removed {network.value} hub channel {address}")
 
 
 def member_role(name: str, role: Role) -> None:
     """Make a member a coordinator (announcements, meetings, situations) or a member again."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        if not uow.members.set_role(name, role):
-            fail(f"no member {name!r}; see `hubbot member list`")
-        uow.audit.add("cli", "grant", f"{name}: {role.value}", utc_now())
-        uow.commit()
+    try:
+        administration.set_role(store, name, role, utc_now())
+    except RegistrationError as exc:
+        fail(str(exc))
     typer.echo(f"{name} is now a {role.value}")
 
 
@@ -120,8 +119,7 @@ def audit(
 ) -> None:
     """What coordinators and admins did, newest first: when, who, what."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        entries = uow.audit.latest(limit)
+    entries = administration.audit_entries(store, limit)
     if not entries:
         typer.echo("the audit log is empty")
     for e in entries:

@@ -26,7 +26,7 @@ from bot.domain.product_csv import (
 )
 from bot.domain.products import ProductSpec
 from bot.feeds.config import FeedsFileError, load_feeds
-from bot.services import registrations
+from bot.services import administration, registrations
 
 app = typer.Typer(help="hubbot: security advisories matched to members' products, as alerts.",
                   no_args_is_help=True, add_completion=False)
@@ -172,10 +172,8 @@ def member_add(
 def member_list() -> None:
     """List members with their contacts and number of products."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        members = uow.members.all()
-        contacts = uow.members.contacts()
-        products = uow.products.all()
+    overview = administration.members_overview(store)
+    members, contacts, products = overview.members, overview.contacts, overview.products
     if not members:
         typer.echo("no members yet; add one with `hubbot member add NAME`")
     for m in members:
@@ -235,8 +233,7 @@ def product_list(
 ) -> None:
     """List registered products (confidential: each maps a member's attack surface)."""
     store = open_cli_store(load_settings())
-    with store() as uow:
-        products = uow.products.all(member)
+    products = administration.registered_products(store, member)
     for p in products:
         extra = f"\taliases: {'; '.join(p.spec.aliases)}" if p.spec.aliases else ""
         flag = "\tdistinctive" if p.spec.distinctive else ""
