@@ -52,6 +52,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,12 +68,19 @@ from bot.store.unit_of_work import SqlStore  # noqa: E402
 TOKEN = "123456:CRASH-token"
 FIRST_USER = 100001
 IN_FLIGHT = 30  # the Telegram dispatcher's concurrency
-FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>
+
+
+def feed() -> bytes:
+    """The advisory, published now: an undated or old entry is a new feed's backlog and is recorded
+    without alerting (HUBBOT_BACKLOG_DAYS), which left the bench waiting for a broadcast."""
+    published = format_datetime(datetime.now(UTC), usegmt=True)
+    return f"""<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>
 <link>https://adv.example.org/</link><description>bench</description>
-<item><title>Dr\xc3\xa4ger Infinity Delta: remote code execution</title>
+<item><title>Dräger Infinity Delta: remote code execution</title>
 <link>https://adv.example.org/crash</link><guid>https://adv.example.org/crash</guid>
+<pubDate>{published}</pubDate>
 <description>CVSS v3.1 base score 9.8 (CVE-2026-90001)</description></item>
-</channel></rss>"""
+</channel></rss>""".encode()
 
 
 def prepare(home: Path, members: int, matrix_users: list[str]) -> None:
@@ -260,7 +268,7 @@ async def main() -> None:
     mx_messages = (args.matrix_messages if args.matrix_messages is not None
                    else args.messages) if "matrix" in networks else 0
     rng = random.Random(args.seed)
-    feed_server = serve_feed(FEED)
+    feed_server = serve_feed(feed())
     with tempfile.TemporaryDirectory(prefix="hubbot-crash-") as tmp:
         home = Path(tmp)
         (home / "data").mkdir()
