@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import fail, load_settings, open_cli_store
+from bot.cli.common import fail, load_settings, open_cli_store, refusals_reported
 from bot.domain.alerts import HubChannel
 from bot.domain.clock import utc_now
 from bot.domain.language import languages, supported
@@ -15,7 +15,6 @@ from bot.domain.members import Network, Role, check_address
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 from bot.services import administration
-from bot.services.registrations import RegistrationError
 
 invite_app = typer.Typer(help="One-time codes that link a chat to a member.",
                          no_args_is_help=True)
@@ -70,11 +69,9 @@ def channel_add(
         fail(str(exc))
     store = open_cli_store(settings)
     code = language.strip().lower() if language else None
-    try:
+    with refusals_reported():
         administration.add_hub_channel(store, HubChannel(network, address, severity, tlp, code),
                                        utc_now())
-    except RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"added {network.value} hub channel {address} (up to {tlp.label}"
                + (f", {severity.label} and above" if severity else "")
                + f", in {code or settings.default_language})")
@@ -97,20 +94,16 @@ def channel_list() -> None:
 def channel_remove(network: Network, address: str) -> None:
     """Stop posting to a hub channel."""
     store = open_cli_store(load_settings())
-    try:
+    with refusals_reported():
         administration.remove_hub_channel(store, network, address)
-    except RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"removed {network.value} hub channel {address}")
 
 
 def member_role(name: str, role: Role) -> None:
     """Make a member a coordinator (announcements, meetings, situations) or a member again."""
     store = open_cli_store(load_settings())
-    try:
+    with refusals_reported():
         administration.set_role(store, name, role, utc_now())
-    except RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"{name} is now a {role.value}")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
@@ -10,12 +12,22 @@ from pydantic import ValidationError
 
 from bot.app import i18n, log_redaction
 from bot.app.settings import Settings
+from bot.services.registrations import RegistrationError
 from bot.store.unit_of_work import SqlStore
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def refusals_reported() -> Iterator[None]:
+    """A request the admin can correct (a RegistrationError) ends the command with its message."""
+    try:
+        yield
+    except RegistrationError as exc:
+        fail(str(exc))
 
 
 def load_settings() -> Settings:

@@ -14,7 +14,7 @@ import typer
 from bot.app.private_files import restrict_new_files
 from bot.app.settings import Settings
 from bot.cli.chat import audit, channel_app, invite_app, member_role
-from bot.cli.common import fail, load_settings, open_cli_store
+from bot.cli.common import fail, load_settings, open_cli_store, refusals_reported
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.product_csv import (
@@ -161,10 +161,8 @@ def member_add(
     contacts = [(Network.TELEGRAM, t) for t in telegram or []]
     contacts += [(Network.MATRIX, m) for m in matrix or []]
     store = open_cli_store(load_settings())
-    try:
+    with refusals_reported():
         member = registrations.add_member(store, name, contacts, utc_now())
-    except registrations.RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"added member {member.name} with {len(contacts)} contact(s)")
 
 
@@ -192,10 +190,8 @@ def member_remove(
     """Remove a member, its contacts and products; nothing queued for it is sent."""
     if not yes:
         typer.confirm(f"Remove member {name} with all its products and contacts?", abort=True)
-    try:
+    with refusals_reported():
         registrations.remove_member(open_cli_store(load_settings()), name)
-    except registrations.RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"removed member {name}")
 
 
@@ -219,11 +215,9 @@ def product_add(
                            distinctive, versions)
     except ValueError as exc:
         fail(str(exc))
-    try:
+    with refusals_reported():
         store = open_cli_store(load_settings())
         registered = registrations.add_product(store, member, spec, utc_now())
-    except registrations.RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"added product #{registered.id}: {member}: {vendor} | {product}")
 
 
@@ -244,10 +238,8 @@ def product_list(
 @product_app.command("remove")
 def product_remove(product_id: int) -> None:
     """Remove a registered product by its id (see `hubbot product list`)."""
-    try:
+    with refusals_reported():
         registrations.remove_product(open_cli_store(load_settings()), product_id)
-    except registrations.RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"removed product #{product_id}")
 
 
@@ -265,12 +257,10 @@ def product_import(
         lines = _product_lines(csv_file, skip_invalid)
     except (OSError, UnicodeDecodeError, ProductCsvError) as exc:
         fail(str(exc))
-    try:
+    with refusals_reported():
         added, skipped, created = registrations.import_products(
             open_cli_store(load_settings()), lines, utc_now(), create_members
         )
-    except registrations.RegistrationError as exc:
-        fail(str(exc))
     typer.echo(f"imported {added} products ({skipped} already registered)"
                + (f"; new members: {', '.join(created)}" if created else ""))
 
