@@ -40,14 +40,32 @@ from bot.domain.coordination_commands import (
 )
 from bot.domain.language import N_, _, languages, supported
 from bot.domain.name_folding import clean_name
+from bot.domain.report_commands import (
+    ApproveReport,
+    CancelConversation,
+    EditReport,
+    ListReports,
+    RejectReport,
+    ReportSituation,
+    Seen,
+    SkipStep,
+    StartReport,
+    parse_approve,
+    parse_edit,
+    parse_reject,
+    parse_report_situation,
+    parse_seen,
+)
 from bot.domain.severity import Severity
 
 __all__ = [
-    "COMMANDS", "MAX_ARGUMENT_CHARS", "MAX_COMMAND_CHARS", "SPECS", "AddMeeting", "Affected",
-    "Announce", "Audience", "CancelMeeting", "Command", "CommandError", "CommandSpec", "Digest",
-    "Grant", "Help", "Latest", "ListMeetings", "ListProducts", "Mute", "Rsvp", "SetLanguage",
-    "SetSeverity", "SetTimezone", "Situation", "Start", "Status", "Subscribe", "Unsubscribe",
-    "command_name", "help_text", "menu", "parse_command", "spec_of",
+    "AddMeeting", "Affected", "Announce", "ApproveReport", "Audience", "COMMANDS",
+    "CancelConversation", "CancelMeeting", "Command", "CommandError", "CommandSpec", "Digest",
+    "EditReport", "Grant", "Help", "Latest", "ListMeetings", "ListProducts", "ListReports",
+    "MAX_ARGUMENT_CHARS", "MAX_COMMAND_CHARS", "Mute", "RejectReport", "ReportSituation", "Rsvp",
+    "SPECS", "Seen", "SetLanguage", "SetSeverity", "SetTimezone", "Situation", "SkipStep", "Start",
+    "StartReport", "Status", "Subscribe", "Unsubscribe", "command_name", "help_text", "menu",
+    "parse_command", "spec_of",
 ]
 
 MAX_COMMAND_CHARS = 3000  # an announcement may be a few paragraphs
@@ -124,7 +142,8 @@ class SetLanguage:
 Command = (
     Start | Help | Subscribe | Unsubscribe | ListProducts | SetSeverity | Mute | Status | Latest
     | Affected | Digest | ListMeetings | Rsvp | Announce | AddMeeting | CancelMeeting | Situation
-    | Grant | SetTimezone | SetLanguage
+    | Grant | SetTimezone | SetLanguage | StartReport | CancelConversation | SkipStep | ListReports
+    | ApproveReport | RejectReport | EditReport | Seen | ReportSituation
 )
 
 
@@ -286,6 +305,15 @@ def _latest(rest: str) -> Command:
     return Latest(int(rest))
 
 
+def _situation(rest: str) -> Command:
+    """An alert's number, or a member report's ID (R12), with an optional `detail`."""
+    words = rest.split()
+    if words and words[0][:1] in "Rr" and 1 <= len(words) <= 2 \
+            and (len(words) == 1 or words[1].lower() == "detail"):
+        return parse_report_situation(words[0], len(words) == 2)
+    return parse_situation(rest)
+
+
 def _language(rest: str) -> Command:
     word = rest.strip().lower()
     if not word:
@@ -353,6 +381,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 N_("the time zone your times are shown in"), parse_timezone, (SetTimezone,)),
     CommandSpec("language", N_("[de|en, or off]"), N_("the language the bot writes to you in"),
                 _language, (SetLanguage,)),
+    CommandSpec("report", "", N_("tell the hub about an attack or indicators you see"),
+                _no_arguments(StartReport()), (StartReport,)),
+    CommandSpec("seen", N_("<report-id> [no | indicators you see]"),
+                N_("tell the hub whether you see what a member reported"),
+                parse_seen, (Seen,)),
+    CommandSpec("skip", "", N_("skip a question of a report"), _no_arguments(SkipStep()),
+                (SkipStep,)),
+    CommandSpec("cancel", "", N_("stop a report (or an edit) half-way"),
+                _no_arguments(CancelConversation()), (CancelConversation,)),
     CommandSpec("rsvp", N_("<meeting-id> <yes|no|maybe>"),
                 N_("say whether you attend a meeting"), parse_rsvp, (Rsvp,)),
     CommandSpec("announce", N_("[--dm] <text>"),
@@ -361,9 +398,19 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("meeting", N_("add <YYYY-MM-DD HH:MM> [time zone] <title> [| link]  or  "
                               "cancel <meeting-id>"), N_("schedule or cancel a hub meeting"),
                 parse_meeting, (AddMeeting, CancelMeeting), Audience.COORDINATOR),
-    CommandSpec("situation", N_("<alert-id> [detail]"),
-                N_("how many members an alert matched, are affected, patched"),
-                parse_situation, (Situation,), Audience.COORDINATOR),
+    CommandSpec("situation", N_("<alert-id or report-id> [detail]"),
+                N_("how many members an alert matched, are affected, patched; who sees a "
+                   "report"), _situation, (Situation, ReportSituation), Audience.COORDINATOR),
+    CommandSpec("reports", "", N_("members' reports waiting for a decision"),
+                _no_arguments(ListReports()), (ListReports,), Audience.COORDINATOR),
+    CommandSpec("approve", N_("<report-id>"), N_("relay a member's report to the members"),
+                parse_approve, (ApproveReport,), Audience.COORDINATOR),
+    CommandSpec("edit", N_("<report-id> [new summary]"),
+                N_("rewrite a report's summary before it is relayed"), parse_edit,
+                (EditReport,), Audience.COORDINATOR),
+    CommandSpec("reject", N_("<report-id> [reason]"),
+                N_("decline a member's report (the reporter is told)"), parse_reject,
+                (RejectReport,), Audience.COORDINATOR),
     CommandSpec("grant", N_("<member> <coordinator|member>"),
                 N_("give or take a member's coordinator role"), parse_grant, (Grant,),
                 Audience.ADMIN),

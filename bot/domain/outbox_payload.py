@@ -136,12 +136,34 @@ class EscalationMessage(TextMessage):
     ref: int | None = None
 
 
+@dataclass(frozen=True)
+class ReportMessage(TextMessage):
+    """A member's report relayed by the hub (anonymised unless its reporter chose otherwise)."""
+
+    kind: ClassVar[str] = "report"
+
+
+@dataclass(frozen=True)
+class TriageMessage(TextMessage):
+    """A filed member report put before the coordinators, with approve / edit / reject."""
+
+    kind: ClassVar[str] = "triage"
+
+
+@dataclass(frozen=True)
+class ReportNotice(TextMessage):
+    """Tells a reporter about their own report: the decision, how many others see it."""
+
+    kind: ClassVar[str] = "report_notice"
+
+
 # A text kind is one of the subclasses of TextMessage above, tagged by `kind` when stored.
 OutboxPayload = AlertMessage | TextMessage
 
 TEXT_KINDS: dict[str, type[TextMessage]] = {cls.kind: cls for cls in (
     ReplyMessage, AnnouncementMessage, MeetingMessage, ReminderMessage, DigestMessage,
-    SummaryMessage, DeliveryNotice, FeedHealthMessage, EscalationMessage)}
+    SummaryMessage, DeliveryNotice, FeedHealthMessage, EscalationMessage, ReportMessage,
+    TriageMessage, ReportNotice)}
 
 
 def text_message(kind: str, text: str, language: str | None = None, buttons: Buttons = (),

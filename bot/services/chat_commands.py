@@ -23,8 +23,9 @@ from bot.domain.language import N_, _, speaking, supported
 from bot.domain.members import Contact, reader_language
 from bot.domain.outbox_payload import ReplyMessage, button_rows
 from bot.domain.queued_messages import NewMessage
+from bot.domain.report_conversation import Draft, Step
 from bot.domain.roles import Authority, authority_of
-from bot.services import announcements, outgoing
+from bot.services import announcements, outgoing, reports
 from bot.services.command_handlers import HANDLERS, Turn
 from bot.services.command_rate import SLOW_DOWN, CommandRateLimit
 from bot.services.hub_messages import HubPolicy, actor
@@ -63,8 +64,10 @@ class ChatCommands:
         # Called (from the handling thread) after a meeting was added or cancelled.
         self._on_meetings_changed = on_meetings_changed
 
-    def handle(self, sender: Sender, text: str, update_key: str) -> str | None:
-        """Act on `text`; returns the answer queued, or None for a redelivered update."""
+    def handle(self, sender: Sender, text: str, update_key: str,
+               attachment: bool = False) -> str | None:
+        """Act on `text` (or a photo or file: `attachment`); returns the answer queued, or None
+        for a redelivered update."""
         now = self._clock()
         allowed = self._rate.allow(sender.network.value, sender.address)
         with self._uow() as uow:
@@ -91,7 +94,8 @@ class ChatCommands:
                                            network_language=heard)
             language = reader_language(contact, heard)
             with speaking(language):
-                answer, parsed, name = self._respond(uow, sender, text, contact, authority, now)
+                answer, parsed, name = self._respond(uow, sender, text, contact, authority, now,
+                                                     attachment)
             if contact is not None and not contact.active:
                 # They wrote to us, so they can receive again (e.g. they unblocked the bot).
                 uow.members.update_contact(sender.network, sender.address, active=True)
@@ -116,13 +120,28 @@ class ChatCommands:
             contact = None
         return reader_language(contact, heard)
 
+    def expects_text(self, sender: Sender) -> bool:
+        """Whether a plain text from `sender` answers an open report (Matrix forwards plain
+        texts only then, so that it never talks on with another bot)."""
+        with self._uow() as uow:
+            return reports.in_conversation(uow, sender.network, sender.address, self._clock())
+
     def _respond(
         self, uow: UnitOfWork, sender: Sender, text: str, contact: Contact | None,
-        authority: Authority, now: datetime,
+        authority: Authority, now: datetime, attachment: bool = False,
     ) -> tuple[Reply, Command | CommandError | None, str]:
         """The answer in the reader's language, what was parsed, and the command's name."""
-        confirmation = parse_confirmation(text)
+        draft, ended = reports.active(uow, sender.network, sender.address, now)
         parsed: Command | CommandError | None = None
+        if attachment:
+            return (reports.attachment(uow, sender.network, sender.address, now) if authority
+                    else Reply(_(NOT_LINKED))), None, "attachment"
+        if draft is not None and not _declared(text):
+            return self._converse(uow, sender, draft, text, contact, authority, now), None, \
+                "answer"
+        if ended is not None and not text.startswith("/"):
+            return ended, None, "answer"
+        confirmation = parse_confirmation(text)
         if confirmation is not None:
             # The role is checked again now: it may have been taken since the preview.
             confirmed = announcements.confirm(
@@ -141,6 +160,22 @@ class ChatCommands:
             name = command_name(parsed) if not isinstance(parsed, CommandError | None) \
                 else "-"
         return answer, parsed, name
+
+    def _converse(
+        self, uow: UnitOfWork, sender: Sender, draft: Draft, text: str, contact: Contact | None,
+        authority: Authority, now: datetime,
+    ) -> Reply:
+        """A plain answer to the person's open report (or a coordinator's edit)."""
+        editing = draft.step is Step.EDIT
+        if (editing and authority < Authority.COORDINATOR) or (not editing and contact is None):
+            # Unlinked or demoted since the conversation began: it ends here.
+            uow.reports.drop_draft(sender.network, sender.address)
+            return Reply(_(NOT_LINKED)) if not authority else Reply(
+                _("Only the hub's coordinators may edit reports."))
+        member = contact.member if contact else None
+        who = reports.Reporter(sender.network, sender.address, member,
+                               reader_language(contact, supported(sender.language)))
+        return reports.answer(uow, who, draft, text, now, self._policy)
 
     def _authority(self, uow: UnitOfWork, sender: Sender, contact: Contact | None) -> Authority:
         record = uow.members.get(contact.member) if contact else None
@@ -184,6 +219,14 @@ class ChatCommands:
         if binding.needs_contact and contact is None:
             return Reply(_(NOT_LINKED))
         return binding.handler(parsed, Turn(uow, sender, contact, authority, now, self._policy))
+
+
+def _declared(text: str) -> bool:
+    """A command of the grammar (even with bad arguments): during a report's conversation,
+    anything else — plain text, or "!TLP:AMBER" from a Matrix hint — is an answer."""
+    parsed = parse_command(text)
+    return parsed is not None and (not isinstance(parsed, CommandError)
+                                   or parsed.command is not None)
 
 
 def _open_to_anyone(parsed: Command | CommandError | None) -> bool:

@@ -15,20 +15,29 @@ from bot.domain.commands import (
     AddMeeting,
     Affected,
     Announce,
+    ApproveReport,
+    CancelConversation,
     CancelMeeting,
     Digest,
+    EditReport,
     Grant,
     Help,
     Latest,
     ListMeetings,
     ListProducts,
+    ListReports,
     Mute,
+    RejectReport,
+    ReportSituation,
     Rsvp,
+    Seen,
     SetLanguage,
     SetSeverity,
     SetTimezone,
     Situation,
+    SkipStep,
     Start,
+    StartReport,
     Status,
     Subscribe,
     Unsubscribe,
@@ -38,7 +47,17 @@ from bot.domain.language import N_, _, clock_text, language_name, languages, spe
 from bot.domain.members import Contact, Role, reader_language
 from bot.domain.roles import Authority
 from bot.domain.tlp_gate import Clearance
-from bot.services import announcements, digests, meetings, member_commands, outgoing, situation
+from bot.services import (
+    announcements,
+    digests,
+    meetings,
+    member_commands,
+    outgoing,
+    report_triage,
+    reports,
+    sightings,
+    situation,
+)
 from bot.services.command_registry import CommandRegistry
 from bot.services.hub_messages import HubPolicy, actor
 from bot.services.invites import code_hash
@@ -73,6 +92,15 @@ class Turn:
     def zone(self) -> str:
         """The time zone to show times in: the contact's own, else the hub's."""
         return self.linked.timezone or self.policy.zone
+
+    @property
+    def language(self) -> str:
+        return reader_language(self.contact, supported(self.sender.language))
+
+    def reporter(self) -> reports.Reporter:
+        """The sender as a report's conversation knows them."""
+        member = self.contact.member if self.contact else None
+        return reports.Reporter(self.sender.network, self.sender.address, member, self.language)
 
     def clearance(self) -> Clearance:
         """What the sender's own chat may read (the TLP gate's view of them)."""
@@ -259,6 +287,62 @@ def grant(command: Grant, turn: Turn) -> Reply:
     if role is Role.COORDINATOR:
         return Reply(_("{member} is now a coordinator.").format(member=command.member))
     return Reply(_("{member} is now a member.").format(member=command.member))
+
+
+# --- members' reports: the conversation, triage, sightings ------------------------------------
+
+@HANDLERS.handles(StartReport)
+def start_report(command: StartReport, turn: Turn) -> Reply:
+    return reports.start(turn.uow, turn.reporter(), turn.now)
+
+
+@HANDLERS.handles(CancelConversation, needs_contact=False)
+def cancel_conversation(command: CancelConversation, turn: Turn) -> Reply:
+    return reports.cancel(turn.uow, turn.sender.network, turn.sender.address)
+
+
+@HANDLERS.handles(SkipStep, needs_contact=False)
+def skip_step(command: SkipStep, turn: Turn) -> Reply:
+    draft, ended = reports.active(turn.uow, turn.sender.network, turn.sender.address, turn.now)
+    if draft is None:
+        return ended or Reply(_("There is no question to skip. /report starts a report."))
+    return reports.skip(turn.uow, turn.reporter(), draft, turn.now)
+
+
+@HANDLERS.handles(Seen)
+def seen(command: Seen, turn: Turn) -> Reply:
+    return sightings.seen(turn.uow, turn.linked.member, command, turn.now, turn.policy)
+
+
+@HANDLERS.handles(ListReports, needs_contact=False)
+def list_reports(command: ListReports, turn: Turn) -> Reply:
+    return report_triage.waiting(turn.uow)
+
+
+@HANDLERS.handles(ApproveReport, needs_contact=False)
+def approve_report(command: ApproveReport, turn: Turn) -> Reply:
+    return report_triage.approve(turn.uow, command.report_id, turn.who, turn.now, turn.policy)
+
+
+@HANDLERS.handles(RejectReport, needs_contact=False)
+def reject_report(command: RejectReport, turn: Turn) -> Reply:
+    return report_triage.reject(turn.uow, command.report_id, command.reason, turn.who,
+                                turn.now, turn.policy)
+
+
+@HANDLERS.handles(EditReport, needs_contact=False)
+def edit_report(command: EditReport, turn: Turn) -> Reply:
+    if command.summary is None:
+        refused = report_triage.refusal(turn.uow, command.report_id)
+        return refused or reports.start_edit(turn.uow, turn.sender.network, turn.sender.address,
+                                  command.report_id, turn.now)
+    return report_triage.edit(turn.uow, turn.who, command.report_id, command.summary,
+                              turn.now, turn.policy)
+
+
+@HANDLERS.handles(ReportSituation, needs_contact=False)
+def report_situation(command: ReportSituation, turn: Turn) -> Reply:
+    return sightings.situation(turn.uow, command)
 
 
 HANDLERS.check_complete(COMMANDS)

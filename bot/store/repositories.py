@@ -18,6 +18,7 @@ from bot.domain.queued_messages import OutboxState
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 from bot.services.ports.store import ProductsRevision
+from bot.store.report_repository import SqlReports
 from bot.store.tables import (
     AdvisoryRow,
     AdvisorySourceRow,
@@ -203,6 +204,8 @@ class SqlMembers:
         for table in (ContactRow, ProductRow, InviteRow, HeldAlertRow, AffectedAnswerRow):
             for child in self._s.exec(select(table).where(table.member_id == row.id)):
                 self._s.delete(child)
+        assert row.id is not None
+        SqlReports(self._s).remove_member(row.id)
         # Nothing more reaches a removed member, not even what was already queued.
         self._s.exec(
             update(OutboxRow)

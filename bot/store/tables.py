@@ -348,3 +348,71 @@ class EpssScoreRow(SQLModel, table=True):
     percentile: float
     score_date: date | None = None
     fetched_at: datetime
+
+
+class ReportDraftRow(SQLModel, table=True):
+    """A member's report (or a coordinator's edit) half-way through its conversation: one per
+    person, kept across restarts until it is filed, cancelled or expires."""
+
+    __tablename__ = "report_draft"
+    __table_args__ = (UniqueConstraint("network", "address", name="uq_report_draft"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    network: str = Field(max_length=20)
+    address: str = Field(max_length=255)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    started_at: datetime
+    updated_at: datetime = Field(index=True)
+
+
+class ReportRow(SQLModel, table=True):
+    """A member's filed report; the reporter's identity is read by coordinators only."""
+
+    __tablename__ = "report"
+    # Never reuse an id: an old "/seen R12" must not count for a newer report.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    reporter_network: str = Field(max_length=20)
+    reporter_address: str = Field(max_length=255)
+    language: str | None = Field(default=None, max_length=10)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    vendor: str | None = Field(default=None, max_length=200)
+    product: str | None = Field(default=None, max_length=200)
+    tlp: str = Field(max_length=20)
+    sharing: str = Field(max_length=20)
+    status: str = Field(max_length=20, index=True)
+    created_at: datetime = Field(index=True)
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=300)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    edited: bool = False
+
+
+class ReportIndicatorRow(SQLModel, table=True):
+    """An indicator of a report: the reporter's, or added by a member's sighting."""
+
+    __tablename__ = "report_indicator"
+    __table_args__ = (UniqueConstraint("report_id", "kind", "value", name="uq_report_indicator"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    kind: str = Field(max_length=10)
+    value: str = Field(max_length=2100)
+    flag: str | None = Field(default=None, max_length=20)
+    added_by_member_id: int | None = None  # None: the reporter's own
+
+
+class ReportSightingRow(SQLModel, table=True):
+    """A member's answer to a relayed report: "we see this too" or "not here" (the latest)."""
+
+    __tablename__ = "report_sighting"
+    __table_args__ = (UniqueConstraint("report_id", "member_id", name="uq_report_sighting"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    seen: bool
+    indicators_added: int = 0
+    at: datetime

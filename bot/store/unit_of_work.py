@@ -21,6 +21,7 @@ from bot.store.exploitation_repository import SqlExploitation
 from bot.store.match_repository import SqlMatches
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
 from bot.store.outbox_repository import SqlOutbox
+from bot.store.report_repository import SqlReports
 from bot.store.repositories import (
     SqlAdvisories,
     SqlFeedStates,
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.held_alerts = SqlHeldAlerts(self._session)
         self.exploitation = SqlExploitation(self._session)
         self.csaf = SqlCsaf(self._session)
+        self.reports = SqlReports(self._session)
         return self
 
     def __exit__(

@@ -17,6 +17,7 @@ from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.outbox_payload import AlertMessage
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import NewMessage, OutboxItem, OutboxState
+from bot.domain.reports import Indicator, ProductName, Report, ReportStatus, Sharing, Sighting
 from bot.domain.severity import Severity
 from bot.domain.tlp import Tlp
 
@@ -250,6 +251,51 @@ class CsafRecords(Protocol):
     def set_seen(self, feed: str, url: str, updated: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredDraft:
+    """A conversation's state as saved between messages (its own JSON form), and its times."""
+
+    data: dict[str, Any]
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report as its conversation files it."""
+
+    member: str
+    reporter_network: Network
+    reporter_address: str
+    language: str | None
+    summary: str
+    product: ProductName | None
+    tlp: Tlp
+    sharing: Sharing
+    indicators: tuple[Indicator, ...]
+
+
+class Reports(Protocol):
+    def draft(self, network: Network, address: str) -> StoredDraft | None: ...
+    def save_draft(self, network: Network, address: str, data: dict[str, Any],
+                   now: datetime) -> None: ...
+    def drop_draft(self, network: Network, address: str) -> bool: ...
+    def drop_drafts_before(self, moment: datetime) -> int: ...
+    def add(self, report: NewReport, now: datetime) -> int: ...
+    def get(self, report_id: int) -> Report | None: ...
+    def waiting(self, limit: int = 50) -> list[Report]: ...
+    def decide(self, report_id: int, status: ReportStatus, by: str, now: datetime,
+               reason: str | None = None) -> bool: ...
+    def edit_summary(self, report_id: int, summary: str) -> bool: ...
+    def add_indicators(self, report_id: int, indicators: Sequence[Indicator],
+                       member: str | None) -> int: ...
+    def sight(self, report_id: int, member: str, seen: bool, indicators_added: int,
+              now: datetime) -> bool: ...
+    def sightings(self, report_id: int) -> list[Sighting]: ...
+    def purge_before(self, moment: datetime) -> int: ...
+    def count(self) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; read-only here so an adapter may hold its own
     repository classes."""
@@ -288,6 +334,8 @@ class UnitOfWork(Protocol):
     def exploitation(self) -> Exploitation: ...
     @property
     def csaf(self) -> CsafRecords: ...
+    @property
+    def reports(self) -> Reports: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
