@@ -41,7 +41,7 @@ from bot.outbox.dispatcher import OutboxDispatcher
 from bot.services.chat_commands import ChatCommands
 from bot.services.command_rate import CommandRateLimit
 from bot.services.direct_rooms import DirectRooms
-from bot.services.housekeeping import forget_old_updates
+from bot.services.housekeeping import forget_old_reports, forget_old_updates
 from bot.services.polling import FeedPoller, PollOutcome
 from bot.services.store_boundary import StoreBoundary
 from bot.services.store_health import undeliverable_backlog
@@ -293,6 +293,8 @@ async def run_forever(settings: Settings) -> None:
             stack.push_async_callback(health.stop)
         async def housekeeping() -> None:
             await bot.boundary.call(forget_old_updates, bot.boundary, utc_now())
+            await bot.boundary.call(forget_old_reports, bot.boundary, utc_now(),
+                                    timedelta(days=settings.report_retention_days))
 
         scheduler = build_scheduler(enabled, bot.poll, utc_now(), housekeeping=housekeeping)
         await bot.boundary.call(bot.coordination.attach, scheduler)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         default=3, ge=0, le=3650,
         description="on a feed's first poll, entries older than this are recorded, not alerted",
     )
+    report_retention_days: float = Field(
+        default=180, gt=0, le=3650,
+        description="members' reports (with their indicators and sightings) are kept this long",
+    )
     fetch_timeout: float = Field(default=60.0, gt=0, description="seconds for a whole fetch")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     feeds_allow_private: bool = Field(

@@ -21,6 +21,7 @@ from bot.domain.outbox_payload import ReplyMessage
 from bot.domain.products import ProductSpec, RegisteredProduct
 from bot.domain.queued_messages import NewMessage
 from bot.domain.severity import Severity
+from bot.services.ports.store import StoredDraft
 
 UNCHANGED: Any = False  # update_contact's "leave this field as it is"
 
@@ -37,6 +38,7 @@ class State:
     outbox: dict[str, NewMessage] = field(default_factory=dict)
     channels: dict[tuple[Network, str], HubChannel] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    drafts: dict[tuple[Network, str], StoredDraft] = field(default_factory=dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -230,6 +232,24 @@ class FakeAudit:
         return self.s.audit[-limit:][::-1]
 
 
+class FakeReportDrafts:
+    """The report conversations' state (filed reports are tested on a real store)."""
+
+    def __init__(self, state: State) -> None:
+        self.s = state
+
+    def draft(self, network: Network, address: str) -> StoredDraft | None:
+        return self.s.drafts.get((network, address))
+
+    def save_draft(self, network: Network, address: str, data: dict[str, Any],
+                   now: datetime) -> None:
+        old = self.s.drafts.get((network, address))
+        self.s.drafts[(network, address)] = StoredDraft(data, old.started_at if old else now, now)
+
+    def drop_draft(self, network: Network, address: str) -> bool:
+        return self.s.drafts.pop((network, address), None) is not None
+
+
 class FakeUnitOfWork:
     """One transaction on a FakeStore: its changes reach the store only on `commit()`."""
 
@@ -243,6 +263,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self._state)
         self.hub_channels = FakeHubChannels(self._state)
         self.audit = FakeAudit(self._state)
+        self.reports = FakeReportDrafts(self._state)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"FakeUnitOfWork has no {name!r} repository yet; add one to "

@@ -34,6 +34,9 @@ EXAMPLES = {
     "timezone": "/timezone Europe/Berlin", "language": "/language de", "rsvp": "/rsvp 3 maybe",
     "announce": "/announce --dm Patch today.", "meeting": "/meeting cancel 4",
     "situation": "/situation 12 detail", "grant": "/grant Klinikum Nord coordinator",
+    "report": "/report", "seen": "/seen R12 185.220.101.4", "skip": "/skip",
+    "cancel": "/cancel", "reports": "/reports", "approve": "/approve R12",
+    "edit": "/edit R12 A member sees beaconing.", "reject": "/reject R12 duplicate",
 }
 
 

@@ -296,7 +296,7 @@ def test_coordinator_asks_for_an_alerts_situation(text: str, expected: Situation
     ("/situation x12", "The alert ID is a number, as shown in the message."),
 ])
 def test_situation_with_wrong_arguments_is_explained(text: str, reason: str) -> None:
-    assert error_of(text) == f"{reason}\nUsage: /situation <alert-id> [detail]"
+    assert error_of(text) == f"{reason}\nUsage: /situation <alert-id or report-id> [detail]"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

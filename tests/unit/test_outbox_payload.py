@@ -28,8 +28,11 @@ from bot.domain.outbox_payload import (
     PayloadError,
     ReminderMessage,
     ReplyMessage,
+    ReportMessage,
+    ReportNotice,
     SummaryMessage,
     TextMessage,
+    TriageMessage,
     alert_message_from_json,
     payload_from_json,
     payload_to_json,
@@ -65,6 +68,10 @@ EVERY_KIND: list[OutboxPayload] = [
     DeliveryNotice("A telegram contact of Vivantes can no longer receive messages", "en"),
     FeedHealthMessage("⚠️ Feed siemens has failed", "en"),
     EscalationMessage("🚨 Now exploited: CVE-2026-1", "de", ref=7),
+    ReportMessage("🛡 A member organisation reports (R3, TLP:AMBER)", "de",
+                  ((Button("We see this too", "/seen R3"), Button("Not here", "/seen R3 no")),)),
+    TriageMessage("📝 Report R3 from Charité", "en", ((Button("Approve", "/approve R3"),),)),
+    ReportNotice("2 other members see R3 too.", "en"),
 ]
 
 
