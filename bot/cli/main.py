@@ -15,6 +15,7 @@ from bot.app.private_files import restrict_new_files
 from bot.app.settings import Settings
 from bot.cli.chat import audit, channel_app, invite_app, member_role
 from bot.cli.common import fail, load_settings, open_cli_store, refusals_reported
+from bot.cli.report_cli import export
 from bot.domain.clock import utc_now
 from bot.domain.members import Network
 from bot.domain.product_csv import (
@@ -42,6 +43,7 @@ app.add_typer(invite_app, name="invite")
 app.add_typer(channel_app, name="channel")
 member_app.command("role")(member_role)
 app.command("audit")(audit)
+app.command("export")(export)
 
 
 def _feeds(settings: Settings):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from bot.domain.alerts import HubChannel
 from bot.domain.coordination import AuditEntry
 from bot.domain.members import Contact, Member, Network, Role
 from bot.domain.products import RegisteredProduct
+from bot.domain.reports import Report, report_ref
 from bot.services.ports import UnitOfWorkFactory
 from bot.services.registrations import RegistrationError
 
@@ -66,3 +67,15 @@ def set_role(uow_factory: UnitOfWorkFactory, name: str, role: Role, now: datetim
 def audit_entries(uow_factory: UnitOfWorkFactory, limit: int) -> list[AuditEntry]:
     with uow_factory() as uow:
         return uow.audit.latest(limit)
+
+
+def report_for_export(uow_factory: UnitOfWorkFactory, report_id: int, form: str,
+                      now: datetime) -> Report:
+    """A member's report for the hub's other tools; the export is in the audit log."""
+    with uow_factory() as uow:
+        report = uow.reports.get(report_id)
+        if report is None:
+            raise RegistrationError(f"no report {report_ref(report_id)}")
+        uow.audit.add("cli", f"report export {form}", report.ref, now)
+        uow.commit()
+        return report
