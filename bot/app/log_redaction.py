@@ -22,8 +22,9 @@ from typing import TextIO
 
 MASK = "***"
 OWN_LOGGERS = ("bot", "__main__")
-# Loggers that print content at INFO: held at WARNING even when the rest is at INFO.
-CONTENT_AT_INFO = ("sqlalchemy", "httpx")
+# Loggers that print content at INFO: held at WARNING even when the rest is at INFO (ioc-fanger
+# logs each pasted text it re-fangs, with the indicators in it).
+CONTENT_AT_INFO = ("sqlalchemy", "httpx", "ioc_fanger", "ioc_finder", "pymisp", "stix2")
 # Loggers that print what they sent and received at DEBUG.
 CONTENT_AT_DEBUG = ("telegram", "httpcore", "hpack", "h2", "nio", "peewee", "aiohttp",
                     "tornado", "urllib3")

@@ -84,16 +84,22 @@ def in_conversation(uow: UnitOfWork, network: Network, address: str, now: dateti
 
 
 def start(uow: UnitOfWork, who: Reporter, now: datetime) -> Reply:
+    earlier = uow.reports.draft(who.network, who.address) is not None
     draft = Draft(Step.WHAT)
     uow.reports.save_draft(who.network, who.address, draft.to_data(), now)
     log.info("%s: a report conversation started", who.network.value)
-    return Reply(_("Thank you for telling the hub. Your report is read by the hub's "
+    dropped = _("(What you had begun before was dropped.)") + "\n" if earlier else ""
+    return Reply(dropped + _("Thank you for telling the hub. Your report is read by the hub's "
                    "coordinators first; nothing reaches other members before they approve "
                    "it, and only as you allow.") + "\n\n" + _(QUESTIONS[Step.WHAT]))
 
 
 def start_edit(uow: UnitOfWork, network: Network, address: str, report_id: int,
                now: datetime) -> Reply:
+    own, _ended = active(uow, network, address, now)
+    if own is not None and own.step is not Step.EDIT:
+        return Reply(_("You are writing a report of your own: finish it or send /cancel "
+                       "first."))
     draft = Draft(Step.EDIT, editing=report_id)
     uow.reports.save_draft(network, address, draft.to_data(), now)
     return Reply(_(QUESTIONS[Step.EDIT]))

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.domain.indicators import extract_indicators
 from bot.domain.language import _, ngettext
 from bot.domain.report_commands import ReportSituation, Seen
+from bot.domain.report_conversation import MAX_REPORT_INDICATORS
 from bot.domain.report_texts import sharing_text
 from bot.domain.reports import Report, ReportStatus, report_ref
 from bot.services.hub_messages import HubPolicy
@@ -35,12 +36,13 @@ def seen(uow: UnitOfWork, member: str, command: Seen, now: datetime,
     added, notes = 0, []
     if command.text:
         found = extract_indicators(command.text)
-        added = uow.reports.add_indicators(report.id, found.indicators, member)
+        room = max(0, MAX_REPORT_INDICATORS - len(report.indicators))
+        added = uow.reports.add_indicators(report.id, found.indicators[:room], member)
         if not found.indicators:
             notes.append(_("I found no indicators in the text after the ID."))
-        if found.text_cut or found.dropped:
+        if found.text_cut or found.dropped or len(found.indicators) > room:
             notes.append(_("Only the first {count} indicators were read.").format(
-                count=len(found.indicators)))
+                count=min(len(found.indicators), room)))
     before = _count_seen(uow, report.id)
     uow.reports.sight(report.id, member, command.seen, added, now)
     after = _count_seen(uow, report.id)

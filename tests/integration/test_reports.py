@@ -6,11 +6,14 @@ same service through Telegram and Matrix."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.app import log_redaction
 from bot.domain.alerts import HubChannel
 from bot.domain.members import Network, Role
 from bot.domain.products import ProductSpec
@@ -280,3 +283,26 @@ def test_removing_a_member_removes_its_reports(hub: CommandHub) -> None:
 def _audit(hub: CommandHub) -> list[object]:
     with hub.store() as uow:
         return list(uow.audit.latest(100))
+
+
+def test_no_report_text_or_indicator_reaches_the_log(hub: CommandHub) -> None:
+    """At DEBUG, with the bot's own logging (libraries that print texts are held back)."""
+    stream = io.StringIO()
+    handler = log_redaction.configure("DEBUG", [], stream=stream)
+    try:
+        logged = _logged_report(hub, stream)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    for secret in ("45.77.12.9", "bad-update", "44d88612", "10.20.30.40", "185.220.101.4",
+                   "CVE-2021-44228", "ransomware", "Infinity Delta", "Klinikum"):
+        assert secret not in logged, secret
+
+
+def _logged_report(hub: CommandHub, stream: io.StringIO) -> str:
+    report_id = file_report(hub)
+    hub.say(COORD, f"/edit R{report_id} Monitors beacon to bad-update.net")
+    hub.say(COORD, f"/approve R{report_id}")
+    hub.say(SUED, f"/seen R{report_id} 185.220.101.4")
+    logged = stream.getvalue()
+    assert f"R{report_id}" in logged  # the log says what happened, by ID
+    return logged
