@@ -160,10 +160,12 @@ QUESTIONS = {
                   "what it affects. Do not paste patient data. (/cancel stops the report.)"),
     Step.PRODUCT: N_("Which vendor and product does it concern? Write e.g. \"Siemens SIMATIC "
                      "S7-1500\" — or /skip if none."),
+    # TRANSLATORS: "done" is the word the conversation takes (German readers may send "fertig").
     Step.INDICATORS: N_("Paste the indicators as text: IP addresses, domains, URLs, e-mail "
                         "addresses, hashes, CVE IDs (defanged hxxp:// and [.] are fine). Send "
                         "done when finished, or /skip if there are none."),
-    Step.TLP: N_("Which TLP may the report carry? 1 CLEAR, 2 GREEN, 3 AMBER, 4 AMBER+STRICT, "
+    # TRANSLATORS: keep CLEAR, GREEN, AMBER, AMBER+STRICT, RED and /skip as they are.
+    Step.TLP: N_("Which TLP should the report have? 1 CLEAR, 2 GREEN, 3 AMBER, 4 AMBER+STRICT, "
                  "5 RED (/skip: AMBER). TLP:RED stays with the hub's coordinators."),
     Step.SHARING: N_("How may the hub share it? 1 coordinators only, 2 members anonymised "
                      "(/skip), 3 members with your organisation named."),

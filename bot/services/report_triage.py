@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from bot.domain.language import _, in_each_language, speaking
+from bot.domain.language import _, in_each_language, ngettext, speaking
 from bot.domain.name_folding import name_key
 from bot.domain.outbox_payload import (
     Button,
@@ -88,8 +88,11 @@ def approve(uow: UnitOfWork, report_id: int, who: str, now: datetime,
     if report.tlp is Tlp.RED:
         return Reply(_("Approved {ref}. It is TLP:RED: it stays with the coordinators, no "
                        "member receives it.").format(ref=report.ref))
-    return Reply(_("Approved {ref}: relayed to {count} chats, anonymised unless its reporter "
-                   "chose to be named.").format(ref=report.ref, count=reached))
+    return Reply(ngettext(
+        "Approved {ref}: relayed to {count} chat, anonymised unless its reporter chose to be "
+        "named.",
+        "Approved {ref}: relayed to {count} chats, anonymised unless its reporter chose to be "
+        "named.", reached).format(ref=report.ref, count=reached))
 
 
 def reject(uow: UnitOfWork, report_id: int, reason: str | None, who: str, now: datetime,
@@ -126,8 +129,8 @@ def edit(uow: UnitOfWork, who: str, report_id: int, summary: str, now: datetime,
     edited = uow.reports.get(report_id)
     assert edited is not None
     _tell_coordinators(uow, edited, now, policy, key=f"R{report_id}|edit|{now.isoformat()}")
-    return Reply(_("The summary of {ref} is changed; the coordinators got it again to "
-                   "decide.").format(ref=edited.ref))
+    return Reply(_("The new summary of {ref} is saved and sent to the coordinators with the "
+                   "report, for the decision.").format(ref=edited.ref))
 
 
 def relay(uow: UnitOfWork, report: Report, now: datetime, policy: HubPolicy) -> int:

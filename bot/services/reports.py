@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.indicators import extract_indicators, merge
-from bot.domain.language import N_, _
+from bot.domain.language import N_, _, ngettext
 from bot.domain.members import Network
 from bot.domain.name_folding import name_key
 from bot.domain.outbox_payload import Button
@@ -31,7 +31,7 @@ from bot.domain.report_conversation import (
     yes_or_no,
 )
 from bot.domain.report_texts import draft_review, indicator_lines
-from bot.domain.reports import DRAFT_LIFETIME, ProductName
+from bot.domain.reports import DRAFT_LIFETIME, ProductName, report_ref
 from bot.services import report_triage
 from bot.services.hub_messages import HubPolicy, actor
 from bot.services.ports import NewReport, UnitOfWork
@@ -39,8 +39,8 @@ from bot.services.replies import Reply
 
 log = logging.getLogger(__name__)
 
-EXPIRED = N_("Your unfinished report expired: nothing was answered for 24 hours, so it was "
-             "dropped. Send /report to start again.")
+EXPIRED = N_("Your unfinished report expired: nothing was answered for {hours} hours, so it "
+             "was dropped. Send /report to start again.")
 UNREADABLE = N_("Your unfinished report could not be read after an update of the bot, so it "
                 "was dropped. Send /report to start again.")
 TEXT_ONLY = N_("I take text only: photos and files are not read or kept. Describe what you see, "
@@ -68,7 +68,8 @@ def active(uow: UnitOfWork, network: Network, address: str,
     if now - stored.updated_at > DRAFT_LIFETIME:
         uow.reports.drop_draft(network, address)
         log.info("%s: a report draft expired", network.value)
-        return None, Reply(_(EXPIRED))
+        hours = int(DRAFT_LIFETIME.total_seconds() // 3600)
+        return None, Reply(_(EXPIRED).format(hours=hours))
     draft = draft_from_data(stored.data)
     if draft is None:
         uow.reports.drop_draft(network, address)
@@ -106,9 +107,14 @@ def start_edit(uow: UnitOfWork, network: Network, address: str, report_id: int,
 
 
 def cancel(uow: UnitOfWork, network: Network, address: str) -> Reply:
-    if uow.reports.drop_draft(network, address):
-        return Reply(_("Stopped. Nothing was filed; send /report to start again."))
-    return Reply(_("There is nothing to stop."))
+    stored = uow.reports.draft(network, address)
+    if stored is None or not uow.reports.drop_draft(network, address):
+        return Reply(_("There is nothing to stop."))
+    draft = draft_from_data(stored.data)
+    if draft is not None and draft.step is Step.EDIT and draft.editing is not None:
+        return Reply(_("Stopped: the summary of {ref} is unchanged.").format(
+            ref=report_ref(draft.editing)))
+    return Reply(_("Stopped. Nothing was filed; send /report to start again."))
 
 
 def answer(uow: UnitOfWork, who: Reporter, draft: Draft, text: str, now: datetime,
@@ -188,14 +194,18 @@ def _indicators(draft: Draft, text: str) -> tuple[Reply, Draft | None]:
     if not found.indicators:
         reason = _("I found no indicators in that text.")
         if found.rejected:
-            reason += " " + _("{count} looked like indicators but are not valid (e.g. an "
-                              "address with a number over 255, a hash of the wrong "
-                              "length).").format(count=found.rejected)
+            reason += " " + ngettext(
+                "{count} text looked like an indicator but is not valid (e.g. an address "
+                "with a number over 255, a hash of the wrong length).",
+                "{count} texts looked like indicators but are not valid (e.g. an address "
+                "with a number over 255, a hash of the wrong length).",
+                found.rejected).format(count=found.rejected)
         raise ValueError(reason)
     kept, left_out = merge(draft.indicators, found.indicators, MAX_REPORT_INDICATORS)
     new = [i for i in kept if i not in set(draft.indicators)]
-    lines = [_("I read {count} new indicators (the report has {total}):").format(
-        count=len(new), total=len(kept))]
+    lines = [ngettext("I read {count} new indicator (the report has {total}):",
+                      "I read {count} new indicators (the report has {total}):",
+                      len(new)).format(count=len(new), total=len(kept))]
     lines += indicator_lines(new)
     lines += _caps(found.text_cut, found.dropped + left_out, found.rejected)
     lines += ["", _("Paste more, send done to go on, or send \"start over\" to empty the "
@@ -209,11 +219,16 @@ def _caps(text_cut: bool, dropped: int, rejected: int) -> list[str]:
     if text_cut:
         lines.append(_("That text was very long: I read only its first part."))
     if dropped:
-        lines.append(_("{count} more were left out: a report takes at most {limit} "
-                       "indicators. Send the most telling ones; coordinators can ask for the "
-                       "rest.").format(count=dropped, limit=MAX_REPORT_INDICATORS))
+        lines.append(ngettext(
+            "{count} more was left out: a report takes at most {limit} indicators. Send the "
+            "most telling ones; coordinators can ask for the rest.",
+            "{count} more were left out: a report takes at most {limit} indicators. Send the "
+            "most telling ones; coordinators can ask for the rest.",
+            dropped).format(count=dropped, limit=MAX_REPORT_INDICATORS))
     if rejected:
-        lines.append(_("{count} were not valid and left out.").format(count=rejected))
+        lines.append(ngettext("{count} was not valid and left out.",
+                              "{count} were not valid and left out.", rejected).format(
+            count=rejected))
     return lines
 
 

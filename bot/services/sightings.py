@@ -41,8 +41,10 @@ def seen(uow: UnitOfWork, member: str, command: Seen, now: datetime,
         if not found.indicators:
             notes.append(_("I found no indicators in the text after the ID."))
         if found.text_cut or found.dropped or len(found.indicators) > room:
-            notes.append(_("Only the first {count} indicators were read.").format(
-                count=min(len(found.indicators), room)))
+            read = min(len(found.indicators), room)
+            notes.append(ngettext("Only the first indicator was read.",
+                                  "Only the first {count} indicators were read.", read).format(
+                count=read))
     before = _count_seen(uow, report.id)
     uow.reports.sight(report.id, member, command.seen, added, now)
     after = _count_seen(uow, report.id)
@@ -57,7 +59,7 @@ def seen(uow: UnitOfWork, member: str, command: Seen, now: datetime,
                 count=added)
         text += " " + _("Its reporter learns how many see it, not who.")
     else:
-        text = _("Recorded: {ref} is not seen at your organisation.").format(ref=report.ref)
+        text = _("Recorded: your organisation does not see {ref}.").format(ref=report.ref)
     return Reply("\n".join([text, *notes]))
 
 
@@ -72,13 +74,15 @@ def situation(uow: UnitOfWork, command: ReportSituation) -> Reply:
     lines = [_("Report {ref} from {member} ({status}, {tlp}, {sharing}):").format(
         ref=report.ref, member=report.member, status=_status(report), tlp=report.tlp.label,
         sharing=sharing_text(report.sharing)),
-        _("{seen} members see it too, {not_seen} do not; {added} indicators added by "
-          "members.").format(seen=len(yes), not_seen=len(no), added=added)]
+        # TRANSLATORS: counts of member organisations and of indicators they added.
+        _("Members who see it too: {seen}. Members who do not: {not_seen}. Indicators added by "
+          "members: {added}.").format(seen=len(yes), not_seen=len(no), added=added)]
     if command.detail:
         if yes:
             lines.append(_("See it: {names}").format(names=", ".join(s.member for s in yes)))
         if no:
-            lines.append(_("Do not: {names}").format(names=", ".join(s.member for s in no)))
+            lines.append(_("Do not see it: {names}").format(
+                names=", ".join(s.member for s in no)))
     return Reply("\n".join(lines), tlp=report.tlp)
 
 

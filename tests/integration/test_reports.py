@@ -155,7 +155,7 @@ def test_coordinators_only_is_kept_with_them(hub: CommandHub) -> None:
 def test_edit_then_approve_relays_the_new_summary(hub: CommandHub) -> None:
     report_id = file_report(hub)
     assert "Send the new summary" in hub.say(COORD, f"/edit R{report_id}")
-    assert "is changed" in hub.say(COORD, "A member sees Infinity Delta monitors beaconing.")
+    assert "new summary of R" in hub.say(COORD, "A member sees Infinity Delta monitors beaconing.")
     cards = texts(hub, "triage", COORD.chat)
     assert len(cards) == 2 and "beaconing" in cards[-1]
     hub.say(COORD, f"/approve R{report_id}")
@@ -194,10 +194,10 @@ def test_sightings_counted_reporter_told_without_names(hub: CommandHub) -> None:
     assert "your organisation's own report" in hub.say(NORD, f"/seen R{report_id}")
     hub.say(VIV, f"/seen R{report_id} no")
     counts = hub.say(COORD, f"/situation R{report_id}")
-    assert "1 members see it too, 1 do not; 1 indicators added" in counts
+    assert "Members who see it too: 1. Members who do not: 1. Indicators added by members: 1." in counts
     assert "Vivantes" not in counts
     detail = hub.say(COORD, f"/situation R{report_id} detail")
-    assert "See it: Klinikum Süd" in detail and "Do not: Vivantes" in detail
+    assert "See it: Klinikum Süd" in detail and "Do not see it: Vivantes" in detail
     with hub.store() as uow:
         report = uow.reports.get(report_id)
         assert report is not None
