@@ -14,25 +14,51 @@
     Quality: the naive baseline's findings that extract_indicators does not confirm (invalid or
     false: "report.pdf" as a domain, 999.1.1.1, a URL with the sentence's full stop …) and the
     ones it misses (defanged).
-(b) relay: not measured yet.
+(b) relay: the time from a coordinator's /approve (through the command service, as a chat
+    message arrives) until the report is queued in the outbox for --members members (one in
+    ten registered the product it names, and gets it first), on a fresh SQLite file and, when
+    HUBBOT_BENCH_POSTGRES_URL is set, on PostgreSQL. Baseline in the same run: a naive loop
+    that queues each member's message through the gate in a transaction of its own, timed on
+    --naive-members members and given per message.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
 from bot.domain.indicators import MAX_INDICATORS, MAX_TEXT_CHARS, extract_indicators
+from bot.domain.members import Network, Role
+from bot.domain.outbox_payload import ReportMessage
+from bot.domain.products import ProductSpec
+from bot.domain.queued_messages import NewMessage
+from bot.domain.report_texts import relayed_report
+from bot.domain.reports import ProductName, ReportStatus, Sharing
+from bot.domain.tlp import Tlp
+from bot.services import outgoing, registrations
+from bot.services.chat_commands import ChatCommands, Sender
+from bot.services.hub_messages import HubPolicy
+from bot.services.ports import NewReport
+from bot.store.database import create_db_engine, temporary_schema, upgrade
+from bot.store.tables import OutboxRow
+from bot.store.unit_of_work import SqlStore
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ADVISORIES = DATA / "csaf-cisa-ot-2021-2022"
@@ -182,8 +208,111 @@ def bench_extraction(args: argparse.Namespace) -> None:
                max(args.repeat // 5, 1))
 
 
+# --- relay: a coordinator's approval until the report is queued for every member ------------
+
+RELAY_NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+COORDINATOR = "900001"
+REPORTER = "900002"
+
+
+def _relay_hub(members: int, database_url: str) -> tuple[SqlStore, HubPolicy]:
+    """A hub of `members` members (one Telegram contact each, one in ten registered the
+    reported product), a coordinator and a reporter, on a fresh database."""
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    store = SqlStore(engine)
+    registrations.add_member(store, "Hub Office", [(Network.TELEGRAM, COORDINATOR)], RELAY_NOW)
+    registrations.add_member(store, "Reporter", [(Network.TELEGRAM, REPORTER)], RELAY_NOW)
+    with store() as uow:
+        uow.members.set_role("Hub Office", Role.COORDINATOR)
+        for n in range(members):
+            name = f"Member {n:05d}"
+            uow.members.add(name, RELAY_NOW)
+            uow.members.add_contact(name, Network.TELEGRAM, str(100_000 + n), RELAY_NOW)
+            if n % 10 == 0:
+                uow.products.add(name, ProductSpec("Dräger", "Infinity Delta"), RELAY_NOW)
+        uow.commit()
+    return store, HubPolicy()
+
+
+def _file(store: SqlStore, policy: HubPolicy, text: str) -> int:
+    found = extract_indicators(text)
+    with store() as uow:
+        report_id = uow.reports.add(NewReport(
+            member="Reporter", reporter_network=Network.TELEGRAM, reporter_address=REPORTER,
+            language="en", summary="Monitors beacon to an unknown host.",
+            product=ProductName("Dräger", "Infinity Delta"), tlp=Tlp.AMBER,
+            sharing=Sharing.ANONYMOUS, indicators=found.indicators), RELAY_NOW)
+        uow.commit()
+    return report_id
+
+
+def _approve(store: SqlStore, policy: HubPolicy, report_id: int,
+             sample: int = 0) -> tuple[float, int]:
+    """hubbot: the coordinator's /approve through the command service; seconds, rows."""
+    service = ChatCommands(store, lambda: RELAY_NOW, policy=policy)
+    coordinator = Sender(Network.TELEGRAM, COORDINATOR, COORDINATOR)
+    started = time.perf_counter()
+    service.handle(coordinator, f"/approve R{report_id}", f"bench-{report_id}")
+    elapsed = time.perf_counter() - started
+    return elapsed, _count(store, f"report|{report_id}|%")
+
+
+def _naive_approve(store: SqlStore, policy: HubPolicy, report_id: int,
+                   sample: int) -> tuple[float, int]:
+    """Naive: the same messages, each queued in its own transaction (a loop over members
+    calling the gate and the outbox one by one), for the first `sample` members."""
+    started = time.perf_counter()
+    with store() as uow:
+        uow.reports.decide(report_id, ReportStatus.APPROVED, "bench", RELAY_NOW)
+        report = uow.reports.get(report_id)
+        contacts = [c for c in uow.members.contacts() if c.member != "Reporter"][:sample]
+        uow.commit()
+    assert report is not None
+    for contact in contacts:
+        with store() as uow:
+            message = NewMessage(
+                network=contact.network, address=contact.address, kind="report",
+                dedup_key=f"naive|{report_id}|{contact.address}",
+                payload=ReportMessage(relayed_report(report), "en"), priority=2,
+                member=contact.member, tlp=report.tlp)
+            outgoing.queue(uow, [message], RELAY_NOW, admins=policy.admins)
+            uow.commit()
+    return time.perf_counter() - started, _count(store, f"naive|{report_id}|%")
+
+
+def _count(store: SqlStore, dedup_pattern: str) -> int:
+    """Rows queued whose dedup key matches (the bench reads the table directly)."""
+    with Session(store.engine) as session:
+        return int(session.exec(select(func.count()).select_from(OutboxRow).where(
+            col(OutboxRow.dedup_key).like(dedup_pattern))).one())
+
+
 def bench_relay(args: argparse.Namespace) -> None:
-    print("relay: not measured yet")
+    """Approval → queued for `args.members` members: hubbot against the naive loop, each on a
+    fresh SQLite file (and PostgreSQL when HUBBOT_BENCH_POSTGRES_URL is set)."""
+    text = "C2 hxxp://bad-update[.]net/gate.php 45.77.12.9 44d88612fea8a8f36de82e1278abb02f"
+    targets = [("sqlite", None)]
+    if os.environ.get("HUBBOT_BENCH_POSTGRES_URL"):
+        targets.append(("postgresql", os.environ["HUBBOT_BENCH_POSTGRES_URL"]))
+    print(f"\nrelay: a coordinator's approval until queued for {args.members:,} members")
+    for name, url in targets:
+        with tempfile.TemporaryDirectory() as tmp:
+            rates = {}
+            for label, approve in (("hubbot", _approve), ("naive", _naive_approve)):
+                database = url or f"sqlite:///{tmp}/{label}.db"
+                with temporary_schema(database, f"bench_{label}") if url else \
+                        nullcontext(database) as target:
+                    store, policy = _relay_hub(args.members, target)
+                    report_id = _file(store, policy, text)
+                    seconds, rows = approve(store, policy, report_id, args.naive_members)
+                    store.engine.dispose()
+                rates[label] = rows / seconds
+                whole = f"{seconds * 1000:9.1f} ms" if label == "hubbot" else \
+                    f"~{args.members / rates[label]:8.1f} s for all (timed on {rows:,})"
+                print(f"  {name:<10} {label:<7} {whole}  {rows:,} messages queued "
+                      f"({rates[label]:,.0f}/s)")
+            print(f"  {name:<10} hubbot queues {rates['hubbot'] / rates['naive']:,.0f}× faster")
 
 
 def main() -> None:
@@ -191,6 +320,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--chars", type=int, default=MAX_TEXT_CHARS)
     parser.add_argument("--part", choices=["extraction", "relay", "all"], default="all")
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--naive-members", type=int, default=200,
+                        help="the naive loop's sample (it takes about 0.1 s per member)")
     args = parser.parse_args()
     if args.part in ("extraction", "all"):
         bench_extraction(args)

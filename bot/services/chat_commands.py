@@ -19,6 +19,7 @@ from bot.domain.commands import (
     spec_of,
 )
 from bot.domain.coordination_commands import parse_confirmation
+from bot.domain.indicators import Extraction
 from bot.domain.language import N_, _, speaking, supported
 from bot.domain.members import Contact, reader_language
 from bot.domain.outbox_payload import ReplyMessage, button_rows
@@ -70,6 +71,9 @@ class ChatCommands:
         for a redelivered update."""
         now = self._clock()
         allowed = self._rate.allow(sender.network.value, sender.address)
+        # A long pasted text is read for indicators before the unit of work opens: that can
+        # take a second, and no database lock is held meanwhile.
+        pasted = reports.read_ahead(text) if allowed and not attachment else None
         with self._uow() as uow:
             if not uow.inbound.first_time(sender.network, update_key, now):
                 return None
@@ -95,7 +99,7 @@ class ChatCommands:
             language = reader_language(contact, heard)
             with speaking(language):
                 answer, parsed, name = self._respond(uow, sender, text, contact, authority, now,
-                                                     attachment)
+                                                     attachment, pasted)
             if contact is not None and not contact.active:
                 # They wrote to us, so they can receive again (e.g. they unblocked the bot).
                 uow.members.update_contact(sender.network, sender.address, active=True)
@@ -129,6 +133,7 @@ class ChatCommands:
     def _respond(
         self, uow: UnitOfWork, sender: Sender, text: str, contact: Contact | None,
         authority: Authority, now: datetime, attachment: bool = False,
+        pasted: Extraction | None = None,
     ) -> tuple[Reply, Command | CommandError | None, str]:
         """The answer in the reader's language, what was parsed, and the command's name."""
         draft, ended = reports.active(uow, sender.network, sender.address, now)
@@ -137,7 +142,8 @@ class ChatCommands:
             return (reports.attachment(uow, sender.network, sender.address, now) if authority
                     else Reply(_(NOT_LINKED))), None, "attachment"
         if draft is not None and not _declared(text):
-            return self._converse(uow, sender, draft, text, contact, authority, now), None, \
+            return self._converse(uow, sender, draft, text, contact, authority, now,
+                                  pasted), None, \
                 "answer"
         if ended is not None and not text.startswith("/"):
             return ended, None, "answer"
@@ -163,7 +169,7 @@ class ChatCommands:
 
     def _converse(
         self, uow: UnitOfWork, sender: Sender, draft: Draft, text: str, contact: Contact | None,
-        authority: Authority, now: datetime,
+        authority: Authority, now: datetime, pasted: Extraction | None,
     ) -> Reply:
         """A plain answer to the person's open report (or a coordinator's edit)."""
         editing = draft.step is Step.EDIT
@@ -175,7 +181,7 @@ class ChatCommands:
         member = contact.member if contact else None
         who = reports.Reporter(sender.network, sender.address, member,
                                reader_language(contact, supported(sender.language)))
-        return reports.answer(uow, who, draft, text, now, self._policy)
+        return reports.answer(uow, who, draft, text, now, self._policy, pasted)
 
     def _authority(self, uow: UnitOfWork, sender: Sender, contact: Contact | None) -> Authority:
         record = uow.members.get(contact.member) if contact else None

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.indicators import extract_indicators, merge
+from bot.domain.indicators import Extraction, extract_indicators, merge
 from bot.domain.language import N_, _, ngettext
 from bot.domain.members import Network
 from bot.domain.name_folding import name_key
@@ -46,6 +46,7 @@ UNREADABLE = N_("Your unfinished report could not be read after an update of the
 TEXT_ONLY = N_("I take text only: photos and files are not read or kept. Describe what you see, "
                "or paste the indicators as text.")
 _MAX_CANDIDATES = 5
+READ_AHEAD_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,20 @@ def cancel(uow: UnitOfWork, network: Network, address: str) -> Reply:
     return Reply(_("Stopped. Nothing was filed; send /report to start again."))
 
 
+def read_ahead(text: str) -> Extraction | None:
+    """The indicators of a long plain text, read before any unit of work opens (None for a
+    short text or a command: reading those while answering costs little)."""
+    if len(text) < READ_AHEAD_CHARS or text.lstrip().startswith(("/", "!")):
+        return None
+    return extract_indicators(text)
+
+
 def answer(uow: UnitOfWork, who: Reporter, draft: Draft, text: str, now: datetime,
-           policy: HubPolicy) -> Reply:
-    """A plain-text answer to the step the draft is at."""
+           policy: HubPolicy, pasted: Extraction | None = None) -> Reply:
+    """A plain-text answer to the step the draft is at (`pasted`: its indicators, if they were
+    read ahead)."""
     try:
-        reply, moved = _answer(uow, who, draft, text, now, policy)
+        reply, moved = _answer(uow, who, draft, text, now, policy, pasted)
     except ValueError as exc:  # asked again, with what was wrong
         return _ask(draft.step, str(exc))
     if moved is not None:
@@ -157,7 +167,7 @@ def attachment(uow: UnitOfWork, network: Network, address: str, now: datetime) -
 
 
 def _answer(uow: UnitOfWork, who: Reporter, draft: Draft, text: str, now: datetime,
-            policy: HubPolicy) -> tuple[Reply, Draft | None]:
+            policy: HubPolicy, pasted: Extraction | None) -> tuple[Reply, Draft | None]:
     step = draft.step
     if step is Step.WHAT:
         moved = replace(draft, summary=summary_answer(text), step=Step.PRODUCT)
@@ -168,7 +178,7 @@ def _answer(uow: UnitOfWork, who: Reporter, draft: Draft, text: str, now: dateti
         return Reply(_("Noted: {product}.").format(product=product.display) + "\n\n"
                      + _(QUESTIONS[Step.INDICATORS])), moved
     if step is Step.INDICATORS:
-        return _indicators(draft, text)
+        return _indicators(draft, text, pasted)
     if step is Step.TLP:
         moved = replace(draft, tlp=tlp_answer(text), step=Step.SHARING)
         return _ask(Step.SHARING), moved
@@ -184,13 +194,14 @@ def _answer(uow: UnitOfWork, who: Reporter, draft: Draft, text: str, now: dateti
     return reply, None
 
 
-def _indicators(draft: Draft, text: str) -> tuple[Reply, Draft | None]:
+def _indicators(draft: Draft, text: str,
+                pasted: Extraction | None) -> tuple[Reply, Draft | None]:
     if is_done(text):
         return _ask(Step.TLP), draft.at(Step.TLP)
     if is_start_over(text):
         return Reply(_("The list is empty again. Paste the indicators, or send done.")), \
             replace(draft, indicators=())
-    found = extract_indicators(text)
+    found = pasted or extract_indicators(text)
     if not found.indicators:
         reason = _("I found no indicators in that text.")
         if found.rejected:
