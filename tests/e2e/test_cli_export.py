@@ -11,7 +11,7 @@ from pathlib import Path
 import stix2
 from pymisp import MISPEvent
 
-from bot.domain.members import Network, Role
+from bot.domain.members import Network
 from bot.services.chat_commands import ChatCommands, Sender
 from bot.store.database import create_db_engine, upgrade
 from bot.store.unit_of_work import SqlStore

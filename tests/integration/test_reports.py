@@ -194,7 +194,8 @@ def test_sightings_counted_reporter_told_without_names(hub: CommandHub) -> None:
     assert "your organisation's own report" in hub.say(NORD, f"/seen R{report_id}")
     hub.say(VIV, f"/seen R{report_id} no")
     counts = hub.say(COORD, f"/situation R{report_id}")
-    assert "Members who see it too: 1. Members who do not: 1. Indicators added by members: 1." in counts
+    assert ("Members who see it too: 1. Members who do not: 1. Indicators added by members: 1."
+            in counts)
     assert "Vivantes" not in counts
     detail = hub.say(COORD, f"/situation R{report_id} detail")
     assert "See it: Klinikum Süd" in detail and "Do not see it: Vivantes" in detail
