@@ -1,6 +1,8 @@
 """Matrix, inbound: the bot's own sync loop. Commands (and a bare "yes"/"no" confirming an
-announcement) in direct rooms go to the network-independent command service; invites are
-accepted for direct chats and hub rooms and declined otherwise.
+announcement) in direct rooms go to the network-independent command service; so do plain texts,
+photos and files, but only from a person the service expects an answer from (an open report):
+other chatter is ignored, so the bot never talks on with another bot. Invites are accepted for
+direct chats and hub rooms and declined otherwise.
 
 The bot owns its sync token: it is saved only after every event of a sync response was handled,
 so a crash replays the last batch instead of losing it, and the command service skips event ids
@@ -28,9 +30,12 @@ from nio import (
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
+    RoomEncryptedMedia,
     RoomGetStateResponse,
     RoomMemberEvent,
+    RoomMessageMedia,
     RoomMessageText,
+    StickerEvent,
     SyncError,
     SyncResponse,
 )
@@ -59,6 +64,8 @@ NO_LONGER_PRIVATE = N_("Someone else is in this chat now, so it is no longer pri
                        "leaving it. Alerts and answers come in a new direct chat with me.")
 
 Handler = Callable[..., Awaitable[None]]
+# What a person may send that is not text: images, files, videos, audio (plain or encrypted).
+MEDIA = (RoomMessageMedia, RoomEncryptedMedia, StickerEvent)
 
 
 class MatrixGateway:
@@ -84,6 +91,7 @@ class MatrixGateway:
         client = session.client
         client.add_event_callback(self._guard(self._on_invite), InviteMemberEvent)
         client.add_event_callback(self._guard(self._on_message), RoomMessageText)
+        client.add_event_callback(self._guard(self._on_media), MEDIA)
         client.add_event_callback(self._guard(self._on_member), RoomMemberEvent)
         client.add_event_callback(self._guard(self._on_undecrypted), MegolmEvent)
         self._receiving = False
@@ -216,6 +224,8 @@ class MatrixGateway:
                     continue
                 if isinstance(decrypted, RoomMessageText) and self._receiving:
                     await self._guard(self._on_message)(room, decrypted)
+                elif isinstance(decrypted, MEDIA) and self._receiving:
+                    await self._guard(self._on_media)(room, decrypted)
             if not waiting:
                 del self._undecrypted[session_id]
             elif now - min(since for _, _, since in waiting) > self.key_wait:
@@ -315,23 +325,47 @@ class MatrixGateway:
         text = event.body.strip()
         if text.startswith("!"):  # Element runs "/…" itself; "!…" is the usual bot prefix
             text = "/" + text[1:]
-        # Only commands and a bare "yes"/"no" (a coordinator confirming an announcement), read
-        # by the service's own parser so the two never disagree: answering other plain text
-        # could start an endless talk with another bot.
-        confirmation = parse_confirmation(text) is not None
-        if not (text.startswith("/") or confirmation) or not self._is_direct(room):
+        if not self._is_direct(room):
+            return
+        sender = Sender(Network.MATRIX, event.sender, room.room_id)
+        # Commands and a bare "yes"/"no" (a coordinator confirming an announcement), read by
+        # the service's own parser so the two never disagree; other plain text only as the
+        # answer to an open report: answering any text could start an endless talk with
+        # another bot.
+        command = text.startswith("/") or parse_confirmation(text) is not None
+        if not command and not await self._expects_text(sender):
             return
         if room.room_id in await self.hub_rooms():
             return  # hub rooms are never answered
-        sender = Sender(Network.MATRIX, event.sender, room.room_id)
-        try:
-            answer = await asyncio.to_thread(self._commands.handle, sender, text,
-                                             event.event_id)
-        except Exception:
-            log.exception("Matrix: command %s in %s failed", event.event_id, room.room_id)
-            await self._tell(room.room_id, SORRY, event.sender)
+        await self._hand_on(room, event.event_id, sender, text)
+
+    async def _on_media(self, room: MatrixRoom, event: Any) -> None:
+        """A photo, file, video or audio: refused by the service (it takes text only, and asks
+        the report's question again) when it is sent during a report; otherwise ignored, like
+        other chatter. Its content is never downloaded."""
+        if event.sender == room.own_user_id or event.server_timestamp < self._oldest_ms \
+                or not self._is_direct(room):
             return
-        await self._rooms.remember(event.sender, room.room_id)
+        sender = Sender(Network.MATRIX, event.sender, room.room_id)
+        if not await self._expects_text(sender) or room.room_id in await self.hub_rooms():
+            return
+        await self._hand_on(room, event.event_id, sender, "", attachment=True)
+
+    async def _expects_text(self, sender: Sender) -> bool:
+        return await asyncio.to_thread(self._commands.expects_text, sender)
+
+    async def _hand_on(self, room: MatrixRoom, event_id: str, sender: Sender, text: str,
+                       attachment: bool = False) -> None:
+        """Give the message to the command service, off the event loop (the event id is the
+        update key); a failure is told to the sender."""
+        try:
+            answer = await asyncio.to_thread(self._commands.handle, sender, text, event_id,
+                                             attachment=attachment)
+        except Exception:
+            log.exception("Matrix: command %s in %s failed", event_id, room.room_id)
+            await self._tell(room.room_id, SORRY, sender.address)
+            return
+        await self._rooms.remember(sender.address, room.room_id)
         if answer is not None:
             self._on_answer()
 

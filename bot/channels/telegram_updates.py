@@ -1,6 +1,7 @@
-"""Telegram, inbound: python-telegram-bot's Application receives updates; commands, typed or
-sent by pressing an inline button, go to the network-independent command service. Answers go
-to private chats only."""
+"""Telegram, inbound: python-telegram-bot's Application receives updates; private texts (commands,
+or answers to an open report), commands sent by pressing an inline button, and photos or files
+sent privately (refused by the service: it takes text only) go to the network-independent command
+service. Group messages are never handed on; answers go to private chats only."""
 
 from __future__ import annotations
 
@@ -99,6 +100,12 @@ class TelegramGateway:
             MessageHandler(filters.ChatType.PRIVATE & (filters.TEXT | filters.COMMAND),
                            self._on_private_message)
         )
+        # Anything else a person sends privately (photo, file, voice, sticker …), but not the
+        # service messages Telegram posts itself (a pin, a changed auto-delete timer …).
+        application.add_handler(
+            MessageHandler(filters.ChatType.PRIVATE & ~(filters.TEXT | filters.COMMAND)
+                           & ~filters.StatusUpdate.ALL, self._on_private_attachment)
+        )
         application.add_handler(CallbackQueryHandler(self._on_button))
         application.add_error_handler(self._on_error)
 
@@ -165,9 +172,25 @@ class TelegramGateway:
         user = update.effective_user
         if message is None or user is None or message.text is None or user.is_bot:
             return
+        await self._hand_on(update, message.text)
+
+    async def _on_private_attachment(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        """A photo, file, voice message … in a private chat: the service says it takes text
+        only (and, during a report, asks its question again); the content is never read."""
+        user = update.effective_user
+        if update.effective_message is None or user is None or user.is_bot:
+            return
+        await self._hand_on(update, "", attachment=True)
+
+    async def _hand_on(self, update: Update, text: str, attachment: bool = False) -> None:
+        """Give a private message to the command service, off the event loop."""
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and user is not None
         sender = Sender(Network.TELEGRAM, str(user.id), str(message.chat_id), user.language_code)
         answer = await asyncio.to_thread(
-            self._commands.handle, sender, message.text, str(update.update_id)
+            self._commands.handle, sender, text, str(update.update_id), attachment=attachment
         )
         if answer is not None:
             self._on_answer()

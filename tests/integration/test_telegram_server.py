@@ -455,6 +455,30 @@ async def test_group_privacy_and_bot_added_to_group(bot: Bot, server: TelegramSe
     assert member.chat.title == "Hub: Klinikum Nord"
 
 
+async def test_users_send_photos_files_voice_and_stickers(bot: Bot,
+                                                          server: TelegramServer) -> None:
+    sent = [server.user_sends_file(ANNA, kind) for kind in
+            ("photo", "document", "voice", "video", "sticker")]
+    captioned = server.user_sends_file(ANNA, "photo", caption="/report now")
+    server.bot_added_to_group(GROUP, by_user=ANNA)
+    assert server.user_sends_file(ANNA, "photo", chat_id=GROUP) is None  # privacy mode
+    mentioned = server.user_sends_file(ANNA, "document", chat_id=GROUP,
+                                       caption="for @hubbot_test_bot")
+    updates = await bot.get_updates(allowed_updates=[Update.MESSAGE])
+    assert [u.update_id for u in updates] == [*sent, captioned, mentioned]
+    photo, document, voice, video, sticker, with_caption, in_group = (
+        u.message for u in updates)
+    assert photo is not None and len(photo.photo) == 2 and photo.text is None
+    assert document is not None and document.document is not None
+    assert document.document.file_name == "scan.pdf"
+    assert voice is not None and voice.voice is not None
+    assert video is not None and video.video is not None
+    assert sticker is not None and sticker.sticker is not None
+    assert with_caption is not None and with_caption.caption == "/report now"
+    assert with_caption.text is None and with_caption.caption_entities[0].type == "bot_command"
+    assert in_group is not None and in_group.chat.type == "supergroup"
+
+
 # ---- Application end to end, documents, commands, log ------------------------------------------
 
 

@@ -856,8 +856,8 @@ class _BotState:
 
 Handler = Callable[[_Call], Awaitable[Any]]
 CONTROL_ACTIONS = frozenset({
-    "add_private_chat", "add_private_chats", "add_group", "user_sends", "block", "unblock",
-    "kick", "set_down", "delay", "fail_next", "drop_connection_next",
+    "add_private_chat", "add_private_chats", "add_group", "user_sends", "user_sends_file",
+    "block", "unblock", "kick", "set_down", "delay", "fail_next", "drop_connection_next",
 })  # fmt: skip
 
 
@@ -1053,6 +1053,58 @@ class TelegramServer:
         default), only commands, replies to the bot and mentions of it reach the bot; anything
         else returns None. Writing to the bot unblocks it, as only that lets a user write.
         """
+        return self._user_message(user_id, chat_id, {"text": text}, text, "entities",
+                                  reply_to, token)
+
+    def user_sends_file(
+        self,
+        user_id: int,
+        kind: str = "photo",
+        chat_id: int | None = None,
+        *,
+        caption: str | None = None,
+        token: str | None = None,
+    ) -> int | None:
+        """Queue a `message` update carrying no text but a `kind` of "photo", "document",
+        "voice", "video" or "sticker" (with `caption`, if given, as clients send it), from
+        `user_id` (private chat unless `chat_id`). Groups as in `user_sends`: with privacy
+        mode on, only a caption's command or mention makes it reach the bot."""
+        number = next(self._file_ids)
+        file = {"file_id": f"AgACAgIAAxkBAAI{number:08d}", "file_unique_id": f"AQAD{number:08d}"}
+        media: dict[str, Any] = {
+            "photo": [{**file, "width": 90, "height": 67, "file_size": 1320},
+                      {**file, "file_id": file["file_id"] + "L", "width": 1280, "height": 960,
+                       "file_size": 98_214}],
+            "document": {**file, "file_name": "scan.pdf", "mime_type": "application/pdf",
+                         "file_size": 48_213},
+            "voice": {**file, "duration": 4, "mime_type": "audio/ogg", "file_size": 9_871},
+            "video": {**file, "width": 640, "height": 360, "duration": 12,
+                      "mime_type": "video/mp4", "file_size": 812_345},
+            "sticker": {**file, "type": "regular", "width": 512, "height": 512,
+                        "is_animated": False, "is_video": False, "emoji": "👍"},
+        }  # fmt: skip
+        if kind not in media:
+            raise ValueError(f"unknown kind of file {kind!r}")
+        fields: dict[str, Any] = {kind: media[kind]}
+        if caption is not None:
+            if kind == "sticker":
+                raise ValueError("a sticker has no caption")
+            fields["caption"] = caption
+        return self._user_message(user_id, chat_id, fields, caption or "", "caption_entities",
+                                  None, token)
+
+    def _user_message(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        fields: dict[str, Any],
+        text: str,
+        entities_key: str,
+        reply_to: SentMessage | None,
+        token: str | None,
+    ) -> int | None:
+        """A message from the user with `fields` (its text or file); `text` (the text or
+        caption) decides its command entity and, in a group, whether the bot receives it."""
         bot = self._bot(token)
         user = self.users.get(user_id)
         if user is None:
@@ -1065,11 +1117,11 @@ class TelegramServer:
             self.blocked.discard(user_id)
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat["id"]), "from": user, "chat": chat,
-            "date": int(time.time()), "text": text,
+            "date": int(time.time()), **fields,
         }  # fmt: skip
         command = _BOT_COMMAND_RE.match(text)
         if command:
-            message["entities"] = [
+            message[entities_key] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_length(command.group(0))}
             ]
         if reply_to is not None:
