@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.language import N_, _
+from bot.domain.language import N_, _, ngettext
 from bot.domain.report_conversation import Draft
 from bot.domain.reports import Indicator, IndicatorFlag, Report, Sharing, report_ref
 from bot.domain.tlp import Tlp
@@ -60,7 +60,7 @@ def draft_review(draft: Draft) -> str:
     lines = [_("Please check your report:"), "", _("What happened:"), draft.summary, ""]
     product = draft.product.display if draft.product else _("none named")
     lines.append(_("Product: {product}").format(product=product))
-    lines.append(_("TLP: {tlp}").format(tlp=draft.tlp.label))
+    lines.append(draft.tlp.label)
     lines.append(_("Shared with: {sharing}").format(sharing=sharing_text(draft.sharing)))
     if draft.tlp is Tlp.RED and draft.sharing is not Sharing.COORDINATORS:
         lines.append(_("(TLP:RED: only the hub's coordinators will read it.)"))
@@ -81,7 +81,7 @@ def triage_card(report: Report) -> str:
     lines += [report.summary, ""]
     if report.product:
         lines.append(_("Product: {product}").format(product=report.product.display))
-    lines.append(_("TLP: {tlp}").format(tlp=report.tlp.label))
+    lines.append(report.tlp.label)
     lines.append(_("The reporter allows: {sharing}").format(
         sharing=sharing_text(report.sharing)))
     if report.indicators:
@@ -106,9 +106,16 @@ def relayed_report(report: Report, product_is_yours: bool = False) -> str:
         lines.append(_("Product: {product}").format(product=report.product.display))
         if product_is_yours:
             lines.append(_("Your organisation registered this product."))
-    if report.indicators:
-        lines += ["", _("Indicators ({count}):").format(count=len(report.indicators))]
-        lines += indicator_lines(report.indicators)
+    # A reporter's internal addresses say something of its network and help no other member.
+    shared = [i for i in report.indicators if i.flag is not IndicatorFlag.PRIVATE]
+    if shared:
+        lines += ["", _("Indicators ({count}):").format(count=len(shared))]
+        lines += indicator_lines(shared)
+    if len(shared) < len(report.indicators):
+        lines.append(ngettext("({count} internal address of the reporter is not shown.)",
+                              "({count} internal addresses of the reporter are not shown.)",
+                              len(report.indicators) - len(shared)).format(
+            count=len(report.indicators) - len(shared)))
     lines += ["", _("{tlp}: {rule}.").format(tlp=report.tlp.label, rule=_(_TLP_RULE[report.tlp])),
               _("Do you see this too? /seen {ref} — not here: /seen {ref} no — or /seen {ref} "
                 "followed by the indicators you see.").format(ref=ref)]

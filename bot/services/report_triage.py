@@ -249,10 +249,9 @@ def _already(uow: UnitOfWork, report_id: int) -> Reply:
 
 
 def _decided(report: Report) -> Reply:
+    when = report.decided_at.strftime("%Y-%m-%d %H:%M UTC") if report.decided_at else "-"
     if report.status is ReportStatus.APPROVED:
-        return Reply(_("{ref} was already approved by {who}.").format(
-            ref=report.ref, who=report.decided_by))
-    return Reply(_("{ref} was already rejected by {who}.").format(
-        ref=report.ref, who=report.decided_by))
+        return Reply(_("{ref} was already approved ({when}).").format(ref=report.ref, when=when))
+    return Reply(_("{ref} was already rejected ({when}).").format(ref=report.ref, when=when))
 
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.indicators import Extraction, extract_indicators, merge
+from bot.domain.indicators import MAX_INDICATORS, Extraction, extract_indicators, merge
 from bot.domain.language import N_, _, ngettext
 from bot.domain.members import Network
 from bot.domain.name_folding import name_key
@@ -45,6 +45,8 @@ UNREADABLE = N_("Your unfinished report could not be read after an update of the
                 "was dropped. Send /report to start again.")
 TEXT_ONLY = N_("I take text only: photos and files are not read or kept. Describe what you see, "
                "or paste the indicators as text.")
+COMMANDS_ONLY = N_("I read text commands only: photos and files are not read or kept. Send /help "
+                   "for the commands, or /report to tell the hub what you see.")
 _MAX_CANDIDATES = 5
 READ_AHEAD_CHARS = 2000
 
@@ -161,7 +163,7 @@ def attachment(uow: UnitOfWork, network: Network, address: str, now: datetime) -
     """A photo or file: refused with why; an open report goes on at the same question."""
     draft, _ended = active(uow, network, address, now)
     if draft is None:
-        return Reply(_(TEXT_ONLY))
+        return Reply(_(COMMANDS_ONLY))
     question = QUESTIONS.get(draft.step)
     return Reply(_(TEXT_ONLY) + ("\n\n" + _(question) if question else ""))
 
@@ -212,30 +214,40 @@ def _indicators(draft: Draft, text: str,
                 "with a number over 255, a hash of the wrong length).",
                 found.rejected).format(count=found.rejected)
         raise ValueError(reason)
+    if len(draft.indicators) >= MAX_REPORT_INDICATORS:
+        return Reply(_("The report holds the most indicators it can ({limit}). Send done to go "
+                       "on.").format(limit=MAX_REPORT_INDICATORS)), None
     kept, left_out = merge(draft.indicators, found.indicators, MAX_REPORT_INDICATORS)
     new = [i for i in kept if i not in set(draft.indicators)]
     lines = [ngettext("I read {count} new indicator (the report has {total}):",
                       "I read {count} new indicators (the report has {total}):",
                       len(new)).format(count=len(new), total=len(kept))]
     lines += indicator_lines(new)
-    lines += _caps(found.text_cut, found.dropped + left_out, found.rejected)
+    lines += _caps(found.text_cut, found.dropped, left_out, found.rejected)
     lines += ["", _("Paste more, send done to go on, or send \"start over\" to empty the "
                     "list.")]
     return Reply("\n".join(lines)), replace(draft, indicators=kept)
 
 
-def _caps(text_cut: bool, dropped: int, rejected: int) -> list[str]:
+def _caps(text_cut: bool, dropped: int, left_out: int, rejected: int) -> list[str]:
     """Tell the reporter what was not taken, and why."""
     lines = []
     if text_cut:
         lines.append(_("That text was very long: I read only its first part."))
     if dropped:
         lines.append(ngettext(
+            "{count} more in that message was left out: one message gives at most {limit} "
+            "indicators. Send the rest in another message.",
+            "{count} more in that message were left out: one message gives at most {limit} "
+            "indicators. Send the rest in another message.",
+            dropped).format(count=dropped, limit=MAX_INDICATORS))
+    if left_out:
+        lines.append(ngettext(
             "{count} more was left out: a report takes at most {limit} indicators. Send the "
             "most telling ones; coordinators can ask for the rest.",
             "{count} more were left out: a report takes at most {limit} indicators. Send the "
             "most telling ones; coordinators can ask for the rest.",
-            dropped).format(count=dropped, limit=MAX_REPORT_INDICATORS))
+            left_out).format(count=left_out, limit=MAX_REPORT_INDICATORS))
     if rejected:
         lines.append(ngettext("{count} was not valid and left out.",
                               "{count} were not valid and left out.", rejected).format(

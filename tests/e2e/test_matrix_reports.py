@@ -136,12 +136,12 @@ async def test_a_report_in_an_encrypted_room_is_approved_relayed_anonymised_and_
     listed = await alice_says(PASTED)
     assert re.match(r"I read \d+ new indicators", listed) and "• 45.77.12.9 (ipv4)" in listed
     question = await alice_says("done")
-    assert question.startswith("Which TLP may the report carry?")
+    assert question.startswith("Which TLP should the report have?")
     assert question.endswith("Answer: !TLP:CLEAR · !TLP:GREEN · !TLP:AMBER · "
                              "!TLP:AMBER+STRICT · !TLP:RED")
     assert "How may the hub share it?" in await alice_says("!TLP:GREEN")
     review = await alice_says("2")
-    assert "TLP: TLP:GREEN" in review and "Shared with: members, anonymised" in review
+    assert "\nTLP:GREEN" in review and "Shared with: members, anonymised" in review
     assert review.endswith("Answer: !yes · !cancel")
     filed = await alice_says("!yes")
     [ref] = re.findall(r"^Filed as report (R\d+)\.", filed)
@@ -159,8 +159,8 @@ async def test_a_report_in_an_encrypted_room_is_approved_relayed_anonymised_and_
     await coordinator.send(coordinator_dm, REWRITTEN)
     changed, new_card = sorted((await bot_says(hub_, coordinator, coordinator_dm, 5))[3:],
                                key=lambda body: body.startswith("📝"))
-    assert changed == (f"The summary of {ref} is changed; the coordinators got it again to "
-                       "decide.")
+    assert changed == (f"The new summary of {ref} is saved and sent to the coordinators with the "
+                       "report, for the decision.")
     assert REWRITTEN in new_card and "ransomware note" not in new_card
     await coordinator.send(coordinator_dm, f"!approve {ref}")
     # The answer, and the report itself (the coordinator's organisation is a member too).
@@ -184,8 +184,8 @@ async def test_a_report_in_an_encrypted_room_is_approved_relayed_anonymised_and_
     # A photo from someone not in a conversation is ignored; their !seen is answered.
     await send_image(bob.client, bob_dm, encrypt=False)
     assert await hub_.say(bob, bob_dm, f"!seen {ref} no") == \
-        f"Recorded: {ref} is not seen at your organisation."
-    assert from_bot(hub_, bob, bob_dm)[2:] == [f"Recorded: {ref} is not seen at your organisation."]
+        f"Recorded: your organisation does not see {ref}."
+    assert from_bot(hub_, bob, bob_dm)[2:] == [f"Recorded: your organisation does not see {ref}."]
     assert (await hub_.say(coordinator, coordinator_dm, f"!seen {ref}")).startswith(
         f"Recorded: your organisation sees {ref} too.")
 

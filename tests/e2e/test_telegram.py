@@ -75,7 +75,7 @@ async def test_command_menu_is_registered_at_start(hub: TelegramHub) -> None:
     # Members' commands; coordinators' and admins' are in their /help, not everyone's menu.
     assert names == ["start", "help", "subscribe", "unsubscribe", "products", "severity",
                      "mute", "status", "latest", "affected", "digest", "meetings", "timezone",
-                     "language", "rsvp"]
+                     "language", "report", "seen", "skip", "cancel", "rsvp"]
 
 
 async def test_unlinked_user_is_politely_refused(hub: TelegramHub) -> None:

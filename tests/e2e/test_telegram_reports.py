@@ -19,7 +19,7 @@ from bot.domain.products import ProductSpec
 from bot.domain.tlp import Tlp
 from bot.services import registrations
 from bot.services.chat_commands import NOT_A_COMMAND, NOT_LINKED
-from bot.services.reports import TEXT_ONLY
+from bot.services.reports import COMMANDS_ONLY, TEXT_ONLY
 from tests.support.telegram_hub import StartTelegramHub, TelegramHub
 from tests.support.telegram_server import SentMessage, TelegramServer
 
@@ -94,7 +94,7 @@ async def answer_the_first_questions(hub: TelegramHub) -> None:
 async def choose(hub: TelegramHub, tlp: str, sharing: str) -> str:
     """Alice answers "done" to the indicators, presses a TLP button and types the sharing;
     returns her report's last look, its buttons checked."""
-    assert "Which TLP may the report carry?" in await hub.say(ALICE, "done")
+    assert "Which TLP should the report have?" in await hub.say(ALICE, "done")
     question = last(hub, ALICE)
     assert [b["text"] for b in question.buttons] == TLP_BUTTONS
     assert "How may the hub share it?" in await press(hub, ALICE, question, tlp)
@@ -150,7 +150,7 @@ async def test_a_report_filed_with_buttons_is_approved_relayed_anonymised_and_se
     ref, card = await file_report(hub)
     assert card.text is not None
     assert card.text.startswith(f"📝 Report {ref} from Klinikum Nord, waiting for your decision")
-    assert INCIDENT in card.text and "TLP: TLP:GREEN" in card.text
+    assert INCIDENT in card.text and "\nTLP:GREEN" in card.text
     assert "• http://bad-update.net/gate.php (url)" in card.text  # re-fanged for coordinators
     assert [b["callback_data"] for b in card.buttons] == [
         f"/approve {ref}", f"/edit {ref}", f"/reject {ref}"]
@@ -181,7 +181,8 @@ async def test_a_report_filed_with_buttons_is_approved_relayed_anonymised_and_se
         "not who.")
     [seen] = (await hub.telegram.wait_for_messages(ALICE, before + 2))[before + 1:]
     assert seen.text == f"1 other member sees {ref} too."
-    assert "1 members see it too, 0 do not" in await hub.say(CISO, f"/situation {ref}")
+    assert "Members who see it too: 1. Members who do not: 0." in await hub.say(
+        CISO, f"/situation {ref}")
     # Nobody but the reporter and the coordinator ever read who reported.
     for message in not_reporter_nor_coordinator(hub):
         for secret in REPORTER:
@@ -196,7 +197,8 @@ async def test_a_coordinator_edits_the_summary_then_approves(hub: TelegramHub) -
     rewritten = "Infinity Delta monitors beacon to an unknown server; check your firewalls."
     await hub.say(CISO, rewritten, expect=2)  # the answer, and the card again
     answer, new_card = sorted(texts(hub, CISO)[-2:], key=lambda t: t.startswith("📝"))
-    assert answer == f"The summary of {ref} is changed; the coordinators got it again to decide."
+    assert answer == (f"The new summary of {ref} is saved and sent to the coordinators with the "
+                      "report, for the decision.")
     assert new_card.startswith(f"📝 Report {ref} from Klinikum Nord")
     assert rewritten in new_card and "ransomware note" not in new_card
     assert (await hub.say(CISO, f"/approve {ref}")).startswith(f"Approved {ref}")
@@ -220,8 +222,8 @@ async def test_a_rejected_report_tells_the_reporter_why_and_reaches_no_member(
     # The rejection was one transaction: what it queued is all there is.
     for chat in (BOB, CAROL, HUB_GROUP):
         assert pending(hub, chat) == 0 and texts(hub, chat) == []
-    assert await hub.say(CISO, f"/approve {ref}") == \
-        f"{ref} was already rejected by telegram:{CISO}."
+    already = await hub.say(CISO, f"/approve {ref}")
+    assert already.startswith(f"{ref} was already rejected (") and str(CISO) not in already
 
 
 # Refusals
@@ -249,10 +251,10 @@ async def test_an_approved_red_report_stays_with_the_coordinators(hub: TelegramH
     await answer_the_first_questions(hub)
     await hub.say(ALICE, PASTED)
     review = await choose(hub, "TLP:RED", "3")
-    assert "TLP: TLP:RED" in review
+    assert "\nTLP:RED" in review
     assert "(TLP:RED: only the hub's coordinators will read it.)" in review
     ref, card = await file_it(hub)
-    assert "TLP: TLP:RED" in (card.text or "")
+    assert "\nTLP:RED" in (card.text or "")
     before = len(hub.telegram.messages_to(ALICE))
     assert await press(hub, CISO, card, "Approve") == (
         f"Approved {ref}. It is TLP:RED: it stays with the coordinators, no member receives it.")
@@ -280,7 +282,7 @@ async def test_a_report_goes_on_after_the_bot_restarts_mid_conversation(
     assert "How may the hub share it" in await hub.say(ALICE, "AMBER")
     review = await hub.say(ALICE, "2")
     assert f"What happened:\n{INCIDENT}" in review  # kept from before the restart
-    assert "Product: Dräger Infinity Delta" in review and "TLP: TLP:AMBER" in review
+    assert "Product: Dräger Infinity Delta" in review and "\nTLP:AMBER" in review
     ref, card = await file_it(hub)
     assert f"Report {ref} from Klinikum Nord" in (card.text or "")
     assert "• 45.77.12.9 (ipv4)" in (card.text or "")
@@ -310,14 +312,19 @@ async def test_thousands_of_pasted_addresses_are_capped_and_the_report_goes_on(
     parts = split_as_telegram(flood)
     assert len(parts) >= 4 and all(len(p) <= TELEGRAM_TEXT_LIMIT for p in parts)
     answers = [await hub.say(ALICE, part) for part in parts]
+    full = "The report holds the most indicators it can (500). Send done to go on."
     for answer in answers:
-        assert re.match(r"I read \d+ new indicators \(the report has \d+\):", answer), answer
         assert "\u202e" not in answer and "\u200b" not in answer
         assert len(answer) <= TELEGRAM_TEXT_LIMIT
+        if answer == full:  # every paste after the report filled up
+            continue
+        assert re.match(r"I read \d+ new indicators \(the report has \d+\):", answer), answer
+        assert "one message gives at most 200 indicators" in answer
         assert answer.endswith("Paste more, send done to go on, or send \"start over\" to "
                                "empty the list.")
-    assert "(the report has 500)" in answers[-1]
-    assert "more were left out: a report takes at most 500 indicators." in answers[-1]
+    [filled] = [a for a in answers if "(the report has 500)" in a]
+    assert "more were left out: a report takes at most 500 indicators." in filled
+    assert answers[-1] == full
     assert "Which TLP" in await hub.say(ALICE, "done")  # the conversation goes on
     await hub.say(ALICE, "GREEN")
     review = await hub.say(ALICE, "2")
@@ -340,6 +347,6 @@ async def test_a_photo_or_file_during_a_report_is_refused_and_the_question_asked
     assert "Noted: Dräger Infinity Delta" in await hub.say(ALICE, "Infinity Delta")
     assert (await hub.say(ALICE, "/cancel")).startswith("Stopped. Nothing was filed")
     # Outside a report, the same sentence alone.
-    assert await send_file(hub, ALICE, "voice") == TEXT_ONLY
-    assert await send_file(hub, ALICE, "sticker") == TEXT_ONLY
+    assert await send_file(hub, ALICE, "voice") == COMMANDS_ONLY
+    assert await send_file(hub, ALICE, "sticker") == COMMANDS_ONLY
     assert hub.telegram.messages_to(CISO) == []

@@ -109,8 +109,11 @@ def test_approval_relays_anonymised_product_owners_first(hub: CommandHub) -> Non
         assert "A member organisation reports" in text
         for secret in ("Klinikum Nord", "1001", "@ann:hub.test", "!dm-ann", "telegram:"):
             assert secret not in text
-    assert "Your organisation registered this product" in json.loads(
-        by_address[VIV.address].payload)["text"]
+    relayed = json.loads(by_address[VIV.address].payload)["text"]
+    assert "Your organisation registered this product" in relayed
+    # The reporter's internal address says something of its network: coordinators only.
+    assert "10.20.30.40" not in relayed and "1 internal address of the reporter" in relayed
+    assert "45.77.12.9" in relayed
     [told] = texts(hub, "report_notice", NORD.chat)
     assert "approved your report" in told and "without naming your organisation" in told
     assert ("telegram:3003", "report approve", f"R{report_id}") in [
@@ -236,7 +239,7 @@ def test_bad_answers_are_asked_again_with_why(hub: CommandHub) -> None:
     assert "How may the hub share it" in hub.say(NORD, "/skip")  # AMBER by default
     assert "Answer 1 (coordinators only)" in hub.say(NORD, "everyone")
     review = hub.say(NORD, "2")
-    assert "TLP: TLP:AMBER" in review and "Product: none named" in review
+    assert "\nTLP:AMBER" in review and "Product: none named" in review
     assert "Stopped" in hub.say(NORD, "/cancel")
     assert hub.rows("triage") == []
 
