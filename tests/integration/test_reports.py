@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -310,3 +311,28 @@ def _logged_report(hub: CommandHub, stream: io.StringIO) -> str:
     logged = stream.getvalue()
     assert f"R{report_id}" in logged  # the log says what happened, by ID
     return logged
+
+
+def test_each_reader_gets_the_relay_and_the_reporter_the_decision_in_their_language(
+        hub: CommandHub) -> None:
+    hub.say(VIV, "/language de")
+    hub.say(NORD, "/language de")
+    assert "Was ist passiert?" in hub.say(NORD, "/report")
+    hub.say(NORD, INCIDENT)
+    hub.say(NORD, "/skip")
+    hub.say(NORD, "45.77.12.9")
+    hub.say(NORD, "fertig")
+    hub.say(NORD, "GREEN")
+    hub.say(NORD, "anonym")
+    filed = hub.say(NORD, "ja")
+    found = re.search(r"\bR(\d+)\b", filed)
+    assert found is not None, filed
+    report_id = int(found.group(1))
+    hub.say(COORD, f"/approve R{report_id}")
+    [german] = texts(hub, "report", VIV.address)
+    [english] = texts(hub, "report", SUED.address)
+    assert german.startswith("🛡 Eine Mitgliedsorganisation meldet")
+    assert english.startswith("🛡 A member organisation reports")
+    assert INCIDENT in german and INCIDENT in english  # the reporter's words as written
+    [told] = texts(hub, "report_notice", NORD.chat)
+    assert "Koordinatoren" in told
