@@ -136,16 +136,15 @@ class ChatCommands:
         pasted: Extraction | None = None,
     ) -> tuple[Reply, Command | CommandError | None, str]:
         """The answer in the reader's language, what was parsed, and the command's name."""
-        draft, ended = reports.active(uow, sender.network, sender.address, now)
-        parsed: Command | CommandError | None = None
         if attachment:
             return (reports.attachment(uow, sender.network, sender.address, now) if authority
                     else Reply(_(NOT_LINKED))), None, "attachment"
-        if draft is not None and not _declared(text):
-            return self._converse(uow, sender, draft, text, contact, authority, now,
-                                  pasted), None, \
-                "answer"
-        if ended is not None and not text.startswith("/"):
+        draft, ended = reports.active(uow, sender.network, sender.address, now)
+        parsed = parse_command(text)
+        if draft is not None and not _declared(parsed):
+            turn = Turn(uow, sender, contact, authority, now, self._policy)
+            return self._converse(turn, draft, text, pasted), None, "answer"
+        if ended is not None and parsed is None:
             return ended, None, "answer"
         confirmation = parse_confirmation(text)
         if confirmation is not None:
@@ -159,29 +158,23 @@ class ChatCommands:
                 answer = Reply(_(NOT_LINKED))
             else:
                 answer = confirmed or Reply(_(NOTHING_TO_CONFIRM))
-            name = "yes" if confirmation.yes else "no"
-        else:
-            parsed = parse_command(text)
-            answer = self._answer(uow, sender, parsed, contact, authority, now)
-            name = command_name(parsed) if not isinstance(parsed, CommandError | None) \
-                else "-"
+            return answer, None, "yes" if confirmation.yes else "no"
+        answer = self._answer(uow, sender, parsed, contact, authority, now)
+        name = command_name(parsed) if not isinstance(parsed, CommandError | None) else "-"
         return answer, parsed, name
 
-    def _converse(
-        self, uow: UnitOfWork, sender: Sender, draft: Draft, text: str, contact: Contact | None,
-        authority: Authority, now: datetime, pasted: Extraction | None,
-    ) -> Reply:
+    @staticmethod
+    def _converse(turn: Turn, draft: Draft, text: str, pasted: Extraction | None) -> Reply:
         """A plain answer to the person's open report (or a coordinator's edit)."""
         editing = draft.step is Step.EDIT
-        if (editing and authority < Authority.COORDINATOR) or (not editing and contact is None):
+        if (editing and turn.authority < Authority.COORDINATOR) \
+                or (not editing and turn.contact is None):
             # Unlinked or demoted since the conversation began: it ends here.
-            uow.reports.drop_draft(sender.network, sender.address)
-            return Reply(_(NOT_LINKED)) if not authority else Reply(
+            turn.uow.reports.drop_draft(turn.sender.network, turn.sender.address)
+            return Reply(_(NOT_LINKED)) if not turn.authority else Reply(
                 _("Only the hub's coordinators may edit reports."))
-        member = contact.member if contact else None
-        who = reports.Reporter(sender.network, sender.address, member,
-                               reader_language(contact, supported(sender.language)))
-        return reports.answer(uow, who, draft, text, now, self._policy, pasted)
+        return reports.answer(turn.uow, turn.reporter(), draft, text, turn.now, turn.policy,
+                              pasted)
 
     def _authority(self, uow: UnitOfWork, sender: Sender, contact: Contact | None) -> Authority:
         record = uow.members.get(contact.member) if contact else None
@@ -227,10 +220,9 @@ class ChatCommands:
         return binding.handler(parsed, Turn(uow, sender, contact, authority, now, self._policy))
 
 
-def _declared(text: str) -> bool:
+def _declared(parsed: Command | CommandError | None) -> bool:
     """A command of the grammar (even with bad arguments): during a report's conversation,
     anything else — plain text, or "!TLP:AMBER" from a Matrix hint — is an answer."""
-    parsed = parse_command(text)
     return parsed is not None and (not isinstance(parsed, CommandError)
                                    or parsed.command is not None)
 

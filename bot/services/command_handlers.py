@@ -334,8 +334,8 @@ def reject_report(command: RejectReport, turn: Turn) -> Reply:
 def edit_report(command: EditReport, turn: Turn) -> Reply:
     if command.summary is None:
         refused = report_triage.refusal(turn.uow, command.report_id)
-        return refused or reports.start_edit(turn.uow, turn.sender.network, turn.sender.address,
-                                  command.report_id, turn.now)
+        return refused or reports.start_edit(turn.uow, turn.sender.network,
+                                             turn.sender.address, command.report_id, turn.now)
     return report_triage.edit(turn.uow, turn.who, command.report_id, command.summary,
                               turn.now, turn.policy)
 

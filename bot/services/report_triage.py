@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
@@ -70,15 +71,13 @@ def waiting(uow: UnitOfWork) -> Reply:
 
 def approve(uow: UnitOfWork, report_id: int, who: str, now: datetime,
             policy: HubPolicy) -> Reply:
-    report = uow.reports.get(report_id)
-    refused = _undecidable(report, report_id)
-    if refused is not None or report is None:
-        return refused or Reply("")
+    filed = _filed(uow, report_id)
+    if isinstance(filed, Reply):
+        return filed
     if not uow.reports.decide(report_id, ReportStatus.APPROVED, who, now):
         return _already(uow, report_id)
-    uow.audit.add(who, "report approve", report.ref, now)
-    report = uow.reports.get(report_id)
-    assert report is not None
+    uow.audit.add(who, "report approve", filed.ref, now)
+    report = replace(filed, status=ReportStatus.APPROVED, decided_at=now, decided_by=who)
     reached = relay(uow, report, now, policy)
     tell_reporter(uow, report, now, policy, _approved_text(report), key="decision")
     log.info("report %s approved; relayed to %d addresses", report.ref, reached)
@@ -97,10 +96,9 @@ def approve(uow: UnitOfWork, report_id: int, who: str, now: datetime,
 
 def reject(uow: UnitOfWork, report_id: int, reason: str | None, who: str, now: datetime,
            policy: HubPolicy) -> Reply:
-    report = uow.reports.get(report_id)
-    refused = _undecidable(report, report_id)
-    if refused is not None or report is None:
-        return refused or Reply("")
+    report = _filed(uow, report_id)
+    if isinstance(report, Reply):
+        return report
     if not uow.reports.decide(report_id, ReportStatus.REJECTED, who, now, reason):
         return _already(uow, report_id)
     uow.audit.add(who, "report reject", report.ref, now)
@@ -119,15 +117,13 @@ def reject(uow: UnitOfWork, report_id: int, reason: str | None, who: str, now: d
 def edit(uow: UnitOfWork, who: str, report_id: int, summary: str, now: datetime,
          policy: HubPolicy) -> Reply:
     """A coordinator's new summary for a filed report (the other coordinators see it)."""
-    report = uow.reports.get(report_id)
-    refused = _undecidable(report, report_id)
-    if refused is not None:
-        return refused
+    filed = _filed(uow, report_id)
+    if isinstance(filed, Reply):
+        return filed
     if not uow.reports.edit_summary(report_id, summary):
         return _already(uow, report_id)
-    uow.audit.add(who, "report edit", report_ref(report_id), now)
-    edited = uow.reports.get(report_id)
-    assert edited is not None
+    uow.audit.add(who, "report edit", filed.ref, now)
+    edited = replace(filed, summary=summary, edited=True)
     _tell_coordinators(uow, edited, now, policy, key=f"R{report_id}|edit|{now.isoformat()}")
     return Reply(_("The new summary of {ref} is saved and sent to the coordinators with the "
                    "report, for the decision.").format(ref=edited.ref))
@@ -231,15 +227,18 @@ def _approved_text(report: Report) -> Callable[[], str]:
 
 def refusal(uow: UnitOfWork, report_id: int) -> Reply | None:
     """Why the report cannot be decided on (there is none, or it was decided); None: it can."""
-    return _undecidable(uow.reports.get(report_id), report_id)
+    filed = _filed(uow, report_id)
+    return filed if isinstance(filed, Reply) else None
 
 
-def _undecidable(report: Report | None, report_id: int) -> Reply | None:
+def _filed(uow: UnitOfWork, report_id: int) -> Report | Reply:
+    """The report, still waiting for a decision; else the answer saying why not."""
+    report = uow.reports.get(report_id)
     if report is None:
         return Reply(_("There is no report {ref}.").format(ref=report_ref(report_id)))
     if report.status is not ReportStatus.FILED:
         return _decided(report)
-    return None
+    return report
 
 
 def _already(uow: UnitOfWork, report_id: int) -> Reply:
