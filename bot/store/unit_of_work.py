@@ -20,14 +20,10 @@ from bot.store.csaf_repository import SqlCsaf
 from bot.store.exploitation_repository import SqlExploitation
 from bot.store.match_repository import SqlMatches
 from bot.store.matrix_rooms import SqlMatrixDirectRooms
+from bot.store.member_repository import SqlMembers
 from bot.store.outbox_repository import SqlOutbox
 from bot.store.report_repository import SqlReports
-from bot.store.repositories import (
-    SqlAdvisories,
-    SqlFeedStates,
-    SqlMembers,
-    SqlProducts,
-)
+from bot.store.repositories import SqlAdvisories, SqlFeedStates, SqlProducts
 
 
 class SqlUnitOfWork:
